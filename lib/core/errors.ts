@@ -1,0 +1,62 @@
+import { IConstruct } from 'constructs';
+
+/** Where a problem was found: a construct, or a plain path such as `environment:prod`. */
+export type ErrorScope = IConstruct | string;
+
+/** The parts of a {@link ShipshapeError}. */
+export interface ShipshapeErrorDetails {
+  /** What is wrong, as one sentence. */
+  readonly problem: string;
+  /** The offending value, rendered as given. */
+  readonly value?: unknown;
+  /** How to fix it. */
+  readonly fix: string;
+}
+
+/** Renders the path of a scope: the construct path, or the string itself. */
+export function scopePath(scope: ErrorScope): string {
+  return typeof scope === 'string' ? scope : scope.node.path || '<root>';
+}
+
+function renderValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/**
+ * The error every shipshape construct throws for bad input: one paragraph that
+ * names the construct path, the bad value and the fix.
+ */
+export class ShipshapeError extends Error {
+  /** Construct path (or pseudo-path) the error is about. */
+  public readonly path: string;
+  /** The offending value, when there is one. */
+  public readonly value: unknown;
+  /** How to fix it. */
+  public readonly fix: string;
+
+  constructor(scope: ErrorScope, details: ShipshapeErrorDetails) {
+    const path = scopePath(scope);
+    const value = 'value' in details ? ` (got ${renderValue(details.value)})` : '';
+    super(`${path}: ${details.problem}${value}. Fix: ${details.fix}`);
+    this.name = 'ShipshapeError';
+    this.path = path;
+    this.value = details.value;
+    this.fix = details.fix;
+  }
+}
+
+/** Several problems found in one pass; synth reports all of them at once. */
+export class ShipshapeAggregateError extends Error {
+  constructor(
+    heading: string,
+    public readonly problems: readonly string[],
+  ) {
+    super(`${heading} (${problems.length}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ShipshapeAggregateError';
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * Apply order by kind: what others refer to goes first. Tier 0 defines names
+ * and types, tier 1 identities, configuration and storage, tier 2 workloads and
+ * everything else. Used for kustomization.yaml and for Pulumi dependencies.
+ */
+const TIERS: Record<string, number> = {
+  Namespace: 0,
+  CustomResourceDefinition: 0,
+  PriorityClass: 0,
+  StorageClass: 0,
+  ServiceAccount: 1,
+  ClusterRole: 1,
+  Role: 1,
+  ClusterRoleBinding: 1,
+  RoleBinding: 1,
+  ConfigMap: 1,
+  Secret: 1,
+  PersistentVolumeClaim: 1,
+};
+
+/** Apply tier of a kind (0, 1 or 2). */
+export function applyTier(kind: string): number {
+  return TIERS[kind] ?? 2;
+}
+
+/** Kinds that live outside namespaces; cdk8s would otherwise stamp the chart namespace on them. */
+export const CLUSTER_SCOPED_KINDS = new Set([
+  'Namespace',
+  'CustomResourceDefinition',
+  'PriorityClass',
+  'StorageClass',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'APIService',
+  'PersistentVolume',
+  'ValidatingWebhookConfiguration',
+  'MutatingWebhookConfiguration',
+  'IngressClass',
+]);

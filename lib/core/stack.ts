@@ -1,0 +1,61 @@
+import { Chart } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { Construct, IConstruct } from 'constructs';
+import { Environment } from './environment';
+import { ShipshapeError } from './errors';
+import { LABELS, MANAGED_BY } from './labels';
+
+/** Properties of a {@link Stack}. */
+export interface StackProps {
+  /** The environment every construct in this stack is built for. */
+  readonly environment: Environment;
+  /**
+   * Extra labels for every object of the stack (e.g. `app.kubernetes.io/part-of`).
+   * @default {}
+   */
+  readonly labels?: Record<string, string>;
+  /**
+   * Whether the stack creates the environment's Namespace object.
+   * @default true
+   */
+  readonly createNamespace?: boolean;
+}
+
+/**
+ * All constructs of one environment. Every object in it lands in the
+ * environment's namespace and carries the managed-by and environment labels;
+ * object names are explicit, never construct-path hashes.
+ */
+export class Stack extends Chart {
+  /** The stack a construct belongs to; throws when it is not inside one. */
+  public static of(construct: IConstruct): Stack {
+    for (let c: IConstruct | undefined = construct; c; c = c.node.scope) {
+      if (c instanceof Stack) return c as Stack;
+    }
+    throw new ShipshapeError(construct, {
+      problem: 'this construct must be created inside a shipshape Stack',
+      fix: 'create it with a Stack (or a construct inside one) as its scope',
+    });
+  }
+
+  public readonly environment: Environment;
+  /** The environment's Namespace object, when the stack creates it. */
+  public readonly namespaceObject?: kplus.Namespace;
+
+  constructor(scope: Construct, id: string, props: StackProps) {
+    const environment = props.environment;
+    super(scope, id, {
+      namespace: environment.namespace,
+      disableResourceNameHashes: true,
+      labels: {
+        ...props.labels,
+        [LABELS.managedBy]: MANAGED_BY,
+        [LABELS.environment]: environment.name,
+      },
+    });
+    this.environment = environment;
+    if (props.createNamespace ?? true) {
+      this.namespaceObject = new kplus.Namespace(this, 'namespace', { metadata: { name: environment.namespace } });
+    }
+  }
+}

@@ -1,0 +1,102 @@
+import { ApiObject, App } from 'cdk8s';
+import { stringify } from 'yaml';
+import { Environment } from './environment';
+import { ShipshapeAggregateError } from './errors';
+import { CLUSTER_SCOPED_KINDS, applyTier } from './ordering';
+import { PolicyReport, evaluatePolicy, formatFinding } from './policy/engine';
+import { Manifest, describe } from './policy/manifest';
+import { Stack } from './stack';
+
+/** One synthesized Kubernetes object. */
+export interface SynthesizedObject {
+  readonly manifest: Manifest;
+  /** Construct path of the ApiObject that produced it. */
+  readonly constructPath: string;
+  /** File name under `dist/<env>/kubernetes/`, e.g. `deployment-web.yaml`. */
+  readonly fileName: string;
+}
+
+/** Everything one environment synthesizes to. */
+export interface SynthesizedStack {
+  readonly stack: Stack;
+  readonly environment: Environment;
+  /** Objects in apply order (tier, kind, namespace, name). */
+  readonly objects: readonly SynthesizedObject[];
+  readonly policy: PolicyReport;
+  /** Problems found: construct validations and policy violations, one line each. */
+  readonly problems: readonly string[];
+}
+
+/** YAML options for every written file: no folding, so diffs stay line-based and stable. */
+export const YAML_OPTIONS = { lineWidth: 0, minContentWidth: 0 } as const;
+
+/** Renders one manifest as a YAML document. */
+export function renderManifest(m: Manifest): string {
+  return stringify(m, YAML_OPTIONS);
+}
+
+function compareObjects(a: Manifest, b: Manifest): number {
+  return (
+    applyTier(a.kind) - applyTier(b.kind) ||
+    a.kind.localeCompare(b.kind) ||
+    (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') ||
+    a.metadata.name.localeCompare(b.metadata.name)
+  );
+}
+
+function toManifest(obj: ApiObject): Manifest {
+  const json = obj.toJson();
+  if (CLUSTER_SCOPED_KINDS.has(json.kind) && json.metadata?.namespace !== undefined) {
+    const { namespace: _dropped, ...metadata } = json.metadata;
+    return { ...json, metadata };
+  }
+  return json;
+}
+
+/**
+ * Resolves one stack: runs construct validations, renders every ApiObject,
+ * checks names are unique and runs the policy engine. Never writes anything.
+ */
+export function synthesizeStack(stack: Stack): SynthesizedStack {
+  const constructs = stack.node.findAll();
+  const problems: string[] = [];
+  for (const c of constructs) {
+    for (const message of c.node.validate()) problems.push(`${c.node.path}: ${message}`);
+  }
+  const rendered = constructs.filter(ApiObject.isApiObject).map((obj) => ({ manifest: toManifest(obj), constructPath: obj.node.path }));
+  rendered.sort((a, b) => compareObjects(a.manifest, b.manifest));
+
+  const seen = new Map<string, string>();
+  const byKindName = new Map<string, number>();
+  for (const { manifest, constructPath } of rendered) {
+    const key = describe(manifest);
+    const previous = seen.get(key);
+    if (previous) problems.push(`${constructPath}: ${key} is also defined by ${previous}. Fix: give one of them another name`);
+    seen.set(key, constructPath);
+    const kindName = `${manifest.kind}/${manifest.metadata.name}`;
+    byKindName.set(kindName, (byKindName.get(kindName) ?? 0) + 1);
+  }
+  const objects = rendered.map(({ manifest, constructPath }) => {
+    const kind = manifest.kind.toLowerCase();
+    const clash = (byKindName.get(`${manifest.kind}/${manifest.metadata.name}`) ?? 0) > 1;
+    const fileName = clash && manifest.metadata.namespace ? `${kind}-${manifest.metadata.namespace}-${manifest.metadata.name}.yaml` : `${kind}-${manifest.metadata.name}.yaml`;
+    return { manifest, constructPath, fileName };
+  });
+
+  const policy = evaluatePolicy(objects);
+  problems.push(...policy.violations.map(formatFinding));
+  return { stack, environment: stack.environment, objects, policy, problems };
+}
+
+/** The stacks of an app, in environment-name order. */
+export function stacksOf(app: App): Stack[] {
+  return app.node.children.filter((c): c is Stack => c instanceof Stack).sort((a, b) => a.environment.name.localeCompare(b.environment.name));
+}
+
+/** Synthesizes every stack of an app; throws one error listing every problem of every stack. */
+export function synthesizeApp(app: App): SynthesizedStack[] {
+  const results = stacksOf(app).map(synthesizeStack);
+  const problems = results.flatMap((r) => r.problems.map((p) => `${r.environment.name}: ${p}`));
+  if (problems.length > 0) throw new ShipshapeAggregateError('synth failed; nothing was written', problems);
+  return results;
+}

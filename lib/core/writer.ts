@@ -1,0 +1,103 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { App } from 'cdk8s';
+import { stringify } from 'yaml';
+import { ShipshapeAggregateError } from './errors';
+import { PolicyExemption, PolicyFinding } from './policy/engine';
+import { SynthesizedStack, YAML_OPTIONS, renderManifest, synthesizeApp } from './synth';
+
+/** What one environment's synth produced, for the summary line. */
+export interface EnvironmentSummary {
+  readonly environment: string;
+  readonly objects: number;
+  readonly warnings: readonly PolicyFinding[];
+  readonly exemptions: readonly PolicyExemption[];
+  /** Output directory of the environment. */
+  readonly directory: string;
+}
+
+/** The files of every environment, keyed by path relative to the output directory. */
+export function renderFiles(results: readonly SynthesizedStack[]): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const r of results) {
+    const dir = `${r.environment.name}/kubernetes`;
+    for (const o of r.objects) files.set(`${dir}/${o.fileName}`, renderManifest(o.manifest));
+    const kustomization = {
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      resources: r.objects.map((o) => o.fileName),
+    };
+    files.set(`${dir}/kustomization.yaml`, stringify(kustomization, YAML_OPTIONS));
+  }
+  return files;
+}
+
+/**
+ * Replaces `outdir` with exactly `files`. Everything is written to a sibling
+ * staging directory first and swapped in with renames, so a crash or error
+ * leaves either the previous tree or the new one, never a mix.
+ */
+export function writeFilesAtomically(outdir: string, files: ReadonlyMap<string, string>): void {
+  const target = path.resolve(outdir);
+  const parent = path.dirname(target);
+  fs.mkdirSync(parent, { recursive: true });
+  const staging = fs.mkdtempSync(path.join(parent, `.${path.basename(target)}-staging-`));
+  try {
+    for (const [rel, content] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
+      const file = path.join(staging, rel);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, content);
+    }
+  } catch (e) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    throw e;
+  }
+  const previous = `${staging}-previous`;
+  const hadPrevious = fs.existsSync(target);
+  if (hadPrevious) fs.renameSync(target, previous);
+  fs.renameSync(staging, target);
+  if (hadPrevious) fs.rmSync(previous, { recursive: true, force: true });
+}
+
+/** Options of {@link synth}. */
+export interface SynthOptions {
+  /**
+   * Output directory.
+   * @default process.env.CDK8S_OUTDIR ?? 'dist'
+   */
+  readonly outdir?: string;
+}
+
+/**
+ * Synthesizes every environment of `app` into `<outdir>/<env>/kubernetes/`.
+ * Nothing is written unless every environment passes validation and policy.
+ */
+export function synth(app: App, options: SynthOptions = {}): EnvironmentSummary[] {
+  const outdir = options.outdir ?? process.env.CDK8S_OUTDIR ?? 'dist';
+  const results = synthesizeApp(app);
+  const names = results.map((r) => r.environment.name);
+  const duplicated = names.filter((n, i) => names.indexOf(n) !== i);
+  if (duplicated.length > 0) {
+    throw new ShipshapeAggregateError('synth failed; nothing was written', [`environment "${duplicated[0]}" is used by more than one Stack. Fix: give each Stack its own environment`]);
+  }
+  writeFilesAtomically(outdir, renderFiles(results));
+  return results.map((r) => ({
+    environment: r.environment.name,
+    objects: r.objects.length,
+    warnings: r.policy.warnings,
+    exemptions: r.policy.exemptions,
+    directory: path.join(outdir, r.environment.name),
+  }));
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** `prod: 14 objects, 0 warnings, 1 exemption → dist/prod` followed by one line per warning and exemption. */
+export function formatSummary(s: EnvironmentSummary): string {
+  const lines = [`${s.environment}: ${plural(s.objects, 'object')}, ${plural(s.warnings.length, 'warning')}, ${plural(s.exemptions.length, 'exemption')} → ${s.directory}`];
+  for (const w of s.warnings) lines.push(`  warning [${w.ruleId}] ${w.object}: ${w.message}`);
+  for (const e of s.exemptions) lines.push(`  exempt  [${e.ruleId}] ${e.object}: ${e.reason}`);
+  return lines.join('\n');
+}

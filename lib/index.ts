@@ -1,0 +1,12 @@
+export * from './core/environment';
+export * from './core/errors';
+export * from './core/labels';
+export * from './core/stack';
+export * from './core/synth';
+export * from './core/writer';
+export * from './core/ordering';
+export * from './core/policy/engine';
+export * from './core/policy/exemptions';
+export { Manifest, describe as describeManifest } from './core/policy/manifest';
+export { PolicyRule, RuleFinding, RULES } from './core/policy/rules';
+export * from './workloads/anti-affinity-deployment';

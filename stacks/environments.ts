@@ -1,0 +1,46 @@
+import { Environment } from '../lib';
+
+// Node groups follow the notes' `instancegroup=webapi|batch` split: web/API pods and CPU-heavy batch pods never share nodes.
+const batchTaint = { key: 'instancegroup', value: 'batch', effect: 'NoSchedule' as const };
+
+/** The reference platform's environments. */
+export const environments: readonly Environment[] = [
+  new Environment({
+    name: 'dev',
+    kubernetesVersion: '1.29',
+    replicas: 1,
+    nodeGroups: [
+      { name: 'webapi', minSize: 1, maxSize: 3, instanceType: 't3.large' },
+      { name: 'batch', minSize: 0, maxSize: 2, instanceType: 'c6i.large', taints: [batchTaint] },
+    ],
+  }),
+  new Environment({
+    name: 'stage',
+    kubernetesVersion: '1.29',
+    zones: ['eu-west-1a', 'eu-west-1b'],
+    replicas: 2,
+    nodeGroups: [
+      { name: 'webapi', minSize: 2, maxSize: 6, instanceType: 'm6i.large' },
+      { name: 'batch', minSize: 0, maxSize: 4, instanceType: 'c6i.xlarge', taints: [batchTaint] },
+    ],
+  }),
+  new Environment({
+    name: 'prod',
+    kubernetesVersion: '1.29',
+    zones: ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'],
+    replicas: 3,
+    // The notes' cluster-autoscaler range is 3-10 nodes; pods scale inside it.
+    autoscaling: { minReplicas: 3, maxReplicas: 10 },
+    nodeGroups: [
+      { name: 'webapi', minSize: 3, maxSize: 10, instanceType: 'm6i.xlarge' },
+      { name: 'batch', minSize: 1, maxSize: 6, instanceType: 'c6i.2xlarge', taints: [batchTaint] },
+    ],
+  }),
+];
+
+/** The environment called `name`; throws listing the known ones. */
+export function environmentNamed(name: string): Environment {
+  const found = environments.find((e) => e.name === name);
+  if (!found) throw new Error(`unknown environment "${name}"; known: ${environments.map((e) => e.name).join(', ')}`);
+  return found;
+}

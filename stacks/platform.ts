@@ -1,0 +1,56 @@
+import { App, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { AntiAffinityDeployment, Environment, LABELS, Stack } from '../lib';
+
+// Release versions of the platform's own images.
+const WEB_API_IMAGE = 'ghcr.io/acme/web-api:1.14.2';
+const WORKER_IMAGE = 'ghcr.io/acme/report-worker:3.2.0';
+
+/** The reference platform in one environment: a web API on the webapi nodes and a batch worker on the batch nodes. */
+export function buildPlatform(app: App, environment: Environment): Stack {
+  const stack = new Stack(app, environment.name, { environment, labels: { [LABELS.partOf]: 'acme-platform' } });
+
+  // Application settings live in a ConfigMap and credentials in Secrets created by the secret manager;
+  // the platform refers to them by name and never carries their values.
+  const settings = new kplus.ConfigMap(stack, 'web-api-settings', {
+    metadata: { name: 'web-api-settings' },
+    data: { LOG_FORMAT: 'json', LOG_LEVEL: environment.name === 'prod' ? 'info' : 'debug', QUEUE_URL: `amqp://queue.${environment.namespace}.svc:5672` },
+  });
+
+  new AntiAffinityDeployment(stack, 'web-api', {
+    name: 'web-api',
+    component: 'api',
+    image: WEB_API_IMAGE,
+    nodeGroup: 'webapi',
+    ports: [{ name: 'http', port: 8080 }],
+    liveness: kplus.Probe.fromHttpGet('/healthz', { port: 8080 }),
+    readiness: kplus.Probe.fromHttpGet('/readyz', { port: 8080 }),
+    resources: {
+      cpu: { request: kplus.Cpu.millis(250) },
+      memory: { request: Size.mebibytes(256), limit: Size.mebibytes(512) },
+    },
+    envFrom: [{ configMap: settings }],
+    env: {
+      DATABASE_URL: { secret: 'web-api-database', key: 'url' },
+      SESSION_SECRET: { secret: 'web-api-session', key: 'secret' },
+    },
+  });
+
+  new AntiAffinityDeployment(stack, 'report-worker', {
+    name: 'report-worker',
+    component: 'worker',
+    image: WORKER_IMAGE,
+    nodeGroup: 'batch',
+    autoscaling: false,
+    replicas: environment.name === 'dev' ? 1 : 2,
+    liveness: kplus.Probe.fromCommand(['/app/healthcheck', '--live']),
+    readiness: kplus.Probe.fromCommand(['/app/healthcheck', '--ready']),
+    envFrom: [{ configMap: settings }],
+    env: {
+      QUEUE_PASSWORD: { secret: 'report-worker-queue', key: 'password' },
+    },
+    strategy: { type: 'Recreate' },
+  });
+
+  return stack;
+}
