@@ -2,6 +2,7 @@ import { ApiObject, App } from 'cdk8s';
 import { stringify } from 'yaml';
 import { Environment } from './environment';
 import { ShipshapeAggregateError } from './errors';
+import { OutputFile } from './output-file';
 import { CLUSTER_SCOPED_KINDS, applyTier } from './ordering';
 import { PolicyReport, evaluatePolicy, formatFinding } from './policy/engine';
 import { Manifest, describe } from './policy/manifest';
@@ -23,6 +24,8 @@ export interface SynthesizedStack {
   /** Objects in apply order (tier, kind, namespace, name). */
   readonly objects: readonly SynthesizedObject[];
   readonly policy: PolicyReport;
+  /** Non-Kubernetes files: path (relative to the environment directory, or to the output root when shared) → content. */
+  readonly files: readonly { readonly path: string; readonly shared: boolean; readonly content: string; readonly constructPath: string }[];
   /** Problems found: construct validations and policy violations, one line each. */
   readonly problems: readonly string[];
 }
@@ -83,9 +86,19 @@ export function synthesizeStack(stack: Stack): SynthesizedStack {
     return { manifest, constructPath, fileName };
   });
 
+  const files: SynthesizedStack['files'][number][] = [];
+  for (const f of constructs.filter(OutputFile.isOutputFile)) {
+    try {
+      files.push({ path: f.path, shared: f.shared, content: f.render(), constructPath: f.node.path });
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  files.sort((a, b) => a.path.localeCompare(b.path));
+
   const policy = evaluatePolicy(objects);
   problems.push(...policy.violations.map(formatFinding));
-  return { stack, environment: stack.environment, objects, policy, problems };
+  return { stack, environment: stack.environment, objects, policy, files, problems };
 }
 
 /** The stacks of an app, in environment-name order. */

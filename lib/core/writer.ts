@@ -28,6 +28,14 @@ export function renderFiles(results: readonly SynthesizedStack[]): Map<string, s
       resources: r.objects.map((o) => o.fileName),
     };
     files.set(`${dir}/kustomization.yaml`, stringify(kustomization, YAML_OPTIONS));
+    for (const f of r.files) {
+      const rel = f.shared ? f.path : `${r.environment.name}/${f.path}`;
+      const existing = files.get(rel);
+      if (existing !== undefined && existing !== f.content) {
+        throw new ShipshapeAggregateError('synth failed; nothing was written', [`${f.constructPath}: ${rel} is written twice with different content. Fix: give the files distinct paths`]);
+      }
+      files.set(rel, f.content);
+    }
   }
   return files;
 }

@@ -1,0 +1,53 @@
+import { Construct } from 'constructs';
+import { ShipshapeError } from './errors';
+
+/** Properties of an {@link OutputFile}. */
+export interface OutputFileProps {
+  /**
+   * Path of the file, relative to the environment's output directory
+   * (`hosts/daemon.json` → `dist/<env>/hosts/daemon.json`) or, when `shared`,
+   * to the output root (`argocd/app.yaml` → `dist/argocd/app.yaml`).
+   */
+  readonly path: string;
+  /** File content, or a function producing it at synth time (after every construct is configured). */
+  readonly content: string | (() => string);
+  /**
+   * Whether the path is relative to the output root instead of the environment directory.
+   * @default false
+   */
+  readonly shared?: boolean;
+}
+
+// Paths are forward-slash relative paths without '..' so a file can never escape the output directory.
+const SAFE_PATH = /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._\-/]+$/;
+
+/** A non-Kubernetes file the synth writes next to the manifests (daemon.json, docker-stack.yml, rules...). */
+export class OutputFile extends Construct {
+  /** Whether a construct is an OutputFile. */
+  public static isOutputFile(x: unknown): x is OutputFile {
+    return x instanceof OutputFile;
+  }
+
+  public readonly path: string;
+  public readonly shared: boolean;
+  private readonly content: string | (() => string);
+
+  constructor(scope: Construct, id: string, props: OutputFileProps) {
+    super(scope, id);
+    if (!SAFE_PATH.test(props.path) || (!props.shared && props.path.startsWith('kubernetes/'))) {
+      throw new ShipshapeError(this, {
+        problem: 'an output file path must be relative, without "." or ".." segments, and outside kubernetes/ (which holds the manifests)',
+        value: props.path,
+        fix: 'use a path such as "hosts/daemon.json"',
+      });
+    }
+    this.path = props.path;
+    this.shared = props.shared ?? false;
+    this.content = props.content;
+  }
+
+  /** Renders the content. */
+  public render(): string {
+    return typeof this.content === 'string' ? this.content : this.content();
+  }
+}
