@@ -56,6 +56,11 @@ function toManifest(obj: ApiObject): Manifest {
   return json;
 }
 
+/** Path of the construct a user wrote: cdk8s-plus wraps each ApiObject in a child called "Resource". */
+function ownerPath(obj: ApiObject): string {
+  return obj.node.id === 'Resource' && obj.node.scope ? obj.node.scope.node.path : obj.node.path;
+}
+
 /**
  * Resolves one stack: runs construct validations, renders every ApiObject,
  * checks names are unique and runs the policy engine. Never writes anything.
@@ -66,7 +71,7 @@ export function synthesizeStack(stack: Stack): SynthesizedStack {
   for (const c of constructs) {
     for (const message of c.node.validate()) problems.push(`${c.node.path}: ${message}`);
   }
-  const rendered = constructs.filter(ApiObject.isApiObject).map((obj) => ({ manifest: toManifest(obj), constructPath: obj.node.path }));
+  const rendered = constructs.filter(ApiObject.isApiObject).map((obj) => ({ manifest: toManifest(obj), constructPath: ownerPath(obj) }));
   rendered.sort((a, b) => compareObjects(a.manifest, b.manifest));
 
   const seen = new Map<string, string>();

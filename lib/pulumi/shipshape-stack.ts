@@ -1,0 +1,63 @@
+import * as k8s from '@pulumi/kubernetes';
+import * as pulumi from '@pulumi/pulumi';
+import { ShipshapeAggregateError } from '../core/errors';
+import { applyTier } from '../core/ordering';
+import { describe } from '../core/policy/manifest';
+import { Stack } from '../core/stack';
+import { synthesizeStack } from '../core/synth';
+import { registerKubernetesObject } from './kubernetes';
+
+/** Arguments of a {@link ShipshapeStack}. */
+export interface ShipshapeStackArgs {
+  /** The shipshape stack (one environment) to deploy. */
+  readonly stack: Stack;
+  /**
+   * Kubernetes provider every object is created with.
+   * @default - Pulumi's default provider (the ambient kubeconfig)
+   */
+  readonly provider?: k8s.Provider;
+}
+
+/** Pulumi resource name of a Kubernetes object: kind, namespace and name, e.g. `deployment-prod-web-api`. */
+export function pulumiResourceName(m: { kind: string; metadata: { name: string; namespace?: string } }): string {
+  return [m.kind.toLowerCase(), m.metadata.namespace, m.metadata.name].filter(Boolean).join('-');
+}
+
+/**
+ * Deploys one environment: the same objects `synth` writes, each as its own typed
+ * Pulumi resource under this component. Namespaces and CRDs come first, then
+ * identities, RBAC, configuration and storage, then workloads; each tier depends
+ * on the one before, so `pulumi up` applies in that order.
+ */
+export class ShipshapeStack extends pulumi.ComponentResource {
+  /** Every registered Kubernetes resource, keyed by `Kind namespace/name`. */
+  public readonly resources: ReadonlyMap<string, pulumi.CustomResource>;
+
+  constructor(name: string, args: ShipshapeStackArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('shipshape:index:Stack', name, {}, opts);
+    const result = synthesizeStack(args.stack);
+    if (result.problems.length > 0) {
+      throw new ShipshapeAggregateError(`${args.stack.environment.name}: deployment refused`, result.problems);
+    }
+    const resources = new Map<string, pulumi.CustomResource>();
+    let previousTiers: pulumi.CustomResource[] = [];
+    let currentTier: pulumi.CustomResource[] = [];
+    let tier = -1;
+    for (const { manifest } of result.objects) {
+      if (applyTier(manifest.kind) !== tier) {
+        previousTiers = [...previousTiers, ...currentTier];
+        currentTier = [];
+        tier = applyTier(manifest.kind);
+      }
+      const resource = registerKubernetesObject(manifest, pulumiResourceName(manifest), {
+        parent: this,
+        provider: args.provider,
+        dependsOn: previousTiers,
+      });
+      currentTier.push(resource);
+      resources.set(describe(manifest), resource);
+    }
+    this.resources = resources;
+    this.registerOutputs({ objects: resources.size });
+  }
+}

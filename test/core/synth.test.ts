@@ -1,0 +1,128 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App } from 'cdk8s';
+import { Construct } from 'constructs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AntiAffinityDeployment, OutputFile, ShipshapeError, Stack, formatSummary, synth } from '../../lib';
+import { testEnvironment } from '../support/synth';
+
+const tmpDirs: string[] = [];
+function tmp(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipshape-synth-'));
+  tmpDirs.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const d of tmpDirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** Every file under `dir` with its content, relative paths sorted. */
+function tree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) {
+      const full = path.join(entry.parentPath, entry.name);
+      out[path.relative(dir, full)] = fs.readFileSync(full, 'utf8');
+    }
+  }
+  return out;
+}
+
+function app(build: (stack: Stack) => void = () => {}): App {
+  const a = new App();
+  for (const name of ['one', 'two']) {
+    const stack = new Stack(a, name, { environment: testEnvironment({ name }) });
+    new AntiAffinityDeployment(stack, 'web', { name: 'web', image: 'web:1.0.0', ports: [{ port: 80 }] });
+    build(stack);
+  }
+  return a;
+}
+
+describe('synth', () => {
+  it('writes one readable file per object and a kustomization listing them in apply order', () => {
+    const out = path.join(tmp(), 'dist');
+    const summaries = synth(app(), { outdir: out });
+    const files = tree(out);
+    expect(Object.keys(files).filter((f) => f.startsWith('one/')).sort()).toEqual([
+      'one/kubernetes/deployment-web.yaml',
+      'one/kubernetes/kustomization.yaml',
+      'one/kubernetes/namespace-one.yaml',
+      'one/kubernetes/poddisruptionbudget-web.yaml',
+      'one/kubernetes/service-web.yaml',
+      'one/kubernetes/serviceaccount-web.yaml',
+    ]);
+    expect(files['one/kubernetes/kustomization.yaml']).toBe(
+      'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - namespace-one.yaml\n  - serviceaccount-web.yaml\n  - deployment-web.yaml\n  - poddisruptionbudget-web.yaml\n  - service-web.yaml\n',
+    );
+    expect(files['one/kubernetes/deployment-web.yaml']).toMatch(/^apiVersion: apps\/v1\nkind: Deployment\n/);
+    expect(summaries.map(formatSummary)).toEqual([
+      `one: 5 objects, 0 warnings, 0 exemptions → ${path.join(out, 'one')}`,
+      `two: 5 objects, 0 warnings, 0 exemptions → ${path.join(out, 'two')}`,
+    ]);
+  });
+
+  it('is byte-identical across runs', () => {
+    const a = path.join(tmp(), 'a');
+    const b = path.join(tmp(), 'b');
+    synth(app(), { outdir: a });
+    synth(app(), { outdir: b });
+    synth(app(), { outdir: b });
+    expect(tree(b)).toEqual(tree(a));
+  });
+
+  it('replaces the previous output wholly, dropping files that are no longer produced', () => {
+    const out = path.join(tmp(), 'dist');
+    fs.mkdirSync(path.join(out, 'stale'), { recursive: true });
+    fs.writeFileSync(path.join(out, 'stale', 'old.yaml'), 'old');
+    synth(app(), { outdir: out });
+    expect(fs.existsSync(path.join(out, 'stale'))).toBe(false);
+    expect(fs.readdirSync(path.dirname(out))).toEqual(['dist']);
+  });
+
+  it('leaves the previous output untouched and writes nothing when any environment fails policy', () => {
+    const out = path.join(tmp(), 'dist');
+    synth(app(), { outdir: out });
+    const before = tree(out);
+    const broken = app((stack) => {
+      if (stack.environment.name === 'two') {
+        new AntiAffinityDeployment(stack, 'lonely', { name: 'lonely', image: 'lonely:1.0.0', ports: [{ port: 80 }], disruptionBudget: false });
+      }
+    });
+    expect(() => synth(broken, { outdir: out })).toThrow(/synth failed; nothing was written \(1\):\n {2}- two: \[disruption-budget\] Deployment two\/lonely \(construct two\/lonely\/deployment\)/);
+    expect(tree(out)).toEqual(before);
+    expect(fs.readdirSync(path.dirname(out))).toEqual(['dist']);
+  });
+
+  it('reports construct validation errors of every stack at once', () => {
+    const broken = app((stack) => {
+      new (class extends Construct {
+        constructor() {
+          super(stack, 'checked');
+          this.node.addValidation({ validate: () => ['the answer must be 42'] });
+        }
+      })();
+    });
+    const out = path.join(tmp(), 'dist');
+    expect(() => synth(broken, { outdir: out })).toThrow(/\(2\):\n {2}- one: one\/checked: the answer must be 42\n {2}- two: two\/checked: the answer must be 42/);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it('writes output files beside the manifests and rejects unsafe paths', () => {
+    const out = path.join(tmp(), 'dist');
+    synth(app((stack) => new OutputFile(stack, 'daemon', { path: 'hosts/daemon.json', content: () => `{"env":"${stack.environment.name}"}\n` })), { outdir: out });
+    expect(fs.readFileSync(path.join(out, 'two', 'hosts', 'daemon.json'), 'utf8')).toBe('{"env":"two"}\n');
+    const stack = new Stack(new App(), 'x', { environment: testEnvironment({ name: 'x' }) });
+    for (const bad of ['../escape', '/etc/passwd', 'kubernetes/extra.yaml', 'a/./b']) {
+      expect(() => new OutputFile(stack, bad, { path: bad, content: '' })).toThrow(ShipshapeError);
+    }
+  });
+
+  it('rejects two objects with the same kind, namespace and name', () => {
+    const a = new App();
+    const stack = new Stack(a, 'one', { environment: testEnvironment({ name: 'one' }) });
+    new AntiAffinityDeployment(stack, 'web', { name: 'web', image: 'web:1.0.0', ports: [{ port: 80 }] });
+    new AntiAffinityDeployment(stack, 'web-again', { name: 'web', image: 'web:1.0.0', ports: [{ port: 80 }] });
+    expect(() => synth(a, { outdir: path.join(tmp(), 'dist') })).toThrow(/Deployment one\/web is also defined by one\/web\/deployment/);
+  });
+});

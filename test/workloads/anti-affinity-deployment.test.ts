@@ -1,0 +1,173 @@
+import { Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { describe, expect, it } from 'vitest';
+import { AntiAffinityDeployment, AntiAffinityDeploymentProps, ShipshapeError } from '../../lib';
+import { validateManifest } from '../support/schema';
+import { findObject, newStack, objectsOfKind, synthStack, testEnvironment } from '../support/synth';
+
+const base: AntiAffinityDeploymentProps = { name: 'web', image: 'ghcr.io/acme/web:1.0.0', ports: [{ port: 8080 }] };
+
+function synthWeb(props: Partial<AntiAffinityDeploymentProps> = {}, environment = testEnvironment()) {
+  const result = synthStack((stack) => new AntiAffinityDeployment(stack, 'web', { ...base, ...props }), environment);
+  return { result, deployment: findObject(result, 'Deployment', 'web'), podSpec: findObject(result, 'Deployment', 'web').spec.template.spec };
+}
+
+function constructionError(props: Partial<AntiAffinityDeploymentProps>, environment = testEnvironment()): ShipshapeError {
+  try {
+    new AntiAffinityDeployment(newStack(environment), 'web', { ...base, ...props });
+  } catch (e) {
+    expect(e).toBeInstanceOf(ShipshapeError);
+    return e as ShipshapeError;
+  }
+  throw new Error('expected a ShipshapeError');
+}
+
+describe('AntiAffinityDeployment', () => {
+  it('synthesizes schema-valid, policy-clean objects with readable names and stable labels', () => {
+    const { result } = synthWeb();
+    expect(result.problems).toEqual([]);
+    for (const o of result.objects) validateManifest(o.manifest);
+    expect(result.objects.map((o) => o.fileName)).toEqual(expect.arrayContaining(['deployment-web.yaml', 'service-web.yaml', 'poddisruptionbudget-web.yaml', 'serviceaccount-web.yaml']));
+    for (const o of result.objects.filter((x) => x.manifest.kind !== 'Namespace')) {
+      expect(o.manifest.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'shipshape', 'shipshape.io/environment': 'test', 'app.kubernetes.io/name': 'web' });
+    }
+    expect(JSON.stringify(result.objects.map((o) => o.manifest))).not.toContain('cdk8s.io/metadata.addr');
+  });
+
+  it('keeps object names and selectors when the construct id changes', () => {
+    const render = (id: string) => {
+      const stack = newStack();
+      new AntiAffinityDeployment(stack, id, base);
+      return JSON.stringify(stack.toJson());
+    };
+    expect(render('renamed-construct')).toEqual(render('web'));
+  });
+
+  it('defaults to preferred hostname anti-affinity with weight 100 and zone spread', () => {
+    const { podSpec } = synthWeb();
+    const preferred = podSpec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution;
+    expect(preferred).toEqual([{ weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'web', 'app.kubernetes.io/instance': 'test' } } } }]);
+    expect(podSpec.topologySpreadConstraints).toEqual([expect.objectContaining({ topologyKey: 'topology.kubernetes.io/zone', maxSkew: 1, whenUnsatisfiable: 'ScheduleAnyway' })]);
+  });
+
+  it('uses required anti-affinity when asked and leaves zone spread out in a single-zone environment', () => {
+    const { podSpec } = synthWeb({ antiAffinity: 'required', replicas: 3, strategy: { type: 'RollingUpdate', maxUnavailable: 1, maxSurge: 0 } }, testEnvironment({ zones: [] }));
+    expect(podSpec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey).toBe('kubernetes.io/hostname');
+    expect(podSpec.topologySpreadConstraints).toBeUndefined();
+  });
+
+  it('steers pods to a node group and tolerates its taints', () => {
+    const { podSpec } = synthWeb({ nodeGroup: 'batch', replicas: 2 });
+    expect(podSpec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions).toEqual([{ key: 'instancegroup', operator: 'In', values: ['batch'] }]);
+    expect(podSpec.tolerations).toEqual([{ key: 'instancegroup', operator: 'Equal', value: 'batch', effect: 'NoSchedule' }]);
+  });
+
+  it('runs as non-root with explicit resources, probes, a pinned image and its own token-less ServiceAccount', () => {
+    const { result, podSpec } = synthWeb();
+    const [main] = podSpec.containers;
+    expect(main.image).toBe('ghcr.io/acme/web:1.0.0');
+    expect(main.resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } });
+    expect(main.livenessProbe.tcpSocket.port).toBe(8080);
+    expect(main.readinessProbe.tcpSocket.port).toBe(8080);
+    expect(main.securityContext).toMatchObject({ runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(podSpec.securityContext.seccompProfile).toEqual({ type: 'RuntimeDefault' });
+    expect(podSpec.serviceAccountName).toBe('web');
+    expect(podSpec.automountServiceAccountToken).toBe(false);
+    expect(findObject(result, 'ServiceAccount', 'web').automountServiceAccountToken).toBe(false);
+  });
+
+  it('adds an HPA at 40% CPU with scale-down behaviour and leaves replicas out', () => {
+    const { result, deployment } = synthWeb({ autoscaling: { minReplicas: 3, maxReplicas: 12 } });
+    expect(deployment.spec.replicas).toBeUndefined();
+    const hpa = findObject(result, 'HorizontalPodAutoscaler', 'web');
+    expect(hpa.apiVersion).toBe('autoscaling/v2');
+    expect(hpa.spec).toMatchObject({ minReplicas: 3, maxReplicas: 12, scaleTargetRef: { kind: 'Deployment', name: 'web' } });
+    expect(hpa.spec.metrics).toEqual([{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 40 } } }]);
+    expect(hpa.spec.behavior.scaleDown).toMatchObject({ stabilizationWindowSeconds: 300, policies: [{ type: 'Percent', value: 50, periodSeconds: 60 }] });
+    // minAvailable derived from the HPA minimum keeps one eviction possible at the minimum.
+    expect(findObject(result, 'PodDisruptionBudget', 'web').spec).toMatchObject({ minAvailable: 2, unhealthyPodEvictionPolicy: 'AlwaysAllow' });
+  });
+
+  it('takes autoscaling from the environment unless switched off', () => {
+    const environment = testEnvironment({ autoscaling: { minReplicas: 2, maxReplicas: 6 } });
+    expect(objectsOfKind(synthWeb({}, environment).result, 'HorizontalPodAutoscaler')).toHaveLength(1);
+    const { result, deployment } = synthWeb({ autoscaling: false, replicas: 4 }, environment);
+    expect(objectsOfKind(result, 'HorizontalPodAutoscaler')).toHaveLength(0);
+    expect(deployment.spec.replicas).toBe(4);
+    expect(findObject(result, 'PodDisruptionBudget', 'web').spec.maxUnavailable).toBe(1);
+  });
+
+  it('creates no PDB for a single replica and warns instead', () => {
+    const { result } = synthWeb({ replicas: 1 });
+    expect(objectsOfKind(result, 'PodDisruptionBudget')).toHaveLength(0);
+    expect(result.policy.warnings.map((w) => w.ruleId)).toEqual(['single-replica']);
+  });
+
+  it('supports Recreate and RollingUpdate strategies and a revision history limit', () => {
+    expect(synthWeb({ strategy: { type: 'Recreate' } }).deployment.spec.strategy).toEqual({ type: 'Recreate' });
+    const rolling = synthWeb({ strategy: { type: 'RollingUpdate', maxSurge: 1, maxUnavailable: '10%' }, revisionHistoryLimit: 3 }).deployment.spec;
+    expect(rolling.strategy.rollingUpdate).toEqual({ maxSurge: 1, maxUnavailable: '10%' });
+    expect(rolling.revisionHistoryLimit).toBe(3);
+  });
+
+  it('takes env from ConfigMaps and Secrets, whole and by key, never as plain secret values', () => {
+    const { result, podSpec } = synthWeb({
+      env: { LOG_LEVEL: 'info', DB_URL: { secret: 'db', key: 'url' }, FEATURE: { configMap: 'flags', key: 'feature', optional: true } },
+      envFrom: [{ configMap: 'settings' }, { secret: 'api-keys' }],
+    });
+    expect(result.problems).toEqual([]);
+    const [main] = podSpec.containers;
+    expect(main.env).toEqual(expect.arrayContaining([
+      { name: 'LOG_LEVEL', value: 'info' },
+      { name: 'DB_URL', valueFrom: { secretKeyRef: { name: 'db', key: 'url' } } },
+      { name: 'FEATURE', valueFrom: { configMapKeyRef: { name: 'flags', key: 'feature', optional: true } } },
+    ]));
+    expect(main.envFrom).toEqual([{ configMapRef: { name: 'settings' } }, { secretRef: { name: 'api-keys' } }]);
+  });
+
+  it('adds init containers and sidecars with default resources, and a priority class', () => {
+    const probe = kplus.Probe.fromCommand(['true']);
+    const { result, podSpec } = synthWeb({
+      initContainers: [{ name: 'migrate', image: 'ghcr.io/acme/migrate:1.0.0' }],
+      sidecars: [{ name: 'proxy', image: 'envoyproxy/envoy:v1.31.2', liveness: probe, readiness: probe, resources: { cpu: { request: kplus.Cpu.millis(50) }, memory: { request: Size.mebibytes(64), limit: Size.mebibytes(128) } } }],
+      priorityClassName: 'platform-high',
+    });
+    expect(result.problems).toEqual([]);
+    expect(podSpec.initContainers.map((c: any) => c.name)).toEqual(['migrate']);
+    expect(podSpec.initContainers[0].resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } });
+    expect(podSpec.containers.map((c: any) => c.name)).toEqual(['web', 'proxy']);
+    expect(podSpec.priorityClassName).toBe('platform-high');
+  });
+
+  it('exposes a typed URL and exempts a LoadBalancer that was asked for', () => {
+    const stack = newStack();
+    const web = new AntiAffinityDeployment(stack, 'web', { ...base, service: { type: 'LoadBalancer', port: 80 } });
+    expect(web.url).toBe('http://web.test.svc:80');
+    const service = stack.toJson().find((o: any) => o.kind === 'Service');
+    expect(service.spec).toMatchObject({ type: 'LoadBalancer', externalTrafficPolicy: 'Local', ports: [{ port: 80, targetPort: 8080 }] });
+    expect(service.metadata.annotations['exemptions.shipshape.io/service-load-balancer']).toContain('test/web');
+  });
+
+  describe('errors name the construct path, the value and the fix', () => {
+    it.each<[string, Partial<AntiAffinityDeploymentProps>, RegExp]>([
+      ['an unpinned image', { image: 'nginx' }, /image must be pinned.*"nginx".*Fix:/],
+      ['a latest tag', { image: 'nginx:latest' }, /image must be pinned/],
+      ['min > max', { autoscaling: { minReplicas: 5, maxReplicas: 3 } }, /minReplicas 5 is greater than autoscaling.maxReplicas 3/],
+      ['a PDB that blocks every eviction', { replicas: 3, disruptionBudget: { minAvailable: 3 } }, /allows no eviction at 3 replicas/],
+      ['maxUnavailable 0', { replicas: 3, disruptionBudget: { maxUnavailable: 0 } }, /allows no eviction/],
+      ['both PDB fields', { disruptionBudget: { maxUnavailable: 1, minAvailable: 1 } }, /exactly one of maxUnavailable and minAvailable/],
+      ['an unknown node group', { nodeGroup: 'gpu' }, /node group "gpu" is not defined.*\[webapi, batch\]/],
+      ['more replicas than nodes under required anti-affinity', { antiAffinity: 'required', nodeGroup: 'batch', replicas: 3 }, /3 replicas can never fit node group "batch", which has at most 2 nodes/],
+      ['a rollout that needs one node too many', { antiAffinity: 'required', nodeGroup: 'batch', replicas: 2 }, /would hang/],
+      ['no probes without ports', { ports: [] }, /liveness and readiness probes must be given/],
+      ['a zero-progress rollout', { strategy: { type: 'RollingUpdate', maxSurge: 0, maxUnavailable: 0 } }, /can never make progress/],
+      ['a bad name', { name: 'Web_API' }, /name is not a valid Kubernetes name/],
+      ['memory request above limit', { resources: { memory: { request: Size.gibibytes(2), limit: Size.gibibytes(1) } } }, /memory.request \(2048Mi\) is above the limit \(1024Mi\)/],
+    ])('rejects %s', (_, props, message) => {
+      const error = constructionError(props);
+      expect(error.message).toMatch(/^test\/web: /);
+      expect(error.message).toMatch(message);
+      expect(error.message).toContain('Fix:');
+    });
+  });
+});
