@@ -40,6 +40,12 @@ export interface NodeGroup {
    * @default - not recorded
    */
   readonly instanceType?: string;
+  /**
+   * Name of the group in the cloud (AWS Auto Scaling group, GCE managed instance group name prefix,
+   * Azure VMSS) when it differs from `name`; the cluster-autoscaler's group list uses it.
+   * @default - the group's name
+   */
+  readonly cloudGroupName?: string;
 }
 
 /** A node group with its defaults filled in. */

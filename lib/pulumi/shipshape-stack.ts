@@ -32,32 +32,39 @@ export function pulumiResourceName(m: { kind: string; metadata: { name: string; 
 export class ShipshapeStack extends pulumi.ComponentResource {
   /** Every registered Kubernetes resource, keyed by `Kind namespace/name`. */
   public readonly resources: ReadonlyMap<string, pulumi.CustomResource>;
+  /** Keys of `resources` grouped by apply tier; every resource depends on all resources of earlier tiers. */
+  public readonly tiers: readonly (readonly string[])[];
 
   constructor(name: string, args: ShipshapeStackArgs, opts?: pulumi.ComponentResourceOptions) {
-    super('shipshape:index:Stack', name, {}, opts);
+    // Checked before the component registers, so a refused environment leaves nothing half-registered.
     const result = synthesizeStack(args.stack);
     if (result.problems.length > 0) {
       throw new ShipshapeAggregateError(`${args.stack.environment.name}: deployment refused`, result.problems);
     }
+    super('shipshape:index:Stack', name, {}, opts);
     const resources = new Map<string, pulumi.CustomResource>();
-    let previousTiers: pulumi.CustomResource[] = [];
-    let currentTier: pulumi.CustomResource[] = [];
+    const tiers: string[][] = [];
+    let earlier: pulumi.CustomResource[] = [];
+    let current: pulumi.CustomResource[] = [];
     let tier = -1;
     for (const { manifest } of result.objects) {
       if (applyTier(manifest.kind) !== tier) {
-        previousTiers = [...previousTiers, ...currentTier];
-        currentTier = [];
+        earlier = [...earlier, ...current];
+        current = [];
         tier = applyTier(manifest.kind);
+        tiers.push([]);
       }
       const resource = registerKubernetesObject(manifest, pulumiResourceName(manifest), {
         parent: this,
         provider: args.provider,
-        dependsOn: previousTiers,
+        dependsOn: earlier,
       });
-      currentTier.push(resource);
+      current.push(resource);
       resources.set(describe(manifest), resource);
+      tiers[tiers.length - 1].push(describe(manifest));
     }
     this.resources = resources;
+    this.tiers = tiers;
     this.registerOutputs({ objects: resources.size });
   }
 }
