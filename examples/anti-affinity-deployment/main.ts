@@ -1,0 +1,29 @@
+// A web service that survives node and zone failures, in one production environment.
+// Run: npx tsx examples/anti-affinity-deployment/main.ts [outdir]
+import { App } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { AntiAffinityDeployment, Environment, Stack, formatSummary, synth } from '../../lib';
+
+const prod = new Environment({
+  name: 'prod',
+  kubernetesVersion: '1.29',
+  zones: ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'],
+  nodeGroups: [{ name: 'webapi', minSize: 3, maxSize: 10 }],
+});
+
+const app = new App();
+const stack = new Stack(app, 'prod', { environment: prod });
+
+const shop = new AntiAffinityDeployment(stack, 'shop', {
+  name: 'shop',
+  image: 'ghcr.io/acme/shop:2.3.1',
+  nodeGroup: 'webapi',
+  ports: [{ port: 8080 }],
+  liveness: kplus.Probe.fromHttpGet('/healthz', { port: 8080 }),
+  readiness: kplus.Probe.fromHttpGet('/readyz', { port: 8080 }),
+  autoscaling: { minReplicas: 3, maxReplicas: 12 },
+  env: { PAYMENT_API_TOKEN: { secret: 'shop-payment', key: 'token' } },
+});
+
+for (const summary of synth(app, { outdir: process.argv[2] ?? 'dist-examples/anti-affinity-deployment' })) console.log(formatSummary(summary));
+console.log(`shop is reachable at ${shop.url}`);

@@ -1,0 +1,26 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parse } from 'yaml';
+import { afterAll, describe, expect, it } from 'vitest';
+import { run } from '../support/tools';
+
+const root = path.resolve(__dirname, '../..');
+const out = fs.mkdtempSync(path.join(os.tmpdir(), 'shipshape-example-'));
+afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
+
+describe('examples/anti-affinity-deployment', () => {
+  it('runs and writes a spread, autoscaled, budgeted Deployment', () => {
+    const log = run('npx', ['tsx', 'examples/anti-affinity-deployment/main.ts', out], { cwd: root });
+    expect(log).toContain('prod: 6 objects, 0 warnings, 0 exemptions');
+    expect(log).toContain('shop is reachable at http://shop.prod.svc:8080');
+    const dir = path.join(out, 'prod', 'kubernetes');
+    expect(fs.readdirSync(dir).sort()).toEqual([
+      'deployment-shop.yaml', 'horizontalpodautoscaler-shop.yaml', 'kustomization.yaml', 'namespace-prod.yaml',
+      'poddisruptionbudget-shop.yaml', 'service-shop.yaml', 'serviceaccount-shop.yaml',
+    ]);
+    const deployment = parse(fs.readFileSync(path.join(dir, 'deployment-shop.yaml'), 'utf8'));
+    expect(deployment.spec.template.spec.topologySpreadConstraints[0].topologyKey).toBe('topology.kubernetes.io/zone');
+    expect(parse(fs.readFileSync(path.join(dir, 'poddisruptionbudget-shop.yaml'), 'utf8')).spec.minAvailable).toBe(2);
+  });
+});
