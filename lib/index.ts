@@ -6,6 +6,7 @@ export * from './core/synth';
 export * from './core/writer';
 export * from './core/ordering';
 export * from './core/output-file';
+export * from './core/quantities';
 export * from './core/policy/engine';
 export * from './core/policy/exemptions';
 export { Manifest, describe as describeManifest } from './core/policy/manifest';

@@ -19,6 +19,11 @@ export interface StackProps {
    * @default true
    */
   readonly createNamespace?: boolean;
+  /**
+   * Pod Security Standard the API server enforces in the namespace (pod-security.kubernetes.io/enforce).
+   * @default 'restricted' (what every shipshape workload already satisfies; a stray privileged pod is refused at admission)
+   */
+  readonly podSecurity?: 'restricted' | 'baseline' | 'privileged';
 }
 
 /**
@@ -55,7 +60,17 @@ export class Stack extends Chart {
     });
     this.environment = environment;
     if (props.createNamespace ?? true) {
-      this.namespaceObject = new kplus.Namespace(this, 'namespace', { metadata: { name: environment.namespace } });
+      const level = props.podSecurity ?? 'restricted';
+      this.namespaceObject = new kplus.Namespace(this, 'namespace', {
+        metadata: {
+          name: environment.namespace,
+          labels: {
+            'pod-security.kubernetes.io/enforce': level,
+            'pod-security.kubernetes.io/enforce-version': `v1.${environment.kubernetesMinor}`,
+            'pod-security.kubernetes.io/warn': level,
+          },
+        },
+      });
     }
   }
 }

@@ -7,6 +7,7 @@ import { selectorLabels, workloadLabels } from '../core/labels';
 import { assertDnsLabel, assertInteger } from '../core/names';
 import { exempt } from '../core/policy/exemptions';
 import { budgetAllowsEviction, imageReference } from '../core/policy/rules';
+import { CountOrPercent, isCountOrPercent, resolveCountOrPercent } from '../core/quantities';
 import { Stack } from '../core/stack';
 
 /** A port the main container listens on. */
@@ -44,9 +45,6 @@ export interface ServiceExposure {
    */
   readonly externalTrafficPolicy?: 'Local' | 'Cluster';
 }
-
-/** Count or percentage, as in Kubernetes' IntOrString fields. */
-export type CountOrPercent = number | `${number}%`;
 
 /** Update strategy of the Deployment. */
 export type UpdateStrategy =
@@ -269,21 +267,13 @@ const DEFAULT_REVISION_HISTORY_LIMIT = 5;
 const DEFAULT_GRACE_PERIOD_SECONDS = 30;
 const DEFAULT_ANTI_AFFINITY_WEIGHT = 100;
 const ZONE_KEY = 'topology.kubernetes.io/zone';
-const COUNT_OR_PERCENT = /^(\d+)%$/;
 
 function intOrString(value: CountOrPercent): kplus.k8s.IntOrString {
   return typeof value === 'number' ? kplus.k8s.IntOrString.fromNumber(value) : kplus.k8s.IntOrString.fromString(value);
 }
 
 function percentOrAbsolute(value: CountOrPercent): kplus.PercentOrAbsolute {
-  return typeof value === 'number' ? kplus.PercentOrAbsolute.absolute(value) : kplus.PercentOrAbsolute.percent(Number(COUNT_OR_PERCENT.exec(value)![1]));
-}
-
-/** Resolves a count-or-percent against a replica count, rounding as Kubernetes does for surge (up) and unavailability (down). */
-function resolveCount(value: CountOrPercent, replicas: number, roundUp: boolean): number {
-  if (typeof value === 'number') return value;
-  const pct = Number(COUNT_OR_PERCENT.exec(value)![1]) / 100;
-  return roundUp ? Math.ceil(pct * replicas) : Math.floor(pct * replicas);
+  return typeof value === 'number' ? kplus.PercentOrAbsolute.absolute(value) : kplus.PercentOrAbsolute.percent(Number(value.slice(0, -1)));
 }
 
 /**
@@ -497,11 +487,10 @@ export class AntiAffinityDeployment extends Construct {
     for (const field of ['maxSurge', 'maxUnavailable'] as const) {
       const value = strategy[field];
       if (value === undefined) continue;
-      const ok = typeof value === 'number' ? Number.isInteger(value) && value >= 0 : COUNT_OR_PERCENT.test(value) && Number(COUNT_OR_PERCENT.exec(value)![1]) <= 100;
-      if (!ok) throw new ShipshapeError(this, { problem: `strategy.${field} must be a non-negative integer or a percentage from "0%" to "100%"`, value, fix: `set strategy.${field} to e.g. 1 or "25%"` });
+      if (!isCountOrPercent(value)) throw new ShipshapeError(this, { problem: `strategy.${field} must be a non-negative integer or a percentage from "0%" to "100%"`, value, fix: `set strategy.${field} to e.g. 1 or "25%"` });
     }
-    const surge = resolveCount(strategy.maxSurge ?? '25%', this.replicaRange.min, true);
-    const unavailable = resolveCount(strategy.maxUnavailable ?? 0, this.replicaRange.min, false);
+    const surge = resolveCountOrPercent(strategy.maxSurge ?? '25%', this.replicaRange.min, true);
+    const unavailable = resolveCountOrPercent(strategy.maxUnavailable ?? 0, this.replicaRange.min, false);
     if (surge === 0 && unavailable === 0) {
       throw new ShipshapeError(this, {
         problem: `a rolling update with maxSurge and maxUnavailable both resolving to 0 at ${this.replicaRange.min} replicas can never make progress`,
@@ -525,8 +514,8 @@ export class AntiAffinityDeployment extends Construct {
       });
     }
     if (strategy.type === 'RollingUpdate') {
-      const surge = resolveCount(strategy.maxSurge ?? '25%', this.replicaRange.max, true);
-      const unavailable = resolveCount(strategy.maxUnavailable ?? 0, this.replicaRange.max, false);
+      const surge = resolveCountOrPercent(strategy.maxSurge ?? '25%', this.replicaRange.max, true);
+      const unavailable = resolveCountOrPercent(strategy.maxUnavailable ?? 0, this.replicaRange.max, false);
       if (unavailable === 0 && this.replicaRange.max + surge > capacity) {
         throw new ShipshapeError(this, {
           problem: `with required anti-affinity and maxUnavailable 0, a rollout at ${this.replicaRange.max} replicas needs ${this.replicaRange.max + surge} nodes but ${where} has at most ${capacity}, so it would hang`,
@@ -603,8 +592,7 @@ export class AntiAffinityDeployment extends Construct {
       spec = { maxUnavailable: 1 };
     }
     for (const [field, value] of Object.entries(spec)) {
-      const ok = typeof value === 'number' ? Number.isInteger(value) && value >= 0 : COUNT_OR_PERCENT.test(value) && Number(COUNT_OR_PERCENT.exec(value)![1]) <= 100;
-      if (!ok) throw new ShipshapeError(this, { problem: `disruptionBudget.${field} must be a non-negative integer or a percentage`, value, fix: 'use e.g. 1 or "25%"' });
+      if (!isCountOrPercent(value)) throw new ShipshapeError(this, { problem: `disruptionBudget.${field} must be a non-negative integer or a percentage`, value, fix: 'use e.g. 1 or "25%"' });
     }
     if (!budgetAllowsEviction({ spec }, this.replicaRange.min)) {
       throw new ShipshapeError(this, {

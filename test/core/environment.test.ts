@@ -35,6 +35,8 @@ describe('Stack', () => {
     const stack = newStack();
     const [ns] = stack.toJson();
     expect(ns).toMatchObject({ kind: 'Namespace', metadata: { name: 'test', labels: { 'app.kubernetes.io/managed-by': 'shipshape', 'shipshape.io/environment': 'test' } } });
+    // The restricted Pod Security Standard is enforced by the API server as well as by the policy.
+    expect(ns.metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'v1.29' });
   });
 
   it('is found from any construct inside it, and its absence is a clear error', () => {

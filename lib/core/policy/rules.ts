@@ -1,3 +1,4 @@
+import { resolveCountOrPercent } from '../quantities';
 import { ContainerRef, LONG_RUNNING_KINDS, Manifest, ManifestIndex, REPLICATED_KINDS, containersOf, podTemplateOf, selectorMatches } from './manifest';
 
 /** One problem a rule found in one object. */
@@ -48,18 +49,12 @@ export function imageReference(image: string): { tag?: string; digest?: string }
 // Names that usually carry credentials (PASSWORD, DB_PASS, API_TOKEN, AWS_SECRET_ACCESS_KEY, PRIVATE_KEY...).
 const SECRET_NAME = /(pass(word|wd)?|secret|token|credential|(^|[_-])(api|access|private|secret|signing|encryption)?[_-]?key($|[_-]))/i;
 
-/** Whether a minAvailable/maxUnavailable value (count or percentage) resolves to `replicas`-relative count. */
-function resolveIntOrPercent(value: number | string, replicas: number, roundUp: boolean): number {
-  if (typeof value === 'number') return value;
-  const pct = Number(value.replace('%', '')) / 100;
-  return roundUp ? Math.ceil(pct * replicas) : Math.floor(pct * replicas);
-}
-
 /** Whether a PodDisruptionBudget lets at least one pod be evicted when the workload runs `replicas` pods. */
 export function budgetAllowsEviction(pdb: any, replicas: number): boolean {
   const spec = pdb.spec ?? {};
-  if (spec.maxUnavailable !== undefined) return resolveIntOrPercent(spec.maxUnavailable, replicas, true) >= 1;
-  if (spec.minAvailable !== undefined) return resolveIntOrPercent(spec.minAvailable, replicas, true) < replicas;
+  // The disruption controller rounds both fields up.
+  if (spec.maxUnavailable !== undefined) return resolveCountOrPercent(spec.maxUnavailable, replicas, true) >= 1;
+  if (spec.minAvailable !== undefined) return resolveCountOrPercent(spec.minAvailable, replicas, true) < replicas;
   return true;
 }
 
@@ -247,6 +242,26 @@ export const RULES: readonly PolicyRule[] = [
         const fields = ['apiGroups', 'resources', 'verbs', 'nonResourceURLs'].filter((f) => (rule[f] ?? []).some((v: string) => v === '*' || v.endsWith('/*')));
         return fields.length === 0 ? [] : [{ message: `rule ${i} uses a wildcard in ${fields.join(', ')}`, fix: 'list the API groups, resources and verbs the subject needs' }];
       });
+    },
+  },
+  {
+    id: 'autoscaler-metrics',
+    severity: 'error',
+    description: 'an HPA has the resource metrics API (metrics-server\'s APIService v1beta1.metrics.k8s.io) in the same output; without it the HPA never scales',
+    check: (m, index) => {
+      if (m.kind !== 'HorizontalPodAutoscaler') return [];
+      const usesResourceMetrics = (m.spec?.metrics ?? [{ type: 'Resource' }]).some((x: any) => x.type === 'Resource' || x.type === 'ContainerResource');
+      if (!usesResourceMetrics || index.ofKind('APIService').some((a) => a.metadata.name === 'v1beta1.metrics.k8s.io')) return [];
+      return [{ message: 'scales on CPU/memory but no metrics-server (APIService v1beta1.metrics.k8s.io) is part of the output', fix: 'add a MetricsServer to the stack, or exempt the HPA with the reason (e.g. the managed cluster ships metrics-server)' }];
+    },
+  },
+  {
+    id: 'rbac-cluster-admin',
+    severity: 'error',
+    description: 'nothing is bound to the cluster-admin ClusterRole unless it is asked for with a reason, which the synth summary then lists',
+    check: (m) => {
+      if ((m.kind !== 'ClusterRoleBinding' && m.kind !== 'RoleBinding') || m.roleRef?.kind !== 'ClusterRole' || m.roleRef?.name !== 'cluster-admin') return [];
+      return [{ message: `binds ${(m.subjects ?? []).map((s: any) => `${s.kind} ${s.name}`).join(', ') || 'its subjects'} to cluster-admin`, fix: 'bind a namespaced Role with the verbs and resources needed (TeamAccess presets), or opt in explicitly with a reason' }];
     },
   },
   {
