@@ -12,3 +12,4 @@ export * from './core/policy/exemptions';
 export { Manifest, describe as describeManifest } from './core/policy/manifest';
 export { PolicyRule, RuleFinding, RULES } from './core/policy/rules';
 export * from './workloads/anti-affinity-deployment';
+export * from './cluster';

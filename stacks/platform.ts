@@ -1,6 +1,8 @@
 import { App, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { AntiAffinityDeployment, Environment, LABELS, Stack } from '../lib';
+import { addArgoCdApplications, addClusterOperations } from './cluster';
+import { environments } from './environments';
 
 // Release versions of the platform's own images.
 const WEB_API_IMAGE = 'ghcr.io/acme/web-api:1.14.2';
@@ -9,6 +11,8 @@ const WORKER_IMAGE = 'ghcr.io/acme/report-worker:3.2.0';
 /** The reference platform in one environment: a web API on the webapi nodes and a batch worker on the batch nodes. */
 export function buildPlatform(app: App, environment: Environment): Stack {
   const stack = new Stack(app, environment.name, { environment, labels: { [LABELS.partOf]: 'acme-platform' } });
+  // Shared clusters (stage, prod) get the autoscaler, metrics-server, priority classes, etcd backups and team access.
+  const operations = environment.name === 'dev' ? undefined : addClusterOperations(stack);
 
   // Application settings live in a ConfigMap and credentials in Secrets created by the secret manager;
   // the platform refers to them by name and never carries their values.
@@ -34,6 +38,7 @@ export function buildPlatform(app: App, environment: Environment): Stack {
       DATABASE_URL: { secret: 'web-api-database', key: 'url' },
       SESSION_SECRET: { secret: 'web-api-session', key: 'secret' },
     },
+    priorityClassName: operations?.priorityClasses.names.high,
   });
 
   new AntiAffinityDeployment(stack, 'report-worker', {
@@ -50,7 +55,15 @@ export function buildPlatform(app: App, environment: Environment): Stack {
       QUEUE_PASSWORD: { secret: 'report-worker-queue', key: 'password' },
     },
     strategy: { type: 'Recreate' },
+    priorityClassName: operations?.priorityClasses.names.batch,
   });
 
   return stack;
+}
+
+/** The whole platform: every environment, plus one Argo CD Application per environment pointing at its dist/<env>/kubernetes. */
+export function buildApp(): App {
+  const app = new App();
+  addArgoCdApplications(environments.map((environment) => buildPlatform(app, environment)));
+  return app;
 }

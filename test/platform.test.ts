@@ -1,13 +1,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App } from 'cdk8s';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvironmentSummary, Manifest, synth } from '../lib';
 import { ShipshapePolicyValidation } from '../lib/core/policy/cdk8s-validation';
-import { environments } from '../stacks/environments';
-import { buildPlatform } from '../stacks/platform';
+import { buildApp } from '../stacks/platform';
 import { validateManifest } from './support/schema';
 import { requireTool, run } from './support/tools';
 
@@ -37,9 +35,7 @@ function tree(dir: string): Record<string, string> {
 beforeAll(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'shipshape-platform-'));
   out = path.join(work, 'dist');
-  const app = new App();
-  for (const environment of environments) buildPlatform(app, environment);
-  summaries = synth(app, { outdir: out });
+  summaries = synth(buildApp(), { outdir: out });
 });
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 

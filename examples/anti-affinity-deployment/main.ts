@@ -2,7 +2,7 @@
 // Run: npx tsx examples/anti-affinity-deployment/main.ts [outdir]
 import { App } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { AntiAffinityDeployment, Environment, Stack, formatSummary, synth } from '../../lib';
+import { AntiAffinityDeployment, Environment, MetricsServer, Stack, formatSummary, synth } from '../../lib';
 
 const prod = new Environment({
   name: 'prod',
@@ -13,6 +13,9 @@ const prod = new Environment({
 
 const app = new App();
 const stack = new Stack(app, 'prod', { environment: prod });
+
+// The HPA reads CPU usage from metrics-server; synth refuses an HPA without it.
+new MetricsServer(stack, 'metrics-server');
 
 const shop = new AntiAffinityDeployment(stack, 'shop', {
   name: 'shop',

@@ -6,6 +6,7 @@ import { Environment, ResolvedNodeGroup } from '../core/environment';
 import { ShipshapeError } from '../core/errors';
 import { assertInteger } from '../core/names';
 import { imageReference } from '../core/policy/rules';
+import { exempt } from '../core/policy/exemptions';
 import { Stack } from '../core/stack';
 import { KUBE_SYSTEM, addonLabels, addonSelector, isFlagSafe, resources, restrictedContainerSecurityContext } from './support';
 
@@ -269,7 +270,7 @@ export function clusterApiNodeGroupAnnotations(group: Pick<ResolvedNodeGroup, 'm
 }
 
 function renderDuration(d: Duration): string {
-  const seconds = d.toSeconds();
+  const seconds = d.toMilliseconds() / 1000;
   return seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`;
 }
 
@@ -353,7 +354,7 @@ export class ClusterAutoscaler extends Construct {
     }
     this.image = this.resolveImage(props.image, env);
     const usesPriority = expanders.includes('priority');
-    const priorities = this.resolvePriorities(usesPriority, props.priorities, groups, env);
+    const priorities = this.resolvePriorities(usesPriority, props.priorities, groups, env, cloud);
 
     const scaleDown = props.scaleDown ?? {};
     const threshold = scaleDown.utilizationThreshold ?? DEFAULT_SCALE_DOWN_UTILIZATION_THRESHOLD;
@@ -366,8 +367,9 @@ export class ClusterAutoscaler extends Construct {
       maxNodeProvisionTime: props.maxNodeProvisionTime ?? DEFAULT_MAX_NODE_PROVISION_TIME,
     };
     for (const [field, d] of Object.entries(durations)) {
-      if (!Number.isInteger(d.toSeconds()) || d.toSeconds() < 1) {
-        throw new ShipshapeError(this, { problem: `${field} must be a whole number of seconds, at least one`, value: d.toSeconds(), fix: 'use e.g. Duration.minutes(10)' });
+      const ms = d.toMilliseconds();
+      if (!Number.isInteger(ms / 1000) || ms < 1000) {
+        throw new ShipshapeError(this, { problem: `${field} must be a whole number of seconds, at least one`, value: `${ms}ms`, fix: 'use e.g. Duration.minutes(10)' });
       }
     }
     const ignoreLabels = props.balancingIgnoreLabels ?? [];
@@ -466,6 +468,9 @@ export class ClusterAutoscaler extends Construct {
         },
       },
     });
+    if (replicas === 1) {
+      exempt(this.deployment, 'single-replica', 'cluster-autoscaler is leader-elected: one replica acts at a time, and Kubernetes restarts it elsewhere if its node fails');
+    }
 
     this.disruptionBudget = new kplus.k8s.KubePodDisruptionBudget(this, 'disruption-budget', {
       metadata,
@@ -592,7 +597,7 @@ export class ClusterAutoscaler extends Construct {
     return image;
   }
 
-  private resolvePriorities(usesPriority: boolean, priorities: ExpanderPriority[] | undefined, groups: ClusterAutoscaler['scaledGroups'], env: Environment): string | undefined {
+  private resolvePriorities(usesPriority: boolean, priorities: ExpanderPriority[] | undefined, groups: ClusterAutoscaler['scaledGroups'], env: Environment, cloud: AutoscalerCloud): string | undefined {
     if (!usesPriority) {
       if (priorities !== undefined) {
         throw new ShipshapeError(this, { problem: "priorities are set but the expander does not include 'priority', so they would be ignored", value: priorities, fix: "add 'priority' to expander, or remove priorities" });
@@ -611,7 +616,7 @@ export class ClusterAutoscaler extends Construct {
       const patterns = [
         ...(tier.nodeGroups ?? []).map((n) => {
           const g = groups.find((x) => x.name === n) ?? env.nodeGroup(n, this.node.path);
-          return `^${escapeRegExp(g.cloudGroupName ?? g.name)}$`;
+          return priorityPattern(cloud, g.cloudGroupName ?? g.name);
         }),
         ...(tier.patterns ?? []),
       ];
@@ -662,6 +667,22 @@ export class ClusterAutoscaler extends Construct {
       }
     }
     return env;
+  }
+}
+
+/**
+ * The expander matches its regular expressions against node group ids, whose form depends on the cloud:
+ * the ASG or VMSS name, the MIG URL (…/instanceGroups/<name>), or <Kind>/<namespace>/<name> for Cluster API.
+ */
+function priorityPattern(cloud: AutoscalerCloud, cloudGroupName: string): string {
+  const name = escapeRegExp(cloudGroupName);
+  switch (cloud.provider) {
+    case 'gce':
+      return `^.*/instanceGroups/${name}[^/]*$`;
+    case 'clusterapi':
+      return `^(MachineDeployment|MachinePool|MachineSet)/[^/]+/${name}$`;
+    default:
+      return `^${name}$`;
   }
 }
 

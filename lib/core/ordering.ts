@@ -1,7 +1,7 @@
 /**
  * Apply order by kind: what others refer to goes first. Tier 0 defines names
  * and types, tier 1 identities, configuration and storage, tier 2 workloads and
- * everything else. Used for kustomization.yaml and for Pulumi dependencies.
+ * everything else, tier 3 API registrations served by those workloads. Used for kustomization.yaml and for Pulumi dependencies.
  */
 const TIERS: Record<string, number> = {
   Namespace: 0,
@@ -16,9 +16,14 @@ const TIERS: Record<string, number> = {
   ConfigMap: 1,
   Secret: 1,
   PersistentVolumeClaim: 1,
+  // Tier 3: API registrations go after the workloads that serve them; an APIService or webhook whose
+  // backend is not up yet makes discovery (or every matching request) fail until it is.
+  APIService: 3,
+  ValidatingWebhookConfiguration: 3,
+  MutatingWebhookConfiguration: 3,
 };
 
-/** Apply tier of a kind (0, 1 or 2). */
+/** Apply tier of a kind (0 to 3). */
 export function applyTier(kind: string): number {
   return TIERS[kind] ?? 2;
 }

@@ -87,8 +87,9 @@ export function synthesizeStack(stack: Stack): SynthesizedStack {
   const objects = rendered.map(({ manifest, constructPath }) => {
     const kind = manifest.kind.toLowerCase();
     const clash = (byKindName.get(`${manifest.kind}/${manifest.metadata.name}`) ?? 0) > 1;
-    const fileName = clash && manifest.metadata.namespace ? `${kind}-${manifest.metadata.namespace}-${manifest.metadata.name}.yaml` : `${kind}-${manifest.metadata.name}.yaml`;
-    return { manifest, constructPath, fileName };
+    const base = clash && manifest.metadata.namespace ? `${kind}-${manifest.metadata.namespace}-${manifest.metadata.name}` : `${kind}-${manifest.metadata.name}`;
+    // RBAC names may hold ':' (system:metrics-server), which some file systems and tools reject.
+    return { manifest, constructPath, fileName: `${base.replace(/[^a-z0-9.-]/g, '-')}.yaml` };
   });
 
   const files: SynthesizedStack['files'][number][] = [];
@@ -103,6 +104,11 @@ export function synthesizeStack(stack: Stack): SynthesizedStack {
 
   const policy = evaluatePolicy(objects);
   problems.push(...policy.violations.map(formatFinding));
+  const fileNames = new Set<string>();
+  for (const o of objects) {
+    if (fileNames.has(o.fileName)) problems.push(`${o.constructPath}: ${describe(o.manifest)} would be written to ${o.fileName}, which another object already uses. Fix: rename one of them`);
+    fileNames.add(o.fileName);
+  }
   return { stack, environment: stack.environment, objects, policy, files, problems };
 }
 

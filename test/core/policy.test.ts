@@ -59,6 +59,9 @@ function hpa(min: number, max: number, target = 'web'): Manifest {
   };
 }
 
+// metrics-server's API, which every HPA needs in the same output.
+const metricsApi: Manifest = { apiVersion: 'apiregistration.k8s.io/v1', kind: 'APIService', metadata: { name: 'v1beta1.metrics.k8s.io' } };
+
 function run(...manifests: Manifest[]) {
   const subjects: PolicySubject[] = manifests.map((manifest) => ({ manifest, constructPath: `test/${manifest.kind}` }));
   return evaluatePolicy(subjects);
@@ -141,7 +144,7 @@ describe('policy engine', () => {
       expect(ruleIds(deployment({ replicas: 2, podSpec }), pdb({ maxUnavailable: 1 }))).toEqual([]);
     });
     it('applies when only the HPA can reach two replicas', () => {
-      expect(ruleIds(deployment({ podSpec: { affinity: undefined } }), hpa(1, 4), pdb({ maxUnavailable: 1 }))).toEqual(['replicas-spread']);
+      expect(ruleIds(deployment({ podSpec: { affinity: undefined } }), hpa(1, 4), metricsApi, pdb({ maxUnavailable: 1 }))).toEqual(['replicas-spread']);
     });
   });
 
@@ -156,8 +159,8 @@ describe('policy engine', () => {
       expect(ruleIds(deployment({ replicas: 3 }), pdb(spec))).toEqual(['disruption-budget']);
     });
     it('fails minAvailable equal to the HPA minimum, passes one below it', () => {
-      expect(ruleIds(deployment(), hpa(3, 10), pdb({ minAvailable: 3 }))).toEqual(['disruption-budget']);
-      expect(ruleIds(deployment(), hpa(3, 10), pdb({ minAvailable: 2 }))).toEqual([]);
+      expect(ruleIds(deployment(), hpa(3, 10), metricsApi, pdb({ minAvailable: 3 }))).toEqual(['disruption-budget']);
+      expect(ruleIds(deployment(), hpa(3, 10), metricsApi, pdb({ minAvailable: 2 }))).toEqual([]);
     });
     it('fails two PDBs over the same pods', () => {
       const second = { ...pdb({ maxUnavailable: 1 }), metadata: { name: 'web-2', namespace: 'test' } };
@@ -216,10 +219,10 @@ describe('policy engine', () => {
 
   describe('autoscaler-target', () => {
     it('fails an HPA whose target is missing, sets replicas, or lacks CPU requests', () => {
-      expect(ruleIds(...healthy(), hpa(2, 5, 'ghost'))).toEqual(['autoscaler-target']);
-      expect(ruleIds(deployment({ replicas: 3 }), pdb({ maxUnavailable: 1 }), hpa(2, 5))).toEqual(['autoscaler-target']);
+      expect(ruleIds(...healthy(), metricsApi, hpa(2, 5, 'ghost'))).toEqual(['autoscaler-target']);
+      expect(ruleIds(deployment({ replicas: 3 }), pdb({ maxUnavailable: 1 }), metricsApi, hpa(2, 5))).toEqual(['autoscaler-target']);
       const noCpu = deployment({ containers: [container({ resources: { requests: { memory: '1Gi' }, limits: { memory: '1Gi' } } })] });
-      const v = run(noCpu, pdb({ maxUnavailable: 1 }), hpa(2, 5)).violations;
+      const v = run(noCpu, pdb({ maxUnavailable: 1 }), metricsApi, hpa(2, 5)).violations;
       expect(v.map((x) => x.ruleId).sort()).toEqual(['autoscaler-target', 'container-resources']);
     });
   });

@@ -76,7 +76,8 @@ describe('Pulumi back end', () => {
     const prod = environments.find((e) => e.name === 'prod')!;
     const component = new ShipshapeStack('prod', { stack: buildPlatform(new App(), prod) });
     await settled([...component.resources.values()].map((r) => r.urn));
-    expect(component.tiers[0]).toEqual(['Namespace prod']);
+    expect(component.tiers[0]).toEqual(expect.arrayContaining(['Namespace prod', 'PriorityClass platform-high']));
+    expect(component.tiers[0].every((key) => /^(Namespace|PriorityClass|CustomResourceDefinition|StorageClass) /.test(key))).toBe(true);
     expect(component.tiers[1]).toEqual(expect.arrayContaining(['ConfigMap prod/web-api-settings', 'ServiceAccount prod/web-api']));
     expect(component.tiers[2]).toEqual(expect.arrayContaining(['Deployment prod/web-api', 'HorizontalPodAutoscaler prod/web-api', 'Service prod/web-api']));
     expect(component.tiers.flat()).toHaveLength(component.resources.size);

@@ -1,6 +1,6 @@
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AntiAffinityDeployment, AntiAffinityDeploymentProps, ShipshapeError, synthesizeStack } from '../../lib';
+import { AntiAffinityDeployment, AntiAffinityDeploymentProps, MetricsServer, ShipshapeError, synthesizeStack } from '../../lib';
 import { validateManifest } from '../support/schema';
 import { newStack, testEnvironment } from '../support/synth';
 
@@ -29,6 +29,8 @@ describe('AntiAffinityDeployment properties', () => {
     fc.assert(
       fc.property(props, (p) => {
         const stack = newStack(testEnvironment());
+        // Generated HPAs need the resource metrics API in the same output.
+        new MetricsServer(stack, 'metrics-server');
         try {
           new AntiAffinityDeployment(stack, 'web', p);
         } catch (e) {

@@ -130,7 +130,7 @@ export const RULES: readonly PolicyRule[] = [
       const range = index.replicaRange(m);
       if (range.max < 2) return [];
       const labels = podTemplateOf(m)!.metadata?.labels;
-      const budgets = index.ofKind('PodDisruptionBudget', m.metadata.namespace).filter((p) => selectorMatches(p.spec?.selector, labels));
+      const budgets = index.selecting('PodDisruptionBudget', m.metadata.namespace, labels);
       if (budgets.length === 0) {
         return [{ message: 'no PodDisruptionBudget selects its pods', fix: 'add a PodDisruptionBudget (maxUnavailable: 1) selecting the pod labels' }];
       }
@@ -203,7 +203,7 @@ export const RULES: readonly PolicyRule[] = [
     check: (m, index) => {
       if (m.kind !== 'Service' || !m.spec?.selector || Object.keys(m.spec.selector).length === 0) return [];
       const selector = { matchLabels: m.spec.selector };
-      const matched = index.all.some((w) => w.metadata.namespace === m.metadata.namespace && w.kind !== 'Pod' && podTemplateOf(w) && selectorMatches(selector, podTemplateOf(w)!.metadata?.labels));
+      const matched = index.selectsPodTemplate(m.metadata.namespace, selector);
       if (matched) return [];
       return [{ message: `selector ${JSON.stringify(m.spec.selector)} matches no pod template in namespace ${m.metadata.namespace}`, fix: "make the selector equal to the workload's pod labels" }];
     },
@@ -262,6 +262,17 @@ export const RULES: readonly PolicyRule[] = [
     check: (m) => {
       if ((m.kind !== 'ClusterRoleBinding' && m.kind !== 'RoleBinding') || m.roleRef?.kind !== 'ClusterRole' || m.roleRef?.name !== 'cluster-admin') return [];
       return [{ message: `binds ${(m.subjects ?? []).map((s: any) => `${s.kind} ${s.name}`).join(', ') || 'its subjects'} to cluster-admin`, fix: 'bind a namespaced Role with the verbs and resources needed (TeamAccess presets), or opt in explicitly with a reason' }];
+    },
+  },
+  {
+    id: 'host-path-volume',
+    severity: 'warning',
+    description: 'pods mount no hostPath volumes: a hostPath ties the pod to the node and exposes the node\'s files, so the few agents that need one (log collectors) declare it',
+    check: (m) => {
+      const template = podTemplateOf(m);
+      const paths = (template?.spec?.volumes ?? []).filter((v: any) => v.hostPath).map((v: any) => v.hostPath.path);
+      if (paths.length === 0) return [];
+      return [{ message: `mounts host paths ${paths.join(', ')}`, fix: 'use a PersistentVolumeClaim or emptyDir, or declare the exemption with the reason the pod needs the node\'s files' }];
     },
   },
   {

@@ -1,0 +1,79 @@
+import { App } from 'cdk8s';
+import { Environment, LABELS, Stack } from '../lib';
+import { DockerDaemonConfig } from '../lib/docker';
+import { DockerHostRegistryMirror } from '../lib/registry';
+import { SwarmService, SwarmStack } from '../lib/swarm';
+
+// Release versions of the edge images.
+const WEB_IMAGE = 'nginx:1.27.2-alpine';
+// cAdvisor moved from google/cadvisor (the notes' image, frozen at v0.33) to gcr.io/cadvisor.
+const CADVISOR_IMAGE = 'gcr.io/cadvisor/cadvisor:v0.49.1';
+
+/**
+ * The reference Swarm environment: three to five edge hosts in one swarm, no Kubernetes.
+ * Environment requires a Kubernetes version; a Swarm-only stack synthesizes no Kubernetes objects, so it is never used.
+ */
+export const swarmEdge = new Environment({
+  name: 'swarm-edge',
+  kubernetesVersion: '1.29',
+  replicas: 3,
+  nodeGroups: [{ name: 'edge', minSize: 3, maxSize: 5 }],
+});
+
+/** What {@link buildSwarmPlatform} creates, for wiring and tests. */
+export interface SwarmPlatform {
+  readonly stack: Stack;
+  readonly swarm: SwarmStack;
+  readonly web: SwarmService;
+  readonly cadvisor: SwarmService;
+  readonly mirror: DockerHostRegistryMirror;
+  readonly daemon: DockerDaemonConfig;
+}
+
+/**
+ * The Swarm platform in one environment: a replicated web service behind the routing mesh, cAdvisor on every
+ * node (global), the Docker Hub mirror on the managers, and the hosts' daemon.json pointing at that mirror.
+ * Output: `dist/<env>/swarm/docker-stack.yml`, `dist/<env>/hosts/daemon.json`, `dist/<env>/hosts/registry/config.yml`.
+ */
+export function buildSwarmPlatform(app: App, environment: Environment = swarmEdge): SwarmPlatform {
+  const stack = new Stack(app, environment.name, { environment, createNamespace: false, labels: { [LABELS.partOf]: 'acme-edge' } });
+  const swarm = new SwarmStack(stack, 'swarm', { name: 'edge' });
+
+  const web = new SwarmService(stack, 'web', {
+    name: 'web',
+    image: WEB_IMAGE,
+    mode: { type: 'replicated', replicas: environment.replicas },
+    ports: [{ target: 80, published: 80 }],
+    networks: ['edge'],
+    healthcheck: { test: ['CMD', 'wget', '-q', '--spider', 'http://127.0.0.1/'] },
+    // The notes' rolling update: one task at a time, 10 s apart; start-first keeps every replica serving.
+    update: { parallelism: 1, delay: '10s', order: 'start-first' },
+    placement: { nodeGroup: 'edge', spread: ['node.labels.zone'], maxReplicasPerNode: 2 },
+    resources: { cpuReservation: 0.25, memoryReservation: '64M', memoryLimit: '128M' },
+  });
+
+  // The notes' cAdvisor command, as a global service: one agent per node, published in host mode so each node's
+  // metrics are scraped from that node.
+  const cadvisor = new SwarmService(stack, 'cadvisor', {
+    name: 'cadvisor',
+    image: CADVISOR_IMAGE,
+    mode: { type: 'global' },
+    ports: [{ target: 8080, published: 8080, mode: 'host' }],
+    mounts: [
+      { type: 'bind', source: '/', target: '/rootfs', readOnly: true },
+      { type: 'bind', source: '/var/run', target: '/var/run', readOnly: true },
+      { type: 'bind', source: '/sys', target: '/sys', readOnly: true },
+      { type: 'bind', source: '/var/lib/docker', target: '/var/lib/docker', readOnly: true },
+      { type: 'bind', source: '/dev/disk', target: '/dev/disk', readOnly: true },
+    ],
+    healthcheck: { test: ['CMD', 'wget', '-q', '--spider', 'http://127.0.0.1:8080/healthz'] },
+    resources: { cpuReservation: 0.1, memoryReservation: '128M', memoryLimit: '256M' },
+  });
+
+  const mirror = new DockerHostRegistryMirror(stack, 'registry-mirror', {
+    credentials: { usernameSecret: 'dockerhub-username', passwordSecret: 'dockerhub-token' },
+  });
+
+  const daemon = new DockerDaemonConfig(stack, 'daemon', { registryMirrors: [mirror], metricsAddress: '127.0.0.1:9323' });
+  return { stack, swarm, web, cadvisor, mirror, daemon };
+}

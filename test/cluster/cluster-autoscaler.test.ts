@@ -1,0 +1,363 @@
+import { Duration } from 'cdk8s';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { Environment, ShipshapeError, Stack, synthesizeStack } from '../../lib';
+import { AutoscalerCloud, CLUSTER_AUTOSCALER_RELEASES, ClusterAutoscaler, ClusterAutoscalerProps, MetricsServer, clusterApiNodeGroupAnnotations } from '../../lib/cluster';
+import { findObject, newStack, objectsOfKind, synthStack, testEnvironment } from '../support/synth';
+import { expectValidAndClean, shipshapeError } from './helpers';
+
+const AWS: AutoscalerCloud = { provider: 'aws', region: 'eu-west-1' };
+
+function autoscale(props: ClusterAutoscalerProps, environment?: Environment) {
+  return synthStack((stack) => new ClusterAutoscaler(stack, 'ca', props), environment);
+}
+
+function command(result: ReturnType<typeof autoscale>): string[] {
+  return findObject(result, 'Deployment', 'cluster-autoscaler').spec.template.spec.containers[0].command;
+}
+
+// charts/cluster-autoscaler/templates/clusterrole.yaml of kubernetes/autoscaler, transcribed from the chart.
+const UPSTREAM_CLUSTER_ROLE = `
+- apiGroups: [""]
+  resources: [events, endpoints]
+  verbs: [create, patch]
+- apiGroups: [""]
+  resources: [pods/eviction]
+  verbs: [create]
+- apiGroups: [""]
+  resources: [pods/status]
+  verbs: [update]
+- apiGroups: [""]
+  resources: [endpoints]
+  resourceNames: [cluster-autoscaler]
+  verbs: [get, update]
+- apiGroups: [""]
+  resources: [nodes]
+  verbs: [watch, list, create, delete, get, update]
+- apiGroups: [""]
+  resources: [namespaces, pods, services, replicationcontrollers, persistentvolumeclaims, persistentvolumes]
+  verbs: [watch, list, get]
+- apiGroups: [batch]
+  resources: [jobs, cronjobs]
+  verbs: [watch, list, get]
+- apiGroups: [batch, extensions]
+  resources: [jobs]
+  verbs: [get, list, patch, watch]
+- apiGroups: [extensions]
+  resources: [replicasets, daemonsets]
+  verbs: [watch, list, get]
+- apiGroups: [policy]
+  resources: [poddisruptionbudgets]
+  verbs: [watch, list]
+- apiGroups: [apps]
+  resources: [daemonsets, replicasets, statefulsets]
+  verbs: [watch, list, get]
+- apiGroups: [storage.k8s.io]
+  resources: [storageclasses, csinodes, csidrivers, csistoragecapacities, volumeattachments]
+  verbs: [watch, list, get]
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [list, watch, get]
+- apiGroups: [coordination.k8s.io]
+  resources: [leases]
+  verbs: [create]
+- apiGroups: [coordination.k8s.io]
+  resourceNames: [cluster-autoscaler]
+  resources: [leases]
+  verbs: [get, update]
+`;
+
+describe('ClusterAutoscaler', () => {
+  it('renders the flags an operator writes by hand for AWS with explicit groups', () => {
+    const result = autoscale({ cloud: { ...AWS, roleArn: 'arn:aws:iam::123456789012:role/ca' } });
+    expectValidAndClean(result);
+    expect(command(result)).toEqual([
+      './cluster-autoscaler',
+      '--cloud-provider=aws',
+      '--namespace=kube-system',
+      '--nodes=3:6:webapi',
+      '--nodes=0:2:batch',
+      '--expander=least-waste',
+      '--balance-similar-node-groups=true',
+      '--scale-down-enabled=true',
+      '--scale-down-delay-after-add=10m',
+      '--scale-down-unneeded-time=10m',
+      '--scale-down-utilization-threshold=0.5',
+      '--skip-nodes-with-local-storage=false',
+      '--skip-nodes-with-system-pods=true',
+      '--max-node-provision-time=15m',
+      '--logtostderr=true',
+      '--stderrthreshold=info',
+      '--v=4',
+    ]);
+    const container = findObject(result, 'Deployment', 'cluster-autoscaler').spec.template.spec.containers[0];
+    expect(container.env).toContainEqual({ name: 'AWS_REGION', value: 'eu-west-1' });
+    expect(findObject(result, 'ServiceAccount', 'cluster-autoscaler').metadata.annotations).toEqual({ 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/ca' });
+  });
+
+  it('uses ASG tag auto-discovery with the chart default tags and cloud group names from the environment', () => {
+    const env = testEnvironment({ nodeGroups: [{ name: 'webapi', minSize: 1, maxSize: 3, cloudGroupName: 'eks-webapi-2024' }] });
+    const discovered = command(autoscale({ cloud: { ...AWS, autoDiscovery: { clusterName: 'acme-prod' } } }, env));
+    expect(discovered).toContain('--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/acme-prod');
+    expect(discovered.some((a) => a.startsWith('--nodes='))).toBe(false);
+    expect(command(autoscale({ cloud: AWS }, env))).toContain('--nodes=1:3:eks-webapi-2024');
+  });
+
+  it('uses MIG name-prefix discovery with per-group bounds on GCE and the Workload Identity annotation', () => {
+    const result = autoscale({ cloud: { provider: 'gce', serviceAccount: 'cluster-autoscaler@acme-prod.iam.gserviceaccount.com' }, expander: 'price' });
+    expectValidAndClean(result);
+    expect(command(result)).toEqual(expect.arrayContaining([
+      '--cloud-provider=gce',
+      '--node-group-auto-discovery=mig:namePrefix=webapi,min=3,max=6',
+      '--node-group-auto-discovery=mig:namePrefix=batch,min=0,max=2',
+      '--expander=price',
+    ]));
+    expect(findObject(result, 'ServiceAccount', 'cluster-autoscaler').metadata.annotations).toEqual({ 'iam.gke.io/gcp-service-account': 'cluster-autoscaler@acme-prod.iam.gserviceaccount.com' });
+  });
+
+  it('lists VMSS groups on Azure and takes credentials from Workload Identity or a Secret by name', () => {
+    const base = { provider: 'azure' as const, subscriptionId: '0b7e1c5a-1111-4222-8333-944455556666', resourceGroup: 'MC_acme_prod_westeurope' };
+    const wi = autoscale({ cloud: { ...base, identity: { workloadIdentityClientId: '7d5c8b9e-1111-4222-8333-944455556666' } } });
+    expectValidAndClean(wi);
+    expect(command(wi)).toEqual(expect.arrayContaining(['--cloud-provider=azure', '--nodes=3:6:webapi', '--nodes=0:2:batch']));
+    const deployment = findObject(wi, 'Deployment', 'cluster-autoscaler');
+    expect(deployment.spec.template.metadata.labels['azure.workload.identity/use']).toBe('true');
+    expect(deployment.spec.template.spec.containers[0].env).toEqual(expect.arrayContaining([
+      { name: 'ARM_SUBSCRIPTION_ID', value: base.subscriptionId },
+      { name: 'ARM_RESOURCE_GROUP', value: base.resourceGroup },
+      { name: 'ARM_VM_TYPE', value: 'vmss' },
+      { name: 'ARM_USE_WORKLOAD_IDENTITY_EXTENSION', value: 'true' },
+    ]));
+    expect(findObject(wi, 'ServiceAccount', 'cluster-autoscaler').metadata.annotations).toEqual({ 'azure.workload.identity/client-id': '7d5c8b9e-1111-4222-8333-944455556666' });
+
+    const secret = autoscale({ cloud: { ...base, identity: { credentialsSecret: 'cluster-autoscaler-azure' }, autoDiscovery: { clusterName: 'acme-prod' } } });
+    expectValidAndClean(secret);
+    expect(command(secret)).toContain('--node-group-auto-discovery=label:cluster-autoscaler-enabled=true,cluster-autoscaler-name=acme-prod');
+    const env = findObject(secret, 'Deployment', 'cluster-autoscaler').spec.template.spec.containers[0].env;
+    expect(env).toContainEqual({ name: 'ARM_CLIENT_SECRET', valueFrom: { secretKeyRef: { name: 'cluster-autoscaler-azure', key: 'ClientSecret' } } });
+    expect(JSON.stringify(env)).not.toMatch(/"value":"[^"]*secret/i);
+  });
+
+  it('discovers Cluster API machine sets and adds the chart\'s cluster.x-k8s.io rules', () => {
+    const result = autoscale({ cloud: { provider: 'clusterapi', clusterName: 'acme-stage', namespace: 'clusters' } });
+    expectValidAndClean(result);
+    expect(command(result)).toContain('--node-group-auto-discovery=clusterapi:clusterName=acme-stage,namespace=clusters');
+    expect(command(result).some((a) => a.startsWith('--nodes='))).toBe(false);
+    const rules = findObject(result, 'ClusterRole', 'cluster-autoscaler').rules;
+    expect(rules).toContainEqual({ apiGroups: ['cluster.x-k8s.io'], resources: ['machinedeployments/scale', 'machinepools/scale'], verbs: ['get', 'patch', 'update'] });
+    expect(clusterApiNodeGroupAnnotations({ minSize: 3, maxSize: 10 })).toEqual({
+      'cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size': '3',
+      'cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size': '10',
+    });
+  });
+
+  it('carries the upstream chart RBAC exactly: ClusterRole, Role and both bindings', () => {
+    const result = autoscale({ cloud: AWS });
+    expect(findObject(result, 'ClusterRole', 'cluster-autoscaler').rules).toEqual(parse(UPSTREAM_CLUSTER_ROLE));
+    expect(findObject(result, 'Role', 'cluster-autoscaler').rules).toEqual([
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['cluster-autoscaler-status'], verbs: ['delete', 'get', 'update'] },
+    ]);
+    const subject = { kind: 'ServiceAccount', name: 'cluster-autoscaler', namespace: 'kube-system' };
+    const crb = findObject(result, 'ClusterRoleBinding', 'cluster-autoscaler');
+    expect(crb.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-autoscaler' });
+    expect(crb.subjects).toEqual([subject]);
+    const rb = findObject(result, 'RoleBinding', 'cluster-autoscaler');
+    expect(rb.metadata.namespace).toBe('kube-system');
+    expect(rb.subjects).toEqual([subject]);
+    expect(crb.metadata.namespace).toBeUndefined();
+    expect(findObject(result, 'ClusterRole', 'cluster-autoscaler').metadata.namespace).toBeUndefined();
+  });
+
+  it('writes the priority expander ConfigMap under the key "priorities" and grants the Role access to it', () => {
+    const result = autoscale({
+      cloud: AWS,
+      expander: ['priority', 'least-waste'],
+      priorities: [{ priority: 10, nodeGroups: ['batch'] }, { priority: 50, nodeGroups: ['webapi'], patterns: ['.*spot.*'] }],
+    });
+    expectValidAndClean(result);
+    const cm = findObject(result, 'ConfigMap', 'cluster-autoscaler-priority-expander');
+    expect(cm.metadata.namespace).toBe('kube-system');
+    expect(Object.keys(cm.data)).toEqual(['priorities']);
+    expect(parse(cm.data.priorities)).toEqual({ 50: ['^webapi$', '.*spot.*'], 10: ['^batch$'] });
+    expect(command(result)).toContain('--expander=priority,least-waste');
+    const role = findObject(result, 'Role', 'cluster-autoscaler');
+    expect(role.rules[0].verbs).toEqual(['create', 'list', 'watch']);
+    expect(role.rules[1].resourceNames).toEqual(['cluster-autoscaler-status', 'cluster-autoscaler-priority-expander']);
+  });
+
+  it('matches priority patterns against the cloud\'s node group ids', () => {
+    const capi = autoscale({ cloud: { provider: 'clusterapi', clusterName: 'c' }, expander: 'priority', priorities: [{ priority: 1, nodeGroups: ['webapi'] }] });
+    const pattern = parse(findObject(capi, 'ConfigMap', 'cluster-autoscaler-priority-expander').data.priorities)[1][0];
+    expect(new RegExp(pattern).test('MachineDeployment/clusters/webapi')).toBe(true);
+    const gce = autoscale({ cloud: { provider: 'gce' }, expander: 'priority', priorities: [{ priority: 1, nodeGroups: ['batch'] }] });
+    const gcePattern = parse(findObject(gce, 'ConfigMap', 'cluster-autoscaler-priority-expander').data.priorities)[1][0];
+    expect(new RegExp(gcePattern).test('https://www.googleapis.com/compute/v1/projects/p/zones/z/instanceGroups/batch-grp-1a')).toBe(true);
+  });
+
+  it('runs in kube-system as system-cluster-critical with a PDB, a hardened securityContext, /health-check liveness and a metrics Service', () => {
+    const result = autoscale({ cloud: AWS });
+    for (const o of result.objects.filter((x) => !['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(x.manifest.kind))) {
+      expect(o.manifest.metadata.namespace).toBe('kube-system');
+    }
+    const pod = findObject(result, 'Deployment', 'cluster-autoscaler').spec.template.spec;
+    expect(pod.priorityClassName).toBe('system-cluster-critical');
+    expect(pod.serviceAccountName).toBe('cluster-autoscaler');
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } });
+    const c = pod.containers[0];
+    expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] } });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/health-check', port: 8085 });
+    const pdb = findObject(result, 'PodDisruptionBudget', 'cluster-autoscaler');
+    expect(pdb.spec.selector.matchLabels).toEqual(findObject(result, 'Deployment', 'cluster-autoscaler').spec.selector.matchLabels);
+    expect(pdb.spec.maxUnavailable).toBe(1);
+    const svc = findObject(result, 'Service', 'cluster-autoscaler');
+    expect(svc.spec.ports).toEqual([{ name: 'http', port: 8085, targetPort: 'http', protocol: 'TCP' }]);
+  });
+
+  it('derives the image from the cluster minor for every pinned release', () => {
+    for (const [minor, tag] of Object.entries(CLUSTER_AUTOSCALER_RELEASES)) {
+      const result = autoscale({ cloud: AWS }, testEnvironment({ kubernetesVersion: `1.${minor}.4` }));
+      const image = findObject(result, 'Deployment', 'cluster-autoscaler').spec.template.spec.containers[0].image;
+      expect(image).toBe(`registry.k8s.io/autoscaling/cluster-autoscaler:${tag}`);
+      expect(tag).toMatch(new RegExp(`^v1\\.${minor}\\.\\d+$`));
+    }
+  });
+
+  it('fails for a Kubernetes minor with no pinned release, and for an image of another minor', () => {
+    const e = shipshapeError(() => autoscale({ cloud: AWS }, testEnvironment({ kubernetesVersion: '1.40' })));
+    expect(e.message).toMatch(/no cluster-autoscaler release is pinned for Kubernetes 1\.40/);
+    expect(e.path).toBe('test/ca');
+    const mismatch = shipshapeError(() => autoscale({ cloud: AWS, image: 'registry.k8s.io/autoscaling/cluster-autoscaler:v1.28.7' }));
+    expect(mismatch.message).toMatch(/1\.28 but the cluster runs Kubernetes 1\.29/);
+    const override = autoscale({ cloud: AWS, image: 'registry.k8s.io/autoscaling/cluster-autoscaler:v1.29.4' });
+    expect(findObject(override, 'Deployment', 'cluster-autoscaler').spec.template.spec.containers[0].image).toMatch(/v1\.29\.4$/);
+    expect(() => autoscale({ cloud: AWS, image: 'registry.k8s.io/autoscaling/cluster-autoscaler:latest' })).toThrow(/pinned/);
+  });
+
+  it('refuses a config that would scale nothing instead of rendering no Deployment', () => {
+    const empty = testEnvironment({ nodeGroups: [] });
+    for (const cloud of [AWS, { provider: 'gce' as const }]) {
+      const e = shipshapeError(() => autoscale({ cloud }, empty));
+      expect(e.message).toMatch(/no node groups and no auto-discovery/);
+      expect(e.path).toBe('test/ca');
+    }
+    expect(() => autoscale({ cloud: AWS, nodeGroups: [] })).toThrow(/no node groups/);
+    // Auto-discovery alone is a complete configuration.
+    expect(autoscale({ cloud: { ...AWS, autoDiscovery: { clusterName: 'c' } } }, empty).problems).toEqual([]);
+  });
+
+  it('rejects contradictory bounds, unknown groups and mismatched expander settings', () => {
+    expect(() => autoscale({ cloud: AWS, nodeGroups: [{ name: 'webapi', minSize: 5, maxSize: 4 }] })).toThrow(/minSize 5 is greater than maxSize 4/);
+    expect(() => autoscale({ cloud: AWS, nodeGroups: [{ name: 'webapi', minSize: -1 }] })).toThrow(/minSize must be an integer ≥ 0/);
+    expect(() => new Environment({ name: 'x', kubernetesVersion: '1.29', nodeGroups: [{ name: 'a', minSize: 4, maxSize: 3 }] })).toThrow(ShipshapeError);
+    expect(() => autoscale({ cloud: AWS, nodeGroups: ['gpu'] })).toThrow(/node group "gpu" is not defined/);
+    expect(() => autoscale({ cloud: AWS, nodeGroups: ['webapi', 'webapi'] })).toThrow(/listed twice/);
+    expect(() => autoscale({ cloud: AWS, expander: 'priority' })).toThrow(/needs priorities/);
+    expect(() => autoscale({ cloud: AWS, priorities: [{ priority: 1, nodeGroups: ['webapi'] }] })).toThrow(/does not include 'priority'/);
+    expect(() => autoscale({ cloud: AWS, expander: 'price' })).toThrow(/only for GCE/);
+    expect(() => autoscale({ cloud: AWS, expander: 'priority', priorities: [{ priority: 1, patterns: ['('] }] })).toThrow(/invalid regular expression/);
+    expect(() => autoscale({ cloud: AWS, expander: 'priority', priorities: [{ priority: 1, nodeGroups: ['webapi'] }, { priority: 1, nodeGroups: ['batch'] }] })).toThrow(/listed twice/);
+    expect(() => autoscale({ cloud: { provider: 'aws', region: 'Europe' } })).toThrow(/cloud.region/);
+    expect(() => autoscale({ cloud: { ...AWS, roleArn: 'role/ca' } })).toThrow(/cloud.roleArn/);
+    expect(() => autoscale({ cloud: AWS, scaleDown: { utilizationThreshold: 1.5 } })).toThrow(/utilizationThreshold/);
+    expect(() => autoscale({ cloud: AWS, scaleDown: { unneededTime: Duration.millis(10) } })).toThrow(/unneededTime/);
+  });
+
+  it('renders scale-down settings and narrower per-group bounds', () => {
+    const args = command(autoscale({
+      cloud: AWS,
+      nodeGroups: [{ name: 'webapi', maxSize: 4 }],
+      scaleDown: { enabled: true, delayAfterAdd: Duration.minutes(15), unneededTime: Duration.seconds(90), utilizationThreshold: 0.6 },
+      skipNodesWithLocalStorage: true,
+      balanceSimilarNodeGroups: false,
+      balancingIgnoreLabels: ['eks.amazonaws.com/nodegroup'],
+    }));
+    expect(args).toEqual(expect.arrayContaining([
+      '--nodes=3:4:webapi',
+      '--scale-down-delay-after-add=15m',
+      '--scale-down-unneeded-time=90s',
+      '--scale-down-utilization-threshold=0.6',
+      '--skip-nodes-with-local-storage=true',
+      '--balance-similar-node-groups=false',
+      '--balancing-ignore-label=eks.amazonaws.com/nodegroup',
+    ]));
+    expect(args.filter((a) => a.startsWith('--nodes='))).toHaveLength(1);
+  });
+
+  it('spreads standby replicas over nodes and stays policy clean next to metrics-server', () => {
+    const result = synthStack((stack) => {
+      new ClusterAutoscaler(stack, 'ca', { cloud: AWS, replicas: 2 });
+      new MetricsServer(stack, 'ms');
+    });
+    expectValidAndClean(result);
+    expect(objectsOfKind(result, 'Deployment')).toHaveLength(2);
+  });
+});
+
+// Property test: any combination of props yields schema-valid, policy-clean output whose flags agree with the
+// props, or a ShipshapeError naming the construct path.
+describe('ClusterAutoscaler properties', () => {
+  // Mostly valid values with a minority of wrong ones, so both the output and the errors are exercised.
+  const groupName = fc.constantFrom('webapi', 'batch', 'webapi', 'batch', 'gpu');
+  const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 2 });
+  const cloud: fc.Arbitrary<AutoscalerCloud> = fc.oneof(
+    fc.record({ provider: fc.constant('aws' as const), region: fc.constantFrom('eu-west-1', 'us-east-2', 'ap-south-1', 'nowhere'), autoDiscovery: maybe(fc.record({ clusterName: fc.constantFrom('acme', 'acme-prod', 'bad name') })) }),
+    fc.record({ provider: fc.constant('gce' as const) }),
+    fc.record({ provider: fc.constant('azure' as const), subscriptionId: fc.constantFrom('0b7e1c5a-1111-4222-8333-944455556666', '0b7e1c5a-1111-4222-8333-944455556666', 'x'), resourceGroup: fc.constant('rg'), identity: fc.constantFrom({ workloadIdentityClientId: '7d5c8b9e-1111-4222-8333-944455556666' }, { credentialsSecret: 'azure-creds' }) }),
+    fc.record({ provider: fc.constant('clusterapi' as const), clusterName: fc.constantFrom('acme', 'acme', '') }),
+  );
+  const bound = maybe(fc.integer({ min: -1, max: 12 }));
+  const priorities = fc.array(fc.record({ priority: fc.integer({ min: -1, max: 100 }), nodeGroups: fc.array(groupName, { minLength: 1, maxLength: 2 }) }), { minLength: 1, maxLength: 2 });
+  const expanderConfig = fc.oneof(
+    { weight: 3, arbitrary: fc.constant({}) },
+    { weight: 2, arbitrary: fc.record({ expander: fc.constantFrom('least-waste' as const, 'random' as const, 'most-pods' as const, 'price' as const) }) },
+    { weight: 3, arbitrary: fc.record({ expander: fc.constantFrom('priority' as const, ['priority' as const, 'least-waste' as const]), priorities }) },
+    { weight: 1, arbitrary: fc.record({ expander: maybe(fc.constant('priority' as const)), priorities: maybe(priorities) }) },
+  );
+  const props: fc.Arbitrary<ClusterAutoscalerProps> = fc.tuple(
+    fc.record({
+      cloud,
+      nodeGroups: maybe(fc.array(fc.oneof(groupName, fc.record({ name: groupName, minSize: bound, maxSize: bound })), { maxLength: 2 })),
+      scaleDown: maybe(fc.record({ utilizationThreshold: maybe(fc.double({ min: -0.2, max: 1.2, noNaN: true })), unneededTime: maybe(fc.integer({ min: 0, max: 3600 }).map((x) => Duration.seconds(x))) })),
+      skipNodesWithLocalStorage: maybe(fc.boolean()),
+      replicas: maybe(fc.integer({ min: 0, max: 3 })),
+    }, { requiredKeys: ['cloud'] }),
+    expanderConfig,
+  ).map(([base, expander]) => ({ ...base, ...expander }) as ClusterAutoscalerProps);
+  const minor = fc.constantFrom('1.27', '1.28', '1.29', '1.30', '1.31', '1.32', '1.33');
+
+  it('produces valid, clean output or a ShipshapeError naming the construct', () => {
+    let valid = 0;
+    fc.assert(fc.property(props, minor, (p, version) => {
+      const stack: Stack = newStack(testEnvironment({ kubernetesVersion: version }));
+      let autoscaler: ClusterAutoscaler;
+      try {
+        autoscaler = new ClusterAutoscaler(stack, 'ca', p);
+      } catch (e) {
+        expect(e).toBeInstanceOf(ShipshapeError);
+        expect((e as ShipshapeError).path).toBe('test/ca');
+        return;
+      }
+      new MetricsServer(stack, 'ms');
+      valid++;
+      const result = synthesizeStack(stack);
+      expectValidAndClean(result);
+      const args = findObject(result, 'Deployment', 'cluster-autoscaler').spec.template.spec.containers[0].command as string[];
+      expect(args).toContain(`--cloud-provider=${p.cloud.provider}`);
+      // Every scaled group appears with bounds min ≤ max, and the image minor matches the cluster.
+      for (const g of autoscaler.scaledGroups) expect(g.minSize).toBeLessThanOrEqual(g.maxSize);
+      const nodes = args.filter((a) => a.startsWith('--nodes='));
+      for (const n of nodes) {
+        const [min, max] = n.slice('--nodes='.length).split(':').map(Number);
+        expect(min).toBeLessThanOrEqual(max);
+      }
+      expect(nodes.length + args.filter((a) => a.startsWith('--node-group-auto-discovery=')).length).toBeGreaterThan(0);
+      expect(autoscaler.image).toContain(`:v${version}.`);
+      const usesPriority = args.some((a) => a.startsWith('--expander=') && a.includes('priority'));
+      expect(objectsOfKind(result, 'ConfigMap').some((c) => c.metadata.name === 'cluster-autoscaler-priority-expander')).toBe(usesPriority);
+    }), { numRuns: 150 });
+    // The generator must exercise the valid space too, not only errors.
+    expect(valid).toBeGreaterThan(15);
+  });
+});

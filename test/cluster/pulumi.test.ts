@@ -1,0 +1,46 @@
+import * as pulumi from '@pulumi/pulumi';
+import { App } from 'cdk8s';
+import { describe, expect, it } from 'vitest';
+import { synthesizeStack } from '../../lib';
+import { ShipshapeStack, kubernetesTypeToken } from '../../lib/pulumi';
+import { environmentNamed } from '../../stacks/environments';
+import { buildPlatform } from '../../stacks/platform';
+
+interface Registered { readonly type: string; readonly name: string; readonly inputs: any }
+
+describe('cluster operations through the Pulumi back end', () => {
+  for (const envName of ['stage', 'prod']) {
+    it(`registers every cluster-operations object of ${envName} as a typed resource, API registrations last`, async () => {
+      const registered: Registered[] = [];
+      await pulumi.runtime.setMocks({
+        newResource: (args) => {
+          registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+          return { id: `${args.name}-id`, state: args.inputs };
+        },
+        call: (args) => args.inputs,
+      }, 'shipshape-platform', envName, false);
+      const environment = environmentNamed(envName);
+      const build = () => {
+        const stack = buildPlatform(new App(), environment);
+        return stack;
+      };
+      const expected = synthesizeStack(build()).objects.map((o) => o.manifest);
+      const component = new ShipshapeStack(envName, { stack: build() });
+      await new Promise((resolve) => pulumi.all([...component.resources.values()].map((r) => r.urn)).apply(resolve));
+
+      const kubernetes = registered.filter((r) => r.type.startsWith('kubernetes:'));
+      expect(kubernetes).toHaveLength(expected.length);
+      for (const m of expected) {
+        const match = kubernetes.find((r) => r.type === kubernetesTypeToken(m) && r.inputs.metadata?.name === m.metadata.name && r.inputs.metadata?.namespace === m.metadata.namespace);
+        expect(match, `${m.kind} ${m.metadata.name}`).toBeDefined();
+      }
+      const types = new Set(kubernetes.map((r) => r.type));
+      for (const t of ['kubernetes:apiregistration.k8s.io/v1:APIService', 'kubernetes:scheduling.k8s.io/v1:PriorityClass', 'kubernetes:batch/v1:CronJob', 'kubernetes:rbac.authorization.k8s.io/v1:ClusterRole', 'kubernetes:policy/v1:PodDisruptionBudget']) {
+        expect(types.has(t), t).toBe(true);
+      }
+      expect(component.tiers[0]).toEqual(expect.arrayContaining(['PriorityClass platform-critical', 'Namespace team1']));
+      expect(component.tiers[component.tiers.length - 1]).toEqual(['APIService v1beta1.metrics.k8s.io']);
+      expect(component.tiers[1]).toEqual(expect.arrayContaining(['ClusterRole cluster-autoscaler', 'ServiceAccount kube-system/cluster-autoscaler', 'Role team1/team1-' + (envName === 'prod' ? 'read-only' : 'deployer')]));
+    });
+  }
+});
