@@ -13,3 +13,4 @@ export { Manifest, describe as describeManifest } from './core/policy/manifest';
 export { PolicyRule, RuleFinding, RULES } from './core/policy/rules';
 export * from './workloads/anti-affinity-deployment';
 export * from './cluster';
+export * from './logging';

@@ -3,6 +3,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { AntiAffinityDeployment, Environment, LABELS, Stack } from '../lib';
 import { addArgoCdApplications, addClusterOperations } from './cluster';
 import { environments } from './environments';
+import { addLogging } from './logging';
 
 // Release versions of the platform's own images.
 const WEB_API_IMAGE = 'ghcr.io/acme/web-api:1.14.2';
@@ -13,6 +14,8 @@ export function buildPlatform(app: App, environment: Environment): Stack {
   const stack = new Stack(app, environment.name, { environment, labels: { [LABELS.partOf]: 'acme-platform' } });
   // Shared clusters (stage, prod) get the autoscaler, metrics-server, priority classes, etcd backups and team access.
   const operations = environment.name === 'dev' ? undefined : addClusterOperations(stack);
+  // Every environment ships its container logs to Elasticsearch (and, in prod, to S3 as well).
+  addLogging(stack);
 
   // Application settings live in a ConfigMap and credentials in Secrets created by the secret manager;
   // the platform refers to them by name and never carries their values.

@@ -1,0 +1,66 @@
+import * as pulumi from '@pulumi/pulumi';
+import { App } from 'cdk8s';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Stack, synthesizeStack } from '../../lib';
+import { EfkStack } from '../../lib/logging';
+import { ShipshapeStack, kubernetesTypeToken, pulumiResourceName } from '../../lib/pulumi';
+import { environments } from '../../stacks/environments';
+import { addLogging } from '../../stacks/logging';
+
+interface Registered {
+  readonly type: string;
+  readonly name: string;
+  readonly inputs: any;
+}
+
+let registered: Registered[] = [];
+
+beforeAll(async () => {
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+        return { id: `${args.name}-id`, state: args.inputs };
+      },
+      call: (args) => args.inputs,
+    },
+    'shipshape-logging',
+    'prod',
+    false,
+  );
+});
+
+function settled(outputs: pulumi.Output<unknown>[]): Promise<unknown[]> {
+  return new Promise((resolve) => pulumi.all(outputs).apply(resolve));
+}
+
+describe('EfkStack through the Pulumi back end', () => {
+  it('registers one typed resource per logging object, custom resources included, after the logging Namespace', async () => {
+    registered = [];
+    const prod = environments.find((e) => e.name === 'prod')!;
+    const build = () => {
+      const stack = new Stack(new App(), prod.name, { environment: prod });
+      const efk: EfkStack = addLogging(stack);
+      return { stack, efk };
+    };
+    const expected = synthesizeStack(build().stack).objects.map((o) => o.manifest);
+    const component = new ShipshapeStack('prod', { stack: build().stack });
+    await settled([...component.resources.values()].map((r) => r.urn));
+    const kubernetes = registered.filter((r) => r.type.startsWith('kubernetes:'));
+    expect(kubernetes).toHaveLength(expected.length);
+    for (const manifest of expected) {
+      const match = kubernetes.find((r) => r.name === pulumiResourceName(manifest));
+      expect(match, pulumiResourceName(manifest)).toBeDefined();
+      expect(match!.type).toBe(kubernetesTypeToken(manifest));
+      expect(match!.inputs).toEqual(manifest);
+    }
+    const types = kubernetes.map((r) => r.type);
+    expect(types).toEqual(expect.arrayContaining([
+      'kubernetes:apps/v1:StatefulSet', 'kubernetes:apps/v1:DaemonSet', 'kubernetes:batch/v1:Job', 'kubernetes:networking.k8s.io/v1:NetworkPolicy',
+      'kubernetes:monitoring.coreos.com/v1:PrometheusRule', 'kubernetes:monitoring.coreos.com/v1:ServiceMonitor',
+    ]));
+    expect(component.tiers[0]).toEqual(expect.arrayContaining(['Namespace logging']));
+    expect(component.tiers[1]).toEqual(expect.arrayContaining(['ConfigMap logging/fluentd-config', 'ClusterRole fluentd', 'ServiceAccount logging/fluentd']));
+    expect(component.tiers[2]).toEqual(expect.arrayContaining(['DaemonSet logging/fluentd', 'StatefulSet logging/elasticsearch']));
+  });
+});
