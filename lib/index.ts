@@ -14,3 +14,6 @@ export { PolicyRule, RuleFinding, RULES } from './core/policy/rules';
 export * from './workloads/anti-affinity-deployment';
 export * from './cluster';
 export * from './logging';
+export * from './docker';
+export * from './registry';
+export * from './swarm';

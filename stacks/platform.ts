@@ -4,6 +4,7 @@ import { AntiAffinityDeployment, Environment, LABELS, Stack } from '../lib';
 import { addArgoCdApplications, addClusterOperations } from './cluster';
 import { environments } from './environments';
 import { addLogging } from './logging';
+import { buildSwarmPlatform } from './swarm';
 
 // Release versions of the platform's own images.
 const WEB_API_IMAGE = 'ghcr.io/acme/web-api:1.14.2';
@@ -64,9 +65,13 @@ export function buildPlatform(app: App, environment: Environment): Stack {
   return stack;
 }
 
-/** The whole platform: every environment, plus one Argo CD Application per environment pointing at its dist/<env>/kubernetes. */
+/**
+ * The whole platform: every Kubernetes environment, one Argo CD Application per environment pointing at its
+ * dist/<env>/kubernetes, and the Swarm edge environment.
+ */
 export function buildApp(): App {
   const app = new App();
   addArgoCdApplications(environments.map((environment) => buildPlatform(app, environment)));
+  buildSwarmPlatform(app);
   return app;
 }

@@ -9,13 +9,9 @@ const WEB_IMAGE = 'nginx:1.27.2-alpine';
 // cAdvisor moved from google/cadvisor (the notes' image, frozen at v0.33) to gcr.io/cadvisor.
 const CADVISOR_IMAGE = 'gcr.io/cadvisor/cadvisor:v0.49.1';
 
-/**
- * The reference Swarm environment: three to five edge hosts in one swarm, no Kubernetes.
- * Environment requires a Kubernetes version; a Swarm-only stack synthesizes no Kubernetes objects, so it is never used.
- */
+/** The reference Swarm environment: three to five edge hosts in one swarm, no Kubernetes. */
 export const swarmEdge = new Environment({
   name: 'swarm-edge',
-  kubernetesVersion: '1.29',
   replicas: 3,
   nodeGroups: [{ name: 'edge', minSize: 3, maxSize: 5 }],
 });
@@ -36,7 +32,7 @@ export interface SwarmPlatform {
  * Output: `dist/<env>/swarm/docker-stack.yml`, `dist/<env>/hosts/daemon.json`, `dist/<env>/hosts/registry/config.yml`.
  */
 export function buildSwarmPlatform(app: App, environment: Environment = swarmEdge): SwarmPlatform {
-  const stack = new Stack(app, environment.name, { environment, createNamespace: false, labels: { [LABELS.partOf]: 'acme-edge' } });
+  const stack = new Stack(app, environment.name, { environment, labels: { [LABELS.partOf]: 'acme-edge' } });
   const swarm = new SwarmStack(stack, 'swarm', { name: 'edge' });
 
   const web = new SwarmService(stack, 'web', {

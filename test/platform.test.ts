@@ -41,7 +41,7 @@ afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
 describe('reference platform', () => {
   it('writes dev, stage and prod', () => {
-    expect(summaries.map((s) => s.environment).sort()).toEqual(['dev', 'prod', 'stage']);
+    expect(summaries.map((s) => s.environment).sort()).toEqual(['dev', 'prod', 'stage', 'swarm-edge']);
     for (const env of ['dev', 'stage', 'prod']) expect(fs.existsSync(path.join(out, env, 'kubernetes', 'kustomization.yaml'))).toBe(true);
   });
 

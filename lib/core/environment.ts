@@ -71,8 +71,11 @@ export interface EnvironmentProps {
    * @default - the environment name
    */
   readonly namespace?: string;
-  /** Kubernetes version of the cluster, `1.<minor>` or `1.<minor>.<patch>`. */
-  readonly kubernetesVersion: string;
+  /**
+   * Kubernetes version of the cluster, `1.<minor>` or `1.<minor>.<patch>`.
+   * @default - none: a Docker/Swarm-only environment, in which Kubernetes constructs are refused
+   */
+  readonly kubernetesVersion?: string;
   /**
    * Availability zones the nodes are spread over; with two or more, workloads spread across them.
    * @default [] (single zone)
@@ -110,9 +113,9 @@ const KUBERNETES_VERSION = /^1\.(\d+)(\.\d+)?$/;
 export class Environment {
   public readonly name: string;
   public readonly namespace: string;
-  public readonly kubernetesVersion: string;
-  /** The minor version, e.g. 29 for `1.29.3`. */
-  public readonly kubernetesMinor: number;
+  /** The cluster's Kubernetes version; `undefined` for a Docker/Swarm-only environment. */
+  public readonly kubernetesVersion?: string;
+  private readonly minor?: number;
   public readonly zones: readonly string[];
   public readonly nodeGroups: readonly ResolvedNodeGroup[];
   public readonly containerRuntime: ContainerRuntime;
@@ -124,7 +127,7 @@ export class Environment {
     this.name = assertDnsLabel(path, 'name', props.name);
     this.namespace = assertDnsLabel(path, 'namespace', props.namespace ?? props.name);
     const version = KUBERNETES_VERSION.exec(props.kubernetesVersion ?? '');
-    if (!version || Number(version[1]) < MIN_KUBERNETES_MINOR) {
+    if (props.kubernetesVersion !== undefined && (!version || Number(version[1]) < MIN_KUBERNETES_MINOR)) {
       throw new ShipshapeError(path, {
         problem: `kubernetesVersion must be 1.${MIN_KUBERNETES_MINOR} or newer, written as "1.<minor>"`,
         value: props.kubernetesVersion,
@@ -132,7 +135,7 @@ export class Environment {
       });
     }
     this.kubernetesVersion = props.kubernetesVersion;
-    this.kubernetesMinor = Number(version[1]);
+    this.minor = version ? Number(version[1]) : undefined;
     const zones = props.zones ?? [];
     if (new Set(zones).size !== zones.length || zones.some((z) => !z)) {
       throw new ShipshapeError(path, { problem: 'zones must be distinct, non-empty names', value: zones, fix: 'list each zone once' });
@@ -170,6 +173,23 @@ export class Environment {
       }),
     );
     Object.freeze(this);
+  }
+
+  /** Whether the environment has a Kubernetes cluster (a `kubernetesVersion`). */
+  public get hasKubernetes(): boolean {
+    return this.minor !== undefined;
+  }
+
+  /** The Kubernetes minor version, e.g. 29 for `1.29.3`; throws for a Docker/Swarm-only environment. */
+  public get kubernetesMinor(): number {
+    if (this.minor === undefined) {
+      throw new ShipshapeError(`environment:${this.name}`, {
+        problem: 'a Kubernetes construct was added, but this environment has no Kubernetes cluster',
+        value: this.kubernetesVersion,
+        fix: 'set kubernetesVersion on the environment, or keep Kubernetes constructs out of this Docker/Swarm-only stack',
+      });
+    }
+    return this.minor;
   }
 
   /** The node group called `name`; throws a ShipshapeError naming `scopePath` when there is none. */

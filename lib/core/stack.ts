@@ -16,7 +16,7 @@ export interface StackProps {
   readonly labels?: Record<string, string>;
   /**
    * Whether the stack creates the environment's Namespace object.
-   * @default true
+   * @default - true when the environment has a Kubernetes cluster
    */
   readonly createNamespace?: boolean;
   /**
@@ -59,7 +59,7 @@ export class Stack extends Chart {
       },
     });
     this.environment = environment;
-    if (props.createNamespace ?? true) {
+    if (props.createNamespace ?? environment.hasKubernetes) {
       const level = props.podSecurity ?? 'restricted';
       this.namespaceObject = new kplus.Namespace(this, 'namespace', {
         metadata: {

@@ -20,14 +20,17 @@ export interface EnvironmentSummary {
 export function renderFiles(results: readonly SynthesizedStack[]): Map<string, string> {
   const files = new Map<string, string>();
   for (const r of results) {
-    const dir = `${r.environment.name}/kubernetes`;
-    for (const o of r.objects) files.set(`${dir}/${o.fileName}`, renderManifest(o.manifest));
-    const kustomization = {
-      apiVersion: 'kustomize.config.k8s.io/v1beta1',
-      kind: 'Kustomization',
-      resources: r.objects.map((o) => o.fileName),
-    };
-    files.set(`${dir}/kustomization.yaml`, stringify(kustomization, YAML_OPTIONS));
+    // A Docker/Swarm-only environment has no manifests and gets no empty kustomization.
+    if (r.environment.hasKubernetes || r.objects.length > 0) {
+      const dir = `${r.environment.name}/kubernetes`;
+      for (const o of r.objects) files.set(`${dir}/${o.fileName}`, renderManifest(o.manifest));
+      const kustomization = {
+        apiVersion: 'kustomize.config.k8s.io/v1beta1',
+        kind: 'Kustomization',
+        resources: r.objects.map((o) => o.fileName),
+      };
+      files.set(`${dir}/kustomization.yaml`, stringify(kustomization, YAML_OPTIONS));
+    }
     for (const f of r.files) {
       const rel = f.shared ? f.path : `${r.environment.name}/${f.path}`;
       const existing = files.get(rel);
@@ -51,9 +54,15 @@ export function writeFilesAtomically(outdir: string, files: ReadonlyMap<string, 
   fs.mkdirSync(parent, { recursive: true });
   const staging = fs.mkdtempSync(path.join(parent, `.${path.basename(target)}-staging-`));
   try {
+    // One mkdir per directory, not per file: environments hold thousands of files in a handful of directories.
+    const made = new Set<string>();
     for (const [rel, content] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
       const file = path.join(staging, rel);
-      fs.mkdirSync(path.dirname(file), { recursive: true });
+      const dir = path.dirname(file);
+      if (!made.has(dir)) {
+        fs.mkdirSync(dir, { recursive: true });
+        made.add(dir);
+      }
       fs.writeFileSync(file, content);
     }
   } catch (e) {

@@ -1,2 +1,3 @@
 export * from './kubernetes';
 export * from './shipshape-stack';
+export * from './docker';

@@ -1,3 +1,4 @@
+import * as docker from '@pulumi/docker';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { ShipshapeAggregateError } from '../core/errors';
@@ -5,6 +6,7 @@ import { applyTier } from '../core/ordering';
 import { describe } from '../core/policy/manifest';
 import { Stack } from '../core/stack';
 import { synthesizeStack } from '../core/synth';
+import { DockerResources, registerDockerResources } from './docker';
 import { registerKubernetesObject } from './kubernetes';
 
 /** Arguments of a {@link ShipshapeStack}. */
@@ -16,6 +18,11 @@ export interface ShipshapeStackArgs {
    * @default - Pulumi's default provider (the ambient kubeconfig)
    */
   readonly provider?: k8s.Provider;
+  /**
+   * Docker provider (a Swarm manager) for the stack's Swarm services and Docker-host registry mirrors.
+   * @default - one whose host is the stack config `shipshape:dockerHost`, created only when the stack has Docker resources
+   */
+  readonly dockerProvider?: docker.Provider;
 }
 
 /** Pulumi resource name of a Kubernetes object: kind, namespace and name, e.g. `deployment-prod-web-api`. */
@@ -25,7 +32,8 @@ export function pulumiResourceName(m: { kind: string; metadata: { name: string; 
 
 /**
  * Deploys one environment: the same objects `synth` writes, each as its own typed
- * Pulumi resource under this component. Namespaces and CRDs come first, then
+ * Pulumi resource under this component, plus the Docker resources of its Swarm
+ * services and Docker-host registry mirrors. Namespaces and CRDs come first, then
  * identities, RBAC, configuration and storage, then workloads; each tier depends
  * on the one before, so `pulumi up` applies in that order.
  */
@@ -34,6 +42,8 @@ export class ShipshapeStack extends pulumi.ComponentResource {
   public readonly resources: ReadonlyMap<string, pulumi.CustomResource>;
   /** Keys of `resources` grouped by apply tier; every resource depends on all resources of earlier tiers. */
   public readonly tiers: readonly (readonly string[])[];
+  /** The Docker side: Swarm services (with networks, secrets, configs) and Docker-host registry mirrors. */
+  public readonly docker: DockerResources;
 
   constructor(name: string, args: ShipshapeStackArgs, opts?: pulumi.ComponentResourceOptions) {
     // Checked before the component registers, so a refused environment leaves nothing half-registered.
@@ -65,6 +75,7 @@ export class ShipshapeStack extends pulumi.ComponentResource {
     }
     this.resources = resources;
     this.tiers = tiers;
-    this.registerOutputs({ objects: resources.size });
+    this.docker = registerDockerResources(args.stack, { parent: this, provider: args.dockerProvider });
+    this.registerOutputs({ objects: resources.size, swarmServices: Object.keys(this.docker.services).length });
   }
 }

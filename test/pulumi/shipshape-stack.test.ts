@@ -103,4 +103,18 @@ describe('Pulumi back end', () => {
     const deployment = registered.find((r) => r.name === 'deployment-prod-web-api')!;
     expect(deployment.provider).toMatch(/^urn:pulumi:prod::shipshape-platform::pulumi:providers:kubernetes::kubernetes::/);
   });
+
+  it('runs the Swarm environment as Docker resources only, without a Kubernetes provider', async () => {
+    await useMocks('swarm-edge');
+    pulumi.runtime.setConfig('shipshape:dockerHost', 'ssh://deploy@edge-manager-1');
+    pulumi.runtime.setConfig('swarm:dockerhub-username', 'acme');
+    pulumi.runtime.setConfig('swarm:dockerhub-token', 'not-a-real-token');
+    const program = await import('../../stacks/pulumi');
+    expect(program.objects).toBe(0);
+    await vi.waitFor(() => expect(registered.filter((r) => r.type === 'docker:index/service:Service')).toHaveLength(program.swarmServices));
+    expect(registered.map((r) => r.type)).not.toContain('pulumi:providers:kubernetes');
+    expect(registered.find((r) => r.type === 'pulumi:providers:docker')?.inputs.host).toBe('ssh://deploy@edge-manager-1');
+    expect(registered.filter((r) => r.type === 'docker:index/service:Service').map((r) => r.inputs.name).sort()).toEqual(['edge_cadvisor', 'edge_web']);
+    expect(registered.find((r) => r.type === 'docker:index/container:Container')).toBeDefined();
+  });
 });

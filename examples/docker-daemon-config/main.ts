@@ -1,0 +1,24 @@
+// daemon.json for a fleet of standalone Docker hosts: the notes' log rotation, live-restore, faster pulls and a
+// Docker Hub mirror, written to <outdir>/docker-hosts/hosts/daemon.json.
+// Run: npx tsx examples/docker-daemon-config/main.ts [outdir]   (or SHIPSHAPE_OUTDIR=...)
+import { App } from 'cdk8s';
+import { Environment, Stack, formatSummary, synth } from '../../lib';
+import { DockerDaemonConfig } from '../../lib/docker';
+
+const hosts = new Environment({ name: 'docker-hosts' });
+const app = new App();
+const stack = new Stack(app, 'docker-hosts', { environment: hosts });
+
+const daemon = new DockerDaemonConfig(stack, 'daemon', {
+  // Rotate at 10 MB and keep 5 files per container (the notes' daemon.json); the defaults, spelled out.
+  logging: { driver: 'json-file', maxSize: '10m', maxFile: 5 },
+  // Standalone hosts (no Swarm): containers keep running while dockerd is upgraded.
+  liveRestore: true,
+  maxConcurrentDownloads: 5,
+  maxConcurrentUploads: 8,
+  registryMirrors: ['http://mirror.internal:5000'],
+  defaultUlimits: { nofile: { soft: 65536, hard: 65536 } },
+});
+
+for (const summary of synth(app, { outdir: process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/docker-daemon-config' })) console.log(formatSummary(summary));
+console.log(`daemon.json written to ${daemon.path}: ${JSON.stringify(daemon.toJson()['registry-mirrors'])}`);

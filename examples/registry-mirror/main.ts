@@ -1,0 +1,24 @@
+// A Docker Hub pull-through cache twice: in a Kubernetes cluster (Deployment, PVC, Service, ConfigMap) and on
+// Swarm hosts (config.yml + Swarm service), with each host's daemon.json wired to the host mirror's endpoint.
+// Run: npx tsx examples/registry-mirror/main.ts [outdir]   (or SHIPSHAPE_OUTDIR=...)
+import { App, Size } from 'cdk8s';
+import { Environment, Stack, formatSummary, synth } from '../../lib';
+import { DockerDaemonConfig } from '../../lib/docker';
+import { DockerHostRegistryMirror, RegistryMirror } from '../../lib/registry';
+import { SwarmStack } from '../../lib/swarm';
+
+const app = new App();
+
+// Kubernetes: the cache lives on a 50 GiB claim; the Docker Hub login comes from the Secret "dockerhub".
+const cluster = new Stack(app, 'prod', { environment: new Environment({ name: 'prod', kubernetesVersion: '1.29', nodeGroups: [{ name: 'webapi', minSize: 3, maxSize: 10 }] }) });
+const inCluster = new RegistryMirror(cluster, 'mirror', { credentialsSecret: 'dockerhub', storage: { type: 'persistent', size: Size.gibibytes(50) } });
+
+// Swarm hosts: the mirror runs on a manager and every host's daemon pulls Docker Hub images through it.
+const edge = new Stack(app, 'edge', { environment: new Environment({ name: 'edge', nodeGroups: [{ name: 'edge', minSize: 3, maxSize: 3 }] }) });
+new SwarmStack(edge, 'swarm');
+const onHosts = new DockerHostRegistryMirror(edge, 'mirror', { credentials: { usernameSecret: 'dockerhub-username', passwordSecret: 'dockerhub-token' } });
+new DockerDaemonConfig(edge, 'daemon', { registryMirrors: [onHosts] });
+
+for (const summary of synth(app, { outdir: process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/registry-mirror' })) console.log(formatSummary(summary));
+console.log(`in-cluster mirror: ${inCluster.endpoint}`);
+console.log(`host mirror: ${onHosts.endpoint} (proxies ${onHosts.remoteUrl})`);

@@ -1,0 +1,351 @@
+import { Construct } from 'constructs';
+import { ShipshapeError } from '../core/errors';
+import { assertInteger } from '../core/names';
+import { OutputFile } from '../core/output-file';
+import { Stack } from '../core/stack';
+import { IRegistryMirror, isDockerHub } from '../registry/registry-endpoint';
+import { assertLogSize, assertRegistryUrl } from './units';
+
+/** Where a Fluentd forward input listens (a FluentdDaemonSet, an aggregator, or a host agent). */
+export interface FluentdEndpoint {
+  /** `host:port` or `tcp://host:port` of the forward input. */
+  readonly address: string;
+}
+
+/** Log rotation of the file-based drivers. */
+export interface FileLogging {
+  /** `json-file` (what `docker logs` and log shippers read) or `local` (compressed, Docker-internal format). */
+  readonly driver: 'json-file' | 'local';
+  /**
+   * Size at which a log file is rotated (`k`, `m` or `g` unit).
+   * @default '10m' (the notes' daemon.json)
+   */
+  readonly maxSize?: string;
+  /**
+   * Rotated files kept per container; the oldest is deleted beyond it.
+   * @default 5 (the notes' daemon.json)
+   */
+  readonly maxFile?: number;
+  /**
+   * Compress rotated files (json-file only; `local` always compresses).
+   * @default - the driver's default (json-file: false)
+   */
+  readonly compress?: boolean;
+}
+
+/** Logs shipped to Fluentd by the `fluentd` driver. */
+export interface FluentdLogging {
+  readonly driver: 'fluentd';
+  /** The Fluentd forward input, as a `host:port` string or a typed endpoint. */
+  readonly fluentd: string | FluentdEndpoint;
+  /**
+   * Tag of every record; Docker expands `{{.Name}}`, `{{.ImageName}}` and friends.
+   * @default 'docker.{{.Name}}'
+   */
+  readonly tag?: string;
+  /**
+   * Buffer in the daemon instead of blocking containers when Fluentd is unreachable.
+   * @default true (a logging outage must not stop the applications)
+   */
+  readonly async?: boolean;
+}
+
+/** The daemon's default logging. */
+export type DaemonLogging = FileLogging | FluentdLogging;
+
+/** A ulimit applied to every container. */
+export interface Ulimit {
+  /** Soft limit. */
+  readonly soft: number;
+  /** Hard limit; must be ≥ soft. */
+  readonly hard: number;
+}
+
+/** Properties of a {@link DockerDaemonConfig}. */
+export interface DockerDaemonConfigProps {
+  /**
+   * Output path under `dist/<env>/`.
+   * @default 'hosts/daemon.json'
+   */
+  readonly path?: string;
+  /**
+   * Default logging of every container.
+   * @default json-file with max-size 10m and max-file 5 (the notes' daemon.json)
+   */
+  readonly logging?: DaemonLogging;
+  /**
+   * Keep containers running while dockerd restarts (`live-restore`). Incompatible with Swarm mode.
+   * @default - true on hosts that are not in Swarm mode, false on Swarm hosts
+   */
+  readonly liveRestore?: boolean;
+  /**
+   * Whether these hosts run in Swarm mode.
+   * @default - true when the stack contains a SwarmService
+   */
+  readonly swarmMode?: boolean;
+  /**
+   * Parallel layer downloads per pull.
+   * @default 5 (the notes raise Docker's 3 to 5)
+   */
+  readonly maxConcurrentDownloads?: number;
+  /**
+   * Parallel layer uploads per push.
+   * @default 8 (the notes raise Docker's 4 to 8)
+   */
+  readonly maxConcurrentUploads?: number;
+  /**
+   * Docker Hub mirrors tried before Docker Hub itself: typed mirrors (their `endpoint` is used) or URLs.
+   * @default []
+   */
+  readonly registryMirrors?: (IRegistryMirror | string)[];
+  /**
+   * Registries reached over plain HTTP or with untrusted certificates (`host:port` or CIDR).
+   * @default []
+   */
+  readonly insecureRegistries?: string[];
+  /**
+   * Storage driver.
+   * @default 'overlay2' (Docker's recommended driver on every supported Linux distribution)
+   */
+  readonly storageDriver?: 'overlay2' | 'fuse-overlayfs' | 'btrfs' | 'zfs' | 'vfs';
+  /**
+   * Ulimits of every container, by name (`nofile`, `nproc`, `memlock`...).
+   * @default { nofile: { soft: 65536, hard: 65536 } }
+   */
+  readonly defaultUlimits?: Record<string, Ulimit>;
+  /**
+   * Data directory.
+   * @default - Docker's default, /var/lib/docker
+   */
+  readonly dataRoot?: string;
+  /**
+   * DNS servers of containers.
+   * @default - the host's resolvers
+   */
+  readonly dns?: string[];
+  /**
+   * Daemon log level.
+   * @default 'info'
+   */
+  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  /**
+   * Seconds dockerd waits for containers to stop on shutdown.
+   * @default 15 (Docker's default)
+   */
+  readonly shutdownTimeout?: number;
+  /**
+   * Address of the Prometheus metrics endpoint (`metrics-addr`).
+   * @default - none
+   */
+  readonly metricsAddress?: string;
+  /**
+   * Let dockerd manage iptables rules (off on hosts whose firewall is managed elsewhere).
+   * @default - Docker's default, true
+   */
+  readonly iptables?: boolean;
+  /**
+   * The default bridge network, or 'none' to start without one.
+   * @default - Docker's default docker0
+   */
+  readonly bridge?: string;
+  /**
+   * Any other daemon.json key (e.g. `default-address-pools`, `features`), merged last.
+   * Keys given here must not repeat a typed field.
+   * @default {}
+   */
+  readonly extra?: Record<string, unknown>;
+}
+
+// The notes' daemon.json: rotate at 10 MB, keep 5 files.
+export const DEFAULT_LOG_MAX_SIZE = '10m';
+export const DEFAULT_LOG_MAX_FILE = 5;
+// The notes raise Docker's defaults of 3 downloads and 4 uploads per pull/push.
+export const DEFAULT_MAX_CONCURRENT_DOWNLOADS = 5;
+export const DEFAULT_MAX_CONCURRENT_UPLOADS = 8;
+// Docker's recommended storage driver for every supported distribution.
+export const DEFAULT_STORAGE_DRIVER = 'overlay2';
+// Many servers (databases, proxies, Elasticsearch) need more than the usual 1024 open files.
+export const DEFAULT_ULIMITS: Readonly<Record<string, Ulimit>> = { nofile: { soft: 65536, hard: 65536 } };
+export const DEFAULT_FLUENTD_TAG = 'docker.{{.Name}}';
+// Far above any useful pull/push parallelism; a larger value is a typo.
+const MAX_CONCURRENCY = 64;
+const HOST_PORT = /^(tcp:\/\/)?[A-Za-z0-9.\-]+:\d{1,5}$/;
+// daemon.json keys the typed properties write; `extra` must not repeat them.
+const TYPED_KEYS = new Set(['log-driver', 'log-opts', 'live-restore', 'max-concurrent-downloads', 'max-concurrent-uploads', 'registry-mirrors', 'insecure-registries', 'storage-driver', 'default-ulimits', 'data-root', 'dns', 'log-level', 'shutdown-timeout', 'metrics-addr', 'iptables', 'bridge']);
+const ULIMIT_NAMES = new Set(['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack']);
+
+/**
+ * `/etc/docker/daemon.json` of an environment's Docker hosts: log rotation or
+ * Fluentd shipping, live-restore, pull/push concurrency, Docker Hub mirrors,
+ * storage driver and ulimits — written to `dist/<env>/hosts/daemon.json`.
+ */
+export class DockerDaemonConfig extends Construct {
+  /** Output path relative to the environment directory. */
+  public readonly path: string;
+  /** The file. */
+  public readonly file: OutputFile;
+  private readonly props: DockerDaemonConfigProps;
+  private readonly mirrors: (IRegistryMirror | string)[];
+
+  constructor(scope: Construct, id: string, props: DockerDaemonConfigProps = {}) {
+    super(scope, id);
+    Stack.of(this);
+    this.props = props;
+    this.validate(props);
+    this.mirrors = [...(props.registryMirrors ?? [])];
+    for (const m of this.mirrors) this.validateMirror(m);
+    this.path = props.path ?? 'hosts/daemon.json';
+    this.file = new OutputFile(this, 'file', { path: this.path, content: () => `${JSON.stringify(this.toJson(), null, 2)}\n` });
+    this.node.addValidation({ validate: () => this.validateSwarm() });
+  }
+
+  /** Adds a Docker Hub mirror (typed wiring from a RegistryMirror). */
+  public addRegistryMirror(mirror: IRegistryMirror | string): void {
+    this.validateMirror(mirror);
+    this.mirrors.push(mirror);
+  }
+
+  /** Whether the hosts run in Swarm mode: the explicit prop, else whether the stack contains a SwarmService. */
+  public get swarmMode(): boolean {
+    if (this.props.swarmMode !== undefined) return this.props.swarmMode;
+    // Duck-typed (SwarmService.isSwarmService) so that the docker module does not import the swarm module, which imports it.
+    return Stack.of(this).node.findAll().some((c) => (c as { isSwarmService?: unknown }).isSwarmService === true);
+  }
+
+  /** The daemon.json document. */
+  public toJson(): Record<string, unknown> {
+    const p = this.props;
+    const logging = p.logging ?? { driver: 'json-file' };
+    const json: Record<string, unknown> = {};
+    json['log-driver'] = logging.driver;
+    json['log-opts'] = logOptions(logging);
+    json['live-restore'] = p.liveRestore ?? !this.swarmMode;
+    json['max-concurrent-downloads'] = p.maxConcurrentDownloads ?? DEFAULT_MAX_CONCURRENT_DOWNLOADS;
+    json['max-concurrent-uploads'] = p.maxConcurrentUploads ?? DEFAULT_MAX_CONCURRENT_UPLOADS;
+    if (this.mirrors.length > 0) json['registry-mirrors'] = this.mirrors.map((m) => (typeof m === 'string' ? assertRegistryUrl(this, 'registryMirrors', m) : m.endpoint));
+    if (p.insecureRegistries?.length) json['insecure-registries'] = [...p.insecureRegistries];
+    json['storage-driver'] = p.storageDriver ?? DEFAULT_STORAGE_DRIVER;
+    const ulimits = p.defaultUlimits ?? DEFAULT_ULIMITS;
+    if (Object.keys(ulimits).length > 0) {
+      json['default-ulimits'] = Object.fromEntries(Object.entries(ulimits).sort(([a], [b]) => a.localeCompare(b)).map(([name, u]) => [name, { Name: name, Soft: u.soft, Hard: u.hard }]));
+    }
+    if (p.dataRoot !== undefined) json['data-root'] = p.dataRoot;
+    if (p.dns?.length) json.dns = [...p.dns];
+    if (p.logLevel !== undefined) json['log-level'] = p.logLevel;
+    if (p.shutdownTimeout !== undefined) json['shutdown-timeout'] = p.shutdownTimeout;
+    if (p.metricsAddress !== undefined) json['metrics-addr'] = p.metricsAddress;
+    if (p.iptables !== undefined) json.iptables = p.iptables;
+    if (p.bridge !== undefined) json.bridge = p.bridge;
+    return { ...json, ...(p.extra ?? {}) };
+  }
+
+  private validate(p: DockerDaemonConfigProps): void {
+    const logging = p.logging ?? { driver: 'json-file' };
+    if (logging.driver === 'json-file' || logging.driver === 'local') {
+      assertLogSize(this, 'logging.maxSize', logging.maxSize ?? DEFAULT_LOG_MAX_SIZE);
+      assertInteger(this, 'logging.maxFile', logging.maxFile ?? DEFAULT_LOG_MAX_FILE, 1, 1000);
+      if (logging.driver === 'local' && logging.compress !== undefined) {
+        throw new ShipshapeError(this, { problem: 'the local log driver always compresses and has no compress option', value: logging, fix: 'remove compress, or use the json-file driver' });
+      }
+    } else if (logging.driver === 'fluentd') {
+      const address = typeof logging.fluentd === 'string' ? logging.fluentd : logging.fluentd?.address;
+      if (!address || !HOST_PORT.test(address)) {
+        throw new ShipshapeError(this, { problem: 'logging.fluentd must be the host:port of a Fluentd forward input', value: address, fix: 'pass e.g. "fluentd.logging.svc:24224" or a FluentdDaemonSet endpoint' });
+      }
+      if (logging.tag !== undefined && logging.tag.trim() === '') {
+        throw new ShipshapeError(this, { problem: 'logging.tag must not be empty', value: logging.tag, fix: `omit it for "${DEFAULT_FLUENTD_TAG}"` });
+      }
+    } else {
+      throw new ShipshapeError(this, { problem: 'logging.driver must be json-file, local or fluentd', value: (logging as { driver: unknown }).driver, fix: 'pick one of the three' });
+    }
+    assertInteger(this, 'maxConcurrentDownloads', p.maxConcurrentDownloads ?? DEFAULT_MAX_CONCURRENT_DOWNLOADS, 1, MAX_CONCURRENCY);
+    assertInteger(this, 'maxConcurrentUploads', p.maxConcurrentUploads ?? DEFAULT_MAX_CONCURRENT_UPLOADS, 1, MAX_CONCURRENCY);
+    if (p.shutdownTimeout !== undefined) assertInteger(this, 'shutdownTimeout', p.shutdownTimeout, 0, 3600);
+    for (const [name, u] of Object.entries(p.defaultUlimits ?? {})) {
+      if (!ULIMIT_NAMES.has(name)) {
+        throw new ShipshapeError(this, { problem: `defaultUlimits has an unknown ulimit "${name}"`, value: name, fix: `use one of ${[...ULIMIT_NAMES].join(', ')}` });
+      }
+      const ok = Number.isInteger(u.soft) && Number.isInteger(u.hard) && u.soft >= -1 && u.hard >= -1 && (u.hard === -1 || (u.soft !== -1 && u.soft <= u.hard));
+      if (!ok) throw new ShipshapeError(this, { problem: `defaultUlimits.${name} must have whole-number limits with soft ≤ hard (-1 for unlimited)`, value: u, fix: 'lower soft or raise hard' });
+    }
+    if (p.dataRoot !== undefined && !p.dataRoot.startsWith('/')) {
+      throw new ShipshapeError(this, { problem: 'dataRoot must be an absolute path', value: p.dataRoot, fix: 'use e.g. "/var/lib/docker"' });
+    }
+    if (p.liveRestore === true && p.swarmMode === true) this.liveRestoreInSwarm();
+    for (const key of Object.keys(p.extra ?? {})) {
+      if (TYPED_KEYS.has(key)) throw new ShipshapeError(this, { problem: `extra repeats "${key}", which has a typed property`, value: key, fix: 'set the typed property instead' });
+    }
+  }
+
+  private validateMirror(mirror: IRegistryMirror | string): void {
+    if (typeof mirror === 'string') {
+      assertRegistryUrl(this, 'registryMirrors', mirror);
+      return;
+    }
+    if (!isDockerHub(mirror.remoteUrl)) {
+      throw new ShipshapeError(this, {
+        problem: `registry mirror ${mirror.node.path} proxies ${mirror.remoteUrl}, but the Docker daemon uses registry-mirrors only for Docker Hub images, so it would never send a pull for that registry there (and could serve Docker Hub names from the wrong upstream)`,
+        value: mirror.remoteUrl,
+        fix: 'set the mirror\'s remoteUrl to Docker Hub ("https://registry-1.docker.io"), or pull other registries\' images through the mirror\'s own host name instead of registry-mirrors',
+      });
+    }
+    assertRegistryUrl(this, 'registryMirrors', mirror.endpoint);
+  }
+
+  private validateSwarm(): string[] {
+    if (this.props.liveRestore === true && this.swarmMode) {
+      try {
+        this.liveRestoreInSwarm();
+      } catch (e) {
+        // synth prefixes validation messages with the construct path itself.
+        return [(e as Error).message.slice(this.node.path.length + 2)];
+      }
+    }
+    return [];
+  }
+
+  private liveRestoreInSwarm(): never {
+    throw new ShipshapeError(this, {
+      problem: 'liveRestore is set on hosts that run in Swarm mode: Swarm tasks are owned by the swarm agent inside dockerd, so they cannot outlive a daemon restart, and dockerd refuses to join or init a swarm with live-restore enabled',
+      value: { liveRestore: true, swarmMode: true },
+      fix: 'remove liveRestore on Swarm hosts (the default turns it off there) and drain a node before restarting dockerd; keep live-restore for standalone hosts',
+    });
+  }
+}
+
+function logOptions(logging: DaemonLogging): Record<string, string> {
+  if (logging.driver === 'fluentd') {
+    const address = typeof logging.fluentd === 'string' ? logging.fluentd : logging.fluentd.address;
+    return {
+      'fluentd-address': address,
+      'fluentd-async': String(logging.async ?? true),
+      tag: logging.tag ?? DEFAULT_FLUENTD_TAG,
+    };
+  }
+  const opts: Record<string, string> = {
+    'max-file': String(logging.maxFile ?? DEFAULT_LOG_MAX_FILE),
+    'max-size': logging.maxSize ?? DEFAULT_LOG_MAX_SIZE,
+  };
+  if (logging.compress !== undefined) opts.compress = String(logging.compress);
+  return opts;
+}
+
+/** The `logging` section a container or Swarm service uses for a daemon logging choice. */
+export function loggingOptions(logging: DaemonLogging): { driver: string; options: Record<string, string> } {
+  return { driver: logging.driver, options: logOptions(logging) };
+}
+
+/** Validates a logging choice for a scope other than the daemon (Swarm services, containers). */
+export function validateLogging(scope: Construct, field: string, logging: DaemonLogging): void {
+  if (logging.driver === 'json-file' || logging.driver === 'local') {
+    assertLogSize(scope, `${field}.maxSize`, logging.maxSize ?? DEFAULT_LOG_MAX_SIZE);
+    assertInteger(scope, `${field}.maxFile`, logging.maxFile ?? DEFAULT_LOG_MAX_FILE, 1, 1000);
+  } else {
+    const fluentd = (logging as FluentdLogging).fluentd;
+    const address = typeof fluentd === 'string' ? fluentd : fluentd?.address;
+    if (logging.driver !== 'fluentd' || !address || !HOST_PORT.test(address)) {
+      throw new ShipshapeError(scope, { problem: `${field}.fluentd must be the host:port of a Fluentd forward input`, value: address, fix: 'pass e.g. "fluentd:24224" or a typed Fluentd endpoint' });
+    }
+  }
+}
+

@@ -1,0 +1,2 @@
+export * from './docker-daemon-config';
+export * from './units';

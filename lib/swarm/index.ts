@@ -1,0 +1,2 @@
+export * from './swarm-service';
+export * from './swarm-stack';
