@@ -104,6 +104,12 @@ export function synthesizeStack(stack: Stack): SynthesizedStack {
 
   const policy = evaluatePolicy(objects);
   problems.push(...policy.violations.map(formatFinding));
+  if (!stack.environment.hasKubernetes && objects.length > 0) {
+    problems.push(
+      `${objects[0].constructPath}: environment "${stack.environment.name}" has no Kubernetes cluster, but ${objects.length} Kubernetes object(s) were added (${objects.slice(0, 3).map((o) => describe(o.manifest)).join(', ')}). ` +
+        'Fix: set kubernetesVersion on the environment, or move the Kubernetes constructs to a Kubernetes environment',
+    );
+  }
   const fileNames = new Set<string>();
   for (const o of objects) {
     if (fileNames.has(o.fileName)) problems.push(`${o.constructPath}: ${describe(o.manifest)} would be written to ${o.fileName}, which another object already uses. Fix: rename one of them`);

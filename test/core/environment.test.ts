@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Environment, ShipshapeError, Stack } from '../../lib';
+import { AntiAffinityDeployment, Environment, ShipshapeError, Stack, synthesizeStack } from '../../lib';
+import { App } from 'cdk8s';
 import { newStack, testEnvironment } from '../support/synth';
 import { Construct } from 'constructs';
 
@@ -46,3 +47,23 @@ describe('Stack', () => {
     expect(() => Stack.of(new Construct(undefined as any, 'lonely'))).toThrow(/must be created inside a shipshape Stack/);
   });
 });
+
+describe('Docker/Swarm-only environments', () => {
+  const edge = new Environment({ name: 'edge', replicas: 3 });
+
+  it('have no Kubernetes version, no namespace and no Kubernetes output', () => {
+    expect(edge.hasKubernetes).toBe(false);
+    expect(() => edge.kubernetesMinor).toThrow(/environment:edge: a Kubernetes construct was added, but this environment has no Kubernetes cluster.*Fix: set kubernetesVersion/);
+    const stack = new Stack(new App(), 'edge', { environment: edge });
+    expect(stack.toJson()).toEqual([]);
+    expect(synthesizeStack(stack).problems).toEqual([]);
+  });
+
+  it('refuse Kubernetes constructs at synth, naming them and the fix', () => {
+    const stack = new Stack(new App(), 'edge', { environment: edge });
+    new AntiAffinityDeployment(stack, 'web', { name: 'web', image: 'web:1.0.0', ports: [{ port: 80 }] });
+    const [problem] = synthesizeStack(stack).problems;
+    expect(problem).toMatch(/^edge\/web\/.*environment "edge" has no Kubernetes cluster, but \d+ Kubernetes object\(s\) were added \(.*Deployment .*web.*\)\. Fix: set kubernetesVersion/);
+  });
+});
+
