@@ -32,8 +32,9 @@ export const environments: readonly Environment[] = [
     // The notes' cluster-autoscaler range is 3-10 nodes; pods scale inside it.
     autoscaling: { minReplicas: 3, maxReplicas: 10 },
     nodeGroups: [
-      { name: 'webapi', minSize: 3, maxSize: 10, instanceType: 'm6i.xlarge' },
-      { name: 'batch', minSize: 1, maxSize: 6, instanceType: 'c6i.2xlarge', taints: [batchTaint] },
+      // Auto Scaling group names, as the cluster-autoscaler's --nodes flags need them.
+      { name: 'webapi', minSize: 3, maxSize: 10, instanceType: 'm6i.xlarge', cloudGroupName: 'acme-prod-webapi' },
+      { name: 'batch', minSize: 1, maxSize: 6, instanceType: 'c6i.2xlarge', taints: [batchTaint], cloudGroupName: 'acme-prod-batch' },
     ],
   }),
 ];
