@@ -5,6 +5,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
 import { BENCH_ENVIRONMENTS, BENCH_LABELS as LABELS, BENCH_YAML_OPTIONS, BenchEnvironment, GeneratedService, MANAGED_BY_VALUE as MANAGED_BY, METRICS_EXEMPTION, METRICS_EXEMPTION_ANNOTATION, ZONE_KEY, generatedServices, namespaceLabels } from './spec';
+import { byCodePoint } from '../../lib/core/ordering';
 
 /**
  * The same objects written directly with cdk8s-plus-27, as a team would without
@@ -126,7 +127,7 @@ export function writeRawApp(app: App, outdir: string): number {
       const { namespace: _dropped, ...metadata } = m.metadata;
       return { ...m, metadata };
     });
-    manifests.sort((a: any, b: any) => tier(a.kind) - tier(b.kind) || a.kind.localeCompare(b.kind) || (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name.localeCompare(b.metadata.name));
+    manifests.sort((a: any, b: any) => tier(a.kind) - tier(b.kind) || byCodePoint(a.kind, b.kind) || byCodePoint(a.metadata.namespace ?? '', b.metadata.namespace ?? '') || byCodePoint(a.metadata.name, b.metadata.name));
     const dir = path.join(outdir, chart.node.id, 'kubernetes');
     fs.mkdirSync(dir, { recursive: true });
     const names = manifests.map((m: any) => `${m.kind.toLowerCase()}-${m.metadata.name}.yaml`);

@@ -1,7 +1,8 @@
 /**
  * Apply order by kind: what others refer to goes first. Tier 0 defines names
  * and types, tier 1 identities, configuration and storage, tier 2 workloads and
- * everything else, tier 3 API registrations served by those workloads. Used for kustomization.yaml and for Pulumi dependencies.
+ * everything else, tier 3 API registrations served by those workloads. Used for
+ * kustomization.yaml and for Pulumi dependencies.
  */
 const TIERS: Record<string, number> = {
   Namespace: 0,
@@ -22,6 +23,14 @@ const TIERS: Record<string, number> = {
   ValidatingWebhookConfiguration: 3,
   MutatingWebhookConfiguration: 3,
 };
+
+/**
+ * Orders strings by UTF-16 code units. Unlike `localeCompare`, the result does not depend on the
+ * machine's locale or ICU data, so output order (and bytes) are the same everywhere.
+ */
+export function byCodePoint(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
 /** Apply tier of a kind (0 to 3). */
 export function applyTier(kind: string): number {

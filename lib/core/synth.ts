@@ -3,7 +3,7 @@ import { stringify } from 'yaml';
 import { Environment } from './environment';
 import { ShipshapeAggregateError } from './errors';
 import { OutputFile } from './output-file';
-import { CLUSTER_SCOPED_KINDS, applyTier } from './ordering';
+import { CLUSTER_SCOPED_KINDS, applyTier, byCodePoint } from './ordering';
 import { PolicyReport, evaluatePolicy, formatFinding } from './policy/engine';
 import { Manifest, describe } from './policy/manifest';
 import { Stack } from './stack';
@@ -41,9 +41,9 @@ export function renderManifest(m: Manifest): string {
 function compareObjects(a: Manifest, b: Manifest): number {
   return (
     applyTier(a.kind) - applyTier(b.kind) ||
-    a.kind.localeCompare(b.kind) ||
-    (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') ||
-    a.metadata.name.localeCompare(b.metadata.name)
+    byCodePoint(a.kind, b.kind) ||
+    byCodePoint(a.metadata.namespace ?? '', b.metadata.namespace ?? '') ||
+    byCodePoint(a.metadata.name, b.metadata.name)
   );
 }
 
@@ -100,7 +100,7 @@ export function synthesizeStack(stack: Stack): SynthesizedStack {
       problems.push((e as Error).message);
     }
   }
-  files.sort((a, b) => a.path.localeCompare(b.path));
+  files.sort((a, b) => byCodePoint(a.path, b.path));
 
   const policy = evaluatePolicy(objects);
   problems.push(...policy.violations.map(formatFinding));
@@ -120,7 +120,7 @@ export function synthesizeStack(stack: Stack): SynthesizedStack {
 
 /** The stacks of an app, in environment-name order. */
 export function stacksOf(app: App): Stack[] {
-  return app.node.children.filter((c): c is Stack => c instanceof Stack).sort((a, b) => a.environment.name.localeCompare(b.environment.name));
+  return app.node.children.filter((c): c is Stack => c instanceof Stack).sort((a, b) => byCodePoint(a.environment.name, b.environment.name));
 }
 
 /** Synthesizes every stack of an app; throws one error listing every problem of every stack. */

@@ -5,6 +5,7 @@ import { stringify } from 'yaml';
 import { ShipshapeAggregateError } from './errors';
 import { PolicyExemption, PolicyFinding } from './policy/engine';
 import { SynthesizedStack, YAML_OPTIONS, renderManifest, synthesizeApp } from './synth';
+import { byCodePoint } from './ordering';
 
 /** What one environment's synth produced, for the summary line. */
 export interface EnvironmentSummary {
@@ -56,7 +57,7 @@ export function writeFilesAtomically(outdir: string, files: ReadonlyMap<string, 
   try {
     // One mkdir per directory, not per file: environments hold thousands of files in a handful of directories.
     const made = new Set<string>();
-    for (const [rel, content] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
+    for (const [rel, content] of [...files].sort(([a], [b]) => byCodePoint(a, b))) {
       const file = path.join(staging, rel);
       const dir = path.dirname(file);
       if (!made.has(dir)) {

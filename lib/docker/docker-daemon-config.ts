@@ -5,6 +5,7 @@ import { OutputFile } from '../core/output-file';
 import { Stack } from '../core/stack';
 import { IRegistryMirror, isDockerHub } from '../registry/registry-endpoint';
 import { assertLogSize, assertRegistryUrl } from './units';
+import { byCodePoint } from '../core/ordering';
 
 /** Where a Fluentd forward input listens (a FluentdDaemonSet, an aggregator, or a host agent). */
 export interface FluentdEndpoint {
@@ -227,7 +228,7 @@ export class DockerDaemonConfig extends Construct {
     json['storage-driver'] = p.storageDriver ?? DEFAULT_STORAGE_DRIVER;
     const ulimits = p.defaultUlimits ?? DEFAULT_ULIMITS;
     if (Object.keys(ulimits).length > 0) {
-      json['default-ulimits'] = Object.fromEntries(Object.entries(ulimits).sort(([a], [b]) => a.localeCompare(b)).map(([name, u]) => [name, { Name: name, Soft: u.soft, Hard: u.hard }]));
+      json['default-ulimits'] = Object.fromEntries(Object.entries(ulimits).sort(([a], [b]) => byCodePoint(a, b)).map(([name, u]) => [name, { Name: name, Soft: u.soft, Hard: u.hard }]));
     }
     if (p.dataRoot !== undefined) json['data-root'] = p.dataRoot;
     if (p.dns?.length) json.dns = [...p.dns];

@@ -6,6 +6,7 @@ import { DockerHostRegistryMirror } from '../registry/docker-host-registry-mirro
 import { SwarmService } from '../swarm/swarm-service';
 import { SwarmStack } from '../swarm/swarm-stack';
 import { loggingOptions } from '../docker/docker-daemon-config';
+import { byCodePoint } from '../core/ordering';
 
 /** Options of {@link registerDockerResources}. */
 export interface DockerResourceOptions {
@@ -64,7 +65,7 @@ export function registerDockerResources(stack: Stack, opts: DockerResourceOption
   const all = stack.node.findAll();
   const mirrors = all.filter((c): c is DockerHostRegistryMirror => c instanceof DockerHostRegistryMirror);
   const mirrorServices = new Set(mirrors.map((m) => m.service).filter(Boolean));
-  const services = all.filter(SwarmService.isSwarmService).filter((s) => !mirrorServices.has(s)).sort((a, b) => a.name.localeCompare(b.name));
+  const services = all.filter(SwarmService.isSwarmService).filter((s) => !mirrorServices.has(s)).sort((a, b) => byCodePoint(a.name, b.name));
   const result = { services: {} as Record<string, docker.Service>, mirrors: {} as Record<string, DockerResources['mirrors'][string]>, networks: {} as Record<string, docker.Network>, secrets: {} as Record<string, docker.Secret>, configs: {} as Record<string, docker.ServiceConfig> };
   if (services.length === 0 && mirrors.length === 0) return result;
 

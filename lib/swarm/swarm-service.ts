@@ -6,6 +6,7 @@ import { OutputFile } from '../core/output-file';
 import { Stack } from '../core/stack';
 import { DaemonLogging, loggingOptions, validateLogging } from '../docker/docker-daemon-config';
 import { assertByteSize, assertDuration, byteSize } from '../docker/units';
+import { byCodePoint } from '../core/ordering';
 
 /** Replicated mode: a fixed number of tasks spread over the nodes. */
 export interface ReplicatedMode {
@@ -668,5 +669,5 @@ function clean<T extends Record<string, unknown>>(o: T): T {
 }
 
 function sortKeys(o: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => byCodePoint(a, b)));
 }

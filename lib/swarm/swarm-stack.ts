@@ -8,6 +8,7 @@ import { OutputFile } from '../core/output-file';
 import { Stack } from '../core/stack';
 import { YAML_OPTIONS } from '../core/synth';
 import { SwarmService } from './swarm-service';
+import { byCodePoint } from '../core/ordering';
 
 /** Properties of a {@link SwarmStack}. */
 export interface SwarmStackProps {
@@ -69,7 +70,7 @@ export class SwarmStack extends Construct {
 
   /** The SwarmServices this stack renders: every one in the environment, by name. */
   public get services(): SwarmService[] {
-    return Stack.of(this).node.findAll().filter(SwarmService.isSwarmService).sort((a, b) => a.name.localeCompare(b.name));
+    return Stack.of(this).node.findAll().filter(SwarmService.isSwarmService).sort((a, b) => byCodePoint(a.name, b.name));
   }
 
   /** The compose document. */
@@ -85,7 +86,7 @@ export class SwarmStack extends Construct {
     const secrets = [...new Set(services.flatMap((s) => (s.props.secrets ?? []).map((x) => x.name)))].sort();
     // Secrets are created out of band (`docker secret create`); the file only names them.
     if (secrets.length > 0) doc.secrets = Object.fromEntries(secrets.map((n) => [n, { external: true }]));
-    const configs = [...this.collectConfigs().entries()].sort(([a], [b]) => a.localeCompare(b));
+    const configs = [...this.collectConfigs().entries()].sort(([a], [b]) => byCodePoint(a, b));
     if (configs.length > 0) doc.configs = Object.fromEntries(configs.map(([key, c]) => [key, { name: c.name, file: c.file }]));
     return doc;
   }
