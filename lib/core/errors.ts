@@ -7,7 +7,10 @@ export type ErrorScope = IConstruct | string;
 export interface ShipshapeErrorDetails {
   /** What is wrong, as one sentence. */
   readonly problem: string;
-  /** The offending value, rendered as given. */
+  /**
+   * The offending value, rendered as given.
+   * @default - no value in the message
+   */
   readonly value?: unknown;
   /** How to fix it. */
   readonly fix: string;
