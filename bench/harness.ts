@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { OUTPUT_MARKER } from '../lib/core/writer';
 
 /** A command to time. */
 export interface Command {
@@ -222,7 +223,8 @@ export function readTree(dir: string): Map<string, string> {
     for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
       const full = path.join(d, entry.name);
       if (entry.isDirectory()) walk(full);
-      else files.set(path.relative(dir, full).split(path.sep).join('/'), fs.readFileSync(full, 'utf8'));
+      // synth's output marker is not part of what the variants are compared on.
+      else if (entry.name !== OUTPUT_MARKER) files.set(path.relative(dir, full).split(path.sep).join('/'), fs.readFileSync(full, 'utf8'));
     }
   };
   walk(dir);

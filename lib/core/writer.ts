@@ -45,16 +45,45 @@ export function renderFiles(results: readonly SynthesizedStack[]): Map<string, s
 }
 
 /**
- * Replaces `outdir` with exactly `files`. Everything is written to a sibling
- * staging directory first and swapped in with renames, so a crash or error
- * leaves either the previous tree or the new one, never a mix.
+ * Marker file synth writes at the top of its output. A directory is only ever
+ * replaced when it holds this marker (or is empty), so a mistyped outdir can
+ * never wipe a source tree or a home directory.
+ */
+export const OUTPUT_MARKER = '.shipshape-output';
+const MARKER_CONTENT = 'Written by shipshape synth. This directory is replaced as a whole on every synth; do not keep other files here.\n';
+
+function refuse(problem: string): never {
+  throw new ShipshapeAggregateError('synth failed; nothing was written', [problem]);
+}
+
+/** Refuses output directories whose replacement would delete files synth did not write. */
+function assertReplaceable(target: string): void {
+  const cwd = path.resolve(process.cwd());
+  if (target === path.parse(target).root || target === cwd || cwd.startsWith(`${target}${path.sep}`)) {
+    refuse(`output directory ${target} is, or contains, the current directory. Fix: write to a subdirectory such as "dist"`);
+  }
+  if (!fs.existsSync(target)) return;
+  if (!fs.statSync(target).isDirectory()) refuse(`output path ${target} is a file. Fix: choose a directory path`);
+  const entries = fs.readdirSync(target);
+  if (entries.length > 0 && !entries.includes(OUTPUT_MARKER)) {
+    refuse(`output directory ${target} holds files synth did not write (no ${OUTPUT_MARKER} marker), and synth replaces the whole directory. Fix: choose a new or empty directory, or delete this one first`);
+  }
+}
+
+/**
+ * Replaces `outdir` with exactly `files` (plus the output marker). Everything is
+ * written to a sibling staging directory first and swapped in with renames; if the
+ * swap fails the previous tree is put back, so `outdir` holds either the previous
+ * tree or the new one, never a mix.
  */
 export function writeFilesAtomically(outdir: string, files: ReadonlyMap<string, string>): void {
   const target = path.resolve(outdir);
+  assertReplaceable(target);
   const parent = path.dirname(target);
   fs.mkdirSync(parent, { recursive: true });
   const staging = fs.mkdtempSync(path.join(parent, `.${path.basename(target)}-staging-`));
   try {
+    fs.writeFileSync(path.join(staging, OUTPUT_MARKER), MARKER_CONTENT);
     // One mkdir per directory, not per file: environments hold thousands of files in a handful of directories.
     const made = new Set<string>();
     for (const [rel, content] of [...files].sort(([a], [b]) => byCodePoint(a, b))) {
@@ -73,7 +102,13 @@ export function writeFilesAtomically(outdir: string, files: ReadonlyMap<string, 
   const previous = `${staging}-previous`;
   const hadPrevious = fs.existsSync(target);
   if (hadPrevious) fs.renameSync(target, previous);
-  fs.renameSync(staging, target);
+  try {
+    fs.renameSync(staging, target);
+  } catch (e) {
+    if (hadPrevious) fs.renameSync(previous, target);
+    fs.rmSync(staging, { recursive: true, force: true });
+    throw e;
+  }
   if (hadPrevious) fs.rmSync(previous, { recursive: true, force: true });
 }
 

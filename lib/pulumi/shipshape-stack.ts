@@ -51,6 +51,17 @@ export class ShipshapeStack extends pulumi.ComponentResource {
     if (result.problems.length > 0) {
       throw new ShipshapeAggregateError(`${args.stack.environment.name}: deployment refused`, result.problems);
     }
+    // Kind, namespace and name joined by '-' can coincide (ConfigMap kube/system-x vs kube-system/x).
+    const names = new Map<string, string>();
+    for (const { manifest } of result.objects) {
+      const other = names.get(pulumiResourceName(manifest));
+      if (other) {
+        throw new ShipshapeAggregateError(`${args.stack.environment.name}: deployment refused`, [
+          `${describe(manifest)} and ${other} both map to the Pulumi resource name "${pulumiResourceName(manifest)}". Fix: rename one of them`,
+        ]);
+      }
+      names.set(pulumiResourceName(manifest), describe(manifest));
+    }
     super('shipshape:index:Stack', name, {}, opts);
     const resources = new Map<string, pulumi.CustomResource>();
     const tiers: string[][] = [];

@@ -49,6 +49,7 @@ export interface ServiceExposure {
 /** Update strategy of the Deployment. */
 export type UpdateStrategy =
   | {
+      /** Replace pods gradually. */
       readonly type: 'RollingUpdate';
       /**
        * Pods created above the desired count during an update.
@@ -61,7 +62,10 @@ export type UpdateStrategy =
        */
       readonly maxUnavailable?: CountOrPercent;
     }
-  | { readonly type: 'Recreate' };
+  | {
+      /** Stop every pod, then start the new ones (for workloads that must never run two versions at once). */
+      readonly type: 'Recreate';
+    };
 
 /** Horizontal pod autoscaling (autoscaling/v2). */
 export interface AutoscalingProps {
@@ -106,14 +110,34 @@ export interface DisruptionBudgetProps {
   readonly minAvailable?: CountOrPercent;
 }
 
-/** An environment variable: a plain value, or a key of a ConfigMap or Secret. */
-export type EnvSource =
-  | string
-  | { readonly configMap: string | kplus.IConfigMap; readonly key: string; readonly optional?: boolean }
-  | { readonly secret: string | kplus.ISecret; readonly key: string; readonly optional?: boolean };
+/** One key of a ConfigMap or a Secret. */
+interface KeyReference {
+  /** The key. */
+  readonly key: string;
+  /**
+   * Whether the pod starts when the key (or the object) is missing.
+   * @default false
+   */
+  readonly optional?: boolean;
+}
 
-/** Every key of a ConfigMap or Secret as environment variables. */
-export type EnvFromSource = { readonly configMap: string | kplus.IConfigMap } | { readonly secret: string | kplus.ISecret };
+/** A key of a ConfigMap, as an environment variable. */
+export interface ConfigMapKeySource extends KeyReference {
+  /** The ConfigMap, by name or as a construct. */
+  readonly configMap: string | kplus.IConfigMap;
+}
+
+/** A key of a Secret, as an environment variable. */
+export interface SecretKeySource extends KeyReference {
+  /** The Secret, by name or as a construct. */
+  readonly secret: string | kplus.ISecret;
+}
+
+/** An environment variable: a plain value, or a key of a ConfigMap or Secret. */
+export type EnvSource = string | ConfigMapKeySource | SecretKeySource;
+
+/** Every key of a ConfigMap (`{ configMap }`) or Secret (`{ secret }`) as environment variables. */
+export type EnvFromSource = Pick<ConfigMapKeySource, 'configMap'> | Pick<SecretKeySource, 'secret'>;
 
 /** Properties of an {@link AntiAffinityDeployment}. */
 export interface AntiAffinityDeploymentProps {
@@ -356,7 +380,7 @@ export class AntiAffinityDeployment extends Construct {
     for (const [i, sidecar] of (props.sidecars ?? []).entries()) this.deployment.addContainer(hardened(this.withResources(sidecar, `sidecars[${i}]`)));
     for (const [i, path] of (props.writablePaths ?? ['/tmp']).entries()) {
       const volume = kplus.Volume.fromEmptyDir(this, `writable-${i}`, `writable-${i}`);
-      for (const c of this.deployment.containers) c.mount(path, volume);
+      for (const c of [...this.deployment.initContainers, ...this.deployment.containers]) c.mount(path, volume);
     }
 
     // Peers are selected by the stable labels, not by cdk8s-plus' construct-path label.
@@ -489,11 +513,12 @@ export class AntiAffinityDeployment extends Construct {
       if (value === undefined) continue;
       if (!isCountOrPercent(value)) throw new ShipshapeError(this, { problem: `strategy.${field} must be a non-negative integer or a percentage from "0%" to "100%"`, value, fix: `set strategy.${field} to e.g. 1 or "25%"` });
     }
-    const surge = resolveCountOrPercent(strategy.maxSurge ?? '25%', this.replicaRange.min, true);
-    const unavailable = resolveCountOrPercent(strategy.maxUnavailable ?? 0, this.replicaRange.min, false);
-    if (surge === 0 && unavailable === 0) {
+    // The API server refuses maxSurge and maxUnavailable both 0; when percentages merely round to 0 the
+    // controller itself allows one unavailable pod, so only literal zeros are an error.
+    const isZero = (v: CountOrPercent | undefined, fallback: CountOrPercent) => (v ?? fallback) === 0 || (v ?? fallback) === '0%';
+    if (isZero(strategy.maxSurge, '25%') && isZero(strategy.maxUnavailable, 0)) {
       throw new ShipshapeError(this, {
-        problem: `a rolling update with maxSurge and maxUnavailable both resolving to 0 at ${this.replicaRange.min} replicas can never make progress`,
+        problem: 'a rolling update with maxSurge and maxUnavailable both 0 can never replace a pod, and the API server refuses it',
         value: { maxSurge: strategy.maxSurge, maxUnavailable: strategy.maxUnavailable },
         fix: 'allow a surge (maxSurge: 1) or an unavailable pod (maxUnavailable: 1)',
       });

@@ -192,6 +192,30 @@ describe('policy engine', () => {
     });
   });
 
+  describe('secret-env-plaintext through ConfigMaps and URLs', () => {
+    it('fails a credential taken from a ConfigMap key or embedded in a URL', () => {
+      const fromConfigMap = [{ name: 'PGPASSWORD', valueFrom: { configMapKeyRef: { name: 'settings', key: 'pg' } } }];
+      expect(ruleIds(deployment({ replicas: 3, containers: [container({ env: fromConfigMap })] }), pdb({ maxUnavailable: 1 }))).toEqual(['secret-env-plaintext']);
+      const inUrl = [{ name: 'DATABASE_URL', value: 'postgres://admin:hunter2@db:5432/app' }];
+      expect(ruleIds(deployment({ replicas: 3, containers: [container({ env: inUrl })] }), pdb({ maxUnavailable: 1 }))).toEqual(['secret-env-plaintext']);
+    });
+    it('passes a URL without a password', () => {
+      const env = [{ name: 'QUEUE_URL', value: 'amqp://queue.prod.svc:5672' }];
+      expect(ruleIds(deployment({ replicas: 3, containers: [container({ env })] }), pdb({ maxUnavailable: 1 }))).toEqual([]);
+    });
+  });
+
+  describe('configmap-credentials', () => {
+    const configMap = (data: Record<string, string>): Manifest => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'test' }, data });
+    it('fails credential-named keys and passwords in URLs', () => {
+      expect(ruleIds(configMap({ DB_PASSWORD: 'hunter2' }))).toEqual(['configmap-credentials']);
+      expect(ruleIds(configMap({ DATABASE_URL: 'postgres://admin:hunter2@db/app' }))).toEqual(['configmap-credentials']);
+    });
+    it('passes ordinary settings', () => {
+      expect(ruleIds(configMap({ LOG_LEVEL: 'info', QUEUE_URL: 'amqp://queue:5672', 'fluent.conf': 'password "#{ENV[\'PASSWORD\']}"' }))).toEqual([]);
+    });
+  });
+
   describe('secret-data-inline', () => {
     it('fails a Secret with data, passes one without', () => {
       const secret = (data?: Record<string, string>): Manifest => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'test' }, ...(data ? { stringData: data } : {}) });

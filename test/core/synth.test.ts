@@ -3,8 +3,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { App } from 'cdk8s';
 import { Construct } from 'constructs';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AntiAffinityDeployment, OutputFile, ShipshapeError, Stack, formatSummary, synth } from '../../lib';
+import { AntiAffinityDeployment, OUTPUT_MARKER, OutputFile, ShipshapeError, Stack, formatSummary, synth } from '../../lib';
 import { testEnvironment } from '../support/synth';
 
 const tmpDirs: string[] = [];
@@ -73,10 +74,43 @@ describe('synth', () => {
 
   it('replaces the previous output wholly, dropping files that are no longer produced', () => {
     const out = path.join(tmp(), 'dist');
+    synth(app(), { outdir: out });
     fs.mkdirSync(path.join(out, 'stale'), { recursive: true });
     fs.writeFileSync(path.join(out, 'stale', 'old.yaml'), 'old');
     synth(app(), { outdir: out });
     expect(fs.existsSync(path.join(out, 'stale'))).toBe(false);
+    expect(fs.existsSync(path.join(out, OUTPUT_MARKER))).toBe(true);
+    expect(fs.readdirSync(path.dirname(out))).toEqual(['dist']);
+  });
+
+  it('refuses to replace a directory it did not write, or the current directory, and deletes nothing', () => {
+    const dir = tmp();
+    fs.writeFileSync(path.join(dir, 'precious.txt'), 'keep me');
+    expect(() => synth(app(), { outdir: dir })).toThrow(/holds files synth did not write \(no \.shipshape-output marker\).*Fix: choose a new or empty directory/);
+    expect(fs.readdirSync(dir)).toEqual(['precious.txt']);
+    expect(() => synth(app(), { outdir: '.' })).toThrow(/is, or contains, the current directory/);
+    expect(() => synth(app(), { outdir: '..' })).toThrow(/is, or contains, the current directory/);
+  });
+
+  it('puts the previous output back when the final swap fails', () => {
+    const out = path.join(tmp(), 'dist');
+    synth(app(), { outdir: out });
+    const before = tree(out);
+    // Patch the CommonJS fs object and push the change to the ES module bindings the writer uses.
+    const cjsFs = createRequire(__filename)('node:fs') as typeof fs;
+    const realRename = cjsFs.renameSync;
+    cjsFs.renameSync = (from, to) => {
+      if (String(from).includes('-staging-') && !String(from).endsWith('-previous')) throw new Error('disk full');
+      return realRename(from, to);
+    };
+    syncBuiltinESMExports();
+    try {
+      expect(() => synth(app(), { outdir: out })).toThrow('disk full');
+    } finally {
+      cjsFs.renameSync = realRename;
+      syncBuiltinESMExports();
+    }
+    expect(tree(out)).toEqual(before);
     expect(fs.readdirSync(path.dirname(out))).toEqual(['dist']);
   });
 

@@ -35,6 +35,6 @@ describe('examples/efk-stack', () => {
   it('also takes the output directory as its first argument', () => {
     const second = path.join(out, 'argv');
     run('npx', ['tsx', 'examples/efk-stack/main.ts', second], { cwd: root });
-    expect(fs.readdirSync(second).sort()).toEqual(['dev', 'prod']);
+    expect(fs.readdirSync(second).sort()).toEqual(['.shipshape-output', 'dev', 'prod']);
   });
 });

@@ -198,6 +198,8 @@ describe('EfkStack', () => {
       heap: fc.option(heap, { nil: undefined }),
       memory: fc.option(fc.integer({ min: 64, max: 70000 }).map((n) => Size.mebibytes(n)), { nil: undefined }),
     }, { requiredKeys: [] });
+    let built = 0;
+    let rejected = 0;
     fc.assert(fc.property(props, fc.constantFrom('containerd', 'docker', 'cri-o') as fc.Arbitrary<'containerd'>, (es, runtime) => {
       const environment = new Environment({ name: 'prop', kubernetesVersion: '1.29', replicas: 3, zones: ['a', 'b'], containerRuntime: runtime });
       let result: SynthesizedStack;
@@ -206,8 +208,10 @@ describe('EfkStack', () => {
       } catch (e) {
         expect(e).toBeInstanceOf(ShipshapeError);
         expect((e as ShipshapeError).path).toMatch(/^prop\/logging/);
+        rejected++;
         return;
       }
+      built++;
       expect(result.problems).toEqual([]);
       const sts = findObject(result, 'StatefulSet', 'elasticsearch');
       validateManifest(sts);
@@ -218,6 +222,9 @@ describe('EfkStack', () => {
       expect(max).toBeLessThan(31 * 1024);
       expect([1, 3, 5]).toContain(sts.spec.replicas);
     }), { numRuns: 60 });
+    // Both branches must be exercised, or the property proves nothing.
+    expect(built).toBeGreaterThan(5);
+    expect(rejected).toBeGreaterThan(5);
   });
 });
 

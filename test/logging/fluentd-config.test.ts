@@ -215,23 +215,28 @@ describe('FluentdConfig', () => {
   });
 
   it('renders valid text or throws a ShipshapeError naming the path, for any input (property)', () => {
-    const size = fc.option(fc.integer({ min: 0, max: 4096 }).map((n) => Size.mebibytes(n)), { nil: undefined });
-    const buffer = fc.option(fc.record({
-      type: fc.constantFrom('file', 'memory', 'disk'),
+    // Mostly valid values with a tail of invalid ones, so both outcomes occur often.
+    const mostly = <T, U>(valid: fc.Arbitrary<T>, invalid: fc.Arbitrary<U>) => fc.oneof({ arbitrary: valid, weight: 9 }, { arbitrary: invalid, weight: 1 });
+    const optional = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined, freq: 3 });
+    const size = optional(mostly(fc.integer({ min: 1, max: 256 }), fc.integer({ min: 0, max: 4096 })).map((n) => Size.mebibytes(n)));
+    const buffer = optional(fc.record({
+      type: mostly(fc.constantFrom('file', 'memory'), fc.constant('disk')),
       chunkLimitSize: size,
       totalLimitSize: size,
-      flushIntervalSeconds: fc.option(fc.integer({ min: -1, max: 100 }), { nil: undefined }),
-      flushThreadCount: fc.option(fc.integer({ min: -1, max: 100 }), { nil: undefined }),
-      overflowAction: fc.constantFrom('block', 'drop_oldest_chunk', 'throw_exception', 'panic'),
-    }, { requiredKeys: [] }), { nil: undefined });
+      flushIntervalSeconds: optional(mostly(fc.integer({ min: 1, max: 100 }), fc.integer({ min: -1, max: 0 }))),
+      flushThreadCount: optional(mostly(fc.integer({ min: 1, max: 8 }), fc.integer({ min: -1, max: 100 }))),
+      overflowAction: mostly(fc.constantFrom('block', 'drop_oldest_chunk', 'throw_exception'), fc.constant('panic')),
+    }, { requiredKeys: [] }));
     const props = fc.record({
       runtime: fc.constantFrom('containerd', 'cri-o', 'docker'),
-      tail: fc.record({ parser: fc.constantFrom('cri', 'json', 'none', undefined), rotateWaitSeconds: fc.option(fc.integer({ min: -5, max: 5000 }), { nil: undefined }) }, { requiredKeys: [] }),
-      elasticsearch: fc.option(fc.record({ host: fc.constantFrom('es.logging.svc', 'Bad Host', ''), indexPrefix: fc.constantFrom('logs-dev', 'Logs', ''), port: fc.option(fc.integer({ min: -1, max: 70000 }), { nil: undefined }), buffer }), { nil: undefined }),
-      s3: fc.option(fc.record({ bucket: fc.constantFrom('acme-logs', '', 'UPPER'), region: fc.constantFrom('eu-west-1', 'mars'), path: fc.constantFrom(undefined, 'logs/%Y/', '/abs', 'a b'), buffer }), { nil: undefined }),
-      memoryLimit: size,
-      monitorPort: fc.option(fc.integer({ min: 0, max: 70000 }), { nil: undefined }),
+      tail: fc.record({ parser: mostly(fc.constant(undefined), fc.constantFrom('cri', 'json', 'none')), rotateWaitSeconds: optional(mostly(fc.integer({ min: 0, max: 60 }), fc.integer({ min: -5, max: 5000 }))) }, { requiredKeys: [] }),
+      elasticsearch: optional(fc.record({ host: mostly(fc.constant('es.logging.svc'), fc.constantFrom('Bad Host', '')), indexPrefix: mostly(fc.constant('logs-dev'), fc.constantFrom('Logs', '')), port: optional(mostly(fc.integer({ min: 1, max: 65535 }), fc.integer({ min: -1, max: 70000 }))), buffer })),
+      s3: optional(fc.record({ bucket: mostly(fc.constant('acme-logs'), fc.constantFrom('', 'UPPER')), region: mostly(fc.constant('eu-west-1'), fc.constant('mars')), path: mostly(fc.constantFrom(undefined, 'logs/%Y/'), fc.constantFrom('/abs', 'a b')), buffer })),
+      memoryLimit: optional(mostly(fc.integer({ min: 512, max: 4096 }), fc.integer({ min: 0, max: 511 })).map((n) => Size.mebibytes(n))),
+      monitorPort: optional(mostly(fc.integer({ min: 1024, max: 65535 }), fc.integer({ min: 0, max: 70000 }))),
     }, { requiredKeys: ['runtime'] });
+    let built = 0;
+    let rejected = 0;
     fc.assert(fc.property(props, (p) => {
       let text: string;
       try {
@@ -239,8 +244,10 @@ describe('FluentdConfig', () => {
       } catch (e) {
         expect(e).toBeInstanceOf(ShipshapeError);
         expect((e as ShipshapeError).path).toBe('env/logging/fluentd');
+        rejected++;
         return;
       }
+      built++;
       expect(text).toMatch(/<match kubernetes\.\*\*>/);
       expect(text).toContain(`@type ${p.runtime === 'docker' ? 'json' : 'cri'}\n`);
       // Balanced sections.
@@ -248,6 +255,9 @@ describe('FluentdConfig', () => {
       const closes = (text.match(/^\s*<\/[a-z_]+>/gm) ?? []).length;
       expect(opens).toBe(closes);
     }), { numRuns: 300 });
+    // Both branches must be exercised, or the property proves nothing.
+    expect(built).toBeGreaterThan(10);
+    expect(rejected).toBeGreaterThan(10);
   });
 
   it('quoteFluentString escapes the characters Fluentd interprets', () => {

@@ -103,6 +103,10 @@ describe('AntiAffinityDeployment', () => {
     expect(result.policy.warnings.map((w) => w.ruleId)).toEqual(['single-replica']);
   });
 
+  it('accepts percentages that round to zero, as the controller then allows one unavailable pod', () => {
+    expect(synthWeb({ replicas: 3, strategy: { type: 'RollingUpdate', maxSurge: 0, maxUnavailable: '10%' } }).result.problems).toEqual([]);
+  });
+
   it('supports Recreate and RollingUpdate strategies and a revision history limit', () => {
     expect(synthWeb({ strategy: { type: 'Recreate' } }).deployment.spec.strategy).toEqual({ type: 'Recreate' });
     const rolling = synthWeb({ strategy: { type: 'RollingUpdate', maxSurge: 1, maxUnavailable: '10%' }, revisionHistoryLimit: 3 }).deployment.spec;
@@ -135,6 +139,8 @@ describe('AntiAffinityDeployment', () => {
     expect(result.problems).toEqual([]);
     expect(podSpec.initContainers.map((c: any) => c.name)).toEqual(['migrate']);
     expect(podSpec.initContainers[0].resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } });
+    // Init containers get the same writable /tmp as the others under the read-only root filesystem.
+    expect(podSpec.initContainers[0].volumeMounts).toEqual([{ mountPath: '/tmp', name: 'writable-0' }]);
     expect(podSpec.containers.map((c: any) => c.name)).toEqual(['web', 'proxy']);
     expect(podSpec.priorityClassName).toBe('platform-high');
   });
@@ -160,7 +166,7 @@ describe('AntiAffinityDeployment', () => {
       ['more replicas than nodes under required anti-affinity', { antiAffinity: 'required', nodeGroup: 'batch', replicas: 3 }, /3 replicas can never fit node group "batch", which has at most 2 nodes/],
       ['a rollout that needs one node too many', { antiAffinity: 'required', nodeGroup: 'batch', replicas: 2 }, /would hang/],
       ['no probes without ports', { ports: [] }, /liveness and readiness probes must be given/],
-      ['a zero-progress rollout', { strategy: { type: 'RollingUpdate', maxSurge: 0, maxUnavailable: 0 } }, /can never make progress/],
+      ['a zero-progress rollout', { strategy: { type: 'RollingUpdate', maxSurge: 0, maxUnavailable: '0%' } }, /can never replace a pod/],
       ['a bad name', { name: 'Web_API' }, /name is not a valid Kubernetes name/],
       ['memory request above limit', { resources: { memory: { request: Size.gibibytes(2), limit: Size.gibibytes(1) } } }, /memory.request \(2048Mi\) is above the limit \(1024Mi\)/],
     ])('rejects %s', (_, props, message) => {

@@ -49,6 +49,9 @@ export function imageReference(image: string): { tag?: string; digest?: string }
 // Names that usually carry credentials (PASSWORD, DB_PASS, API_TOKEN, AWS_SECRET_ACCESS_KEY, PRIVATE_KEY...).
 const SECRET_NAME = /(pass(word|wd)?|secret|token|credential|(^|[_-])(api|access|private|secret|signing|encryption)?[_-]?key($|[_-]))/i;
 
+// scheme://user:password@host — a credential in a connection string.
+const URL_CREDENTIALS = /[a-z][a-z0-9+.-]*:\/\/[^\s/:@]+:[^\s/@]+@/i;
+
 /** Whether a PodDisruptionBudget lets at least one pod be evicted when the workload runs `replicas` pods. */
 export function budgetAllowsEviction(pdb: any, replicas: number): boolean {
   const spec = pdb.spec ?? {};
@@ -168,15 +171,36 @@ export const RULES: readonly PolicyRule[] = [
   {
     id: 'secret-env-plaintext',
     severity: 'error',
-    description: 'environment variables whose name looks like a credential take their value from a Secret, never from plain text',
+    description: 'environment variables whose name looks like a credential take their value from a Secret, never from plain text or a ConfigMap, and no value embeds user:password in a URL',
     check: perContainer((ref) => {
-      const leaked = (ref.container.env ?? []).filter((e: any) => SECRET_NAME.test(e.name) && typeof e.value === 'string' && e.value !== '');
-      if (leaked.length === 0) return undefined;
-      return {
-        message: `${containerName(ref)} sets ${leaked.map((e: any) => e.name).join(', ')} in plain text`,
-        fix: 'reference the value from a Secret (valueFrom.secretKeyRef or envFrom a Secret)',
-      };
+      const env: any[] = ref.container.env ?? [];
+      const plain = env.filter((e) => SECRET_NAME.test(e.name) && typeof e.value === 'string' && e.value !== '');
+      const fromConfigMap = env.filter((e) => SECRET_NAME.test(e.name) && e.valueFrom?.configMapKeyRef);
+      const inUrl = env.filter((e) => typeof e.value === 'string' && URL_CREDENTIALS.test(e.value));
+      const problems = [
+        plain.length > 0 && `sets ${plain.map((e) => e.name).join(', ')} in plain text`,
+        fromConfigMap.length > 0 && `takes ${fromConfigMap.map((e) => e.name).join(', ')} from a ConfigMap, which is stored and shown in plain text`,
+        inUrl.length > 0 && `embeds a password in the URL of ${inUrl.map((e) => e.name).join(', ')}`,
+      ].filter(Boolean);
+      if (problems.length === 0) return undefined;
+      return { message: `${containerName(ref)} ${problems.join('; ')}`, fix: 'reference the value from a Secret (valueFrom.secretKeyRef or envFrom a Secret)' };
     }),
+  },
+  {
+    id: 'configmap-credentials',
+    severity: 'error',
+    description: 'ConfigMaps hold no credentials: no key named like one, no user:password in a URL; ConfigMaps are written to Git and readable by anyone who can read the namespace',
+    check: (m) => {
+      if (m.kind !== 'ConfigMap') return [];
+      const data: Record<string, string> = m.data ?? {};
+      const keys = Object.keys(data).filter((k) => SECRET_NAME.test(k));
+      const urls = Object.keys(data).filter((k) => URL_CREDENTIALS.test(data[k]));
+      if (keys.length === 0 && urls.length === 0) return [];
+      return [{
+        message: [keys.length > 0 && `keys ${keys.join(', ')} look like credentials`, urls.length > 0 && `${urls.join(', ')} embed a password in a URL`].filter(Boolean).join('; '),
+        fix: 'move the credentials to a Secret created outside Git and reference it by name',
+      }];
+    },
   },
   {
     id: 'secret-data-inline',
