@@ -45,9 +45,9 @@ export interface ArgoCdApplicationProps {
   readonly name?: string;
 }
 
-// The ApiObjects of a stack as plain manifests, for the project's allow-lists.
-function manifestsOf(stack: Stack): Manifest[] {
-  return stack.node.findAll().filter(ApiObject.isApiObject).map((o) => o.toJson() as Manifest);
+// What the project's allow-lists need of each ApiObject, read without rendering the objects (synth does that once).
+function manifestsOf(stack: Stack): Pick<Manifest, 'apiVersion' | 'kind' | 'metadata'>[] {
+  return stack.node.findAll().filter(ApiObject.isApiObject).map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.name, namespace: o.metadata.namespace } }));
 }
 
 /**

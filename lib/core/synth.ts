@@ -110,10 +110,14 @@ export function synthesizeStack(stack: Stack): SynthesizedStack {
         'Fix: set kubernetesVersion on the environment, or move the Kubernetes constructs to a Kubernetes environment',
     );
   }
-  const fileNames = new Set<string>();
+  // Distinct objects whose names differ only in characters a file name cannot hold (a:b vs a-b); true duplicates were reported above.
+  const fileOwners = new Map<string, string>();
   for (const o of objects) {
-    if (fileNames.has(o.fileName)) problems.push(`${o.constructPath}: ${describe(o.manifest)} would be written to ${o.fileName}, which another object already uses. Fix: rename one of them`);
-    fileNames.add(o.fileName);
+    const owner = fileOwners.get(o.fileName);
+    if (owner !== undefined && owner !== describe(o.manifest)) {
+      problems.push(`${o.constructPath}: ${describe(o.manifest)} would be written to ${o.fileName}, which ${owner} already uses. Fix: rename one of them`);
+    }
+    fileOwners.set(o.fileName, describe(o.manifest));
   }
   return { stack, environment: stack.environment, objects, policy, files, problems };
 }

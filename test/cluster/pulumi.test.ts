@@ -1,24 +1,15 @@
-import * as pulumi from '@pulumi/pulumi';
 import { App } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { synthesizeStack } from '../../lib';
 import { ShipshapeStack, kubernetesTypeToken } from '../../lib/pulumi';
 import { environmentNamed } from '../../stacks/environments';
 import { buildPlatform } from '../../stacks/platform';
-
-interface Registered { readonly type: string; readonly name: string; readonly inputs: any }
+import { recordResources, settled } from '../support/pulumi-mocks';
 
 describe('cluster operations through the Pulumi back end', () => {
   for (const envName of ['stage', 'prod']) {
     it(`registers every cluster-operations object of ${envName} as a typed resource, API registrations last`, async () => {
-      const registered: Registered[] = [];
-      await pulumi.runtime.setMocks({
-        newResource: (args) => {
-          registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-          return { id: `${args.name}-id`, state: args.inputs };
-        },
-        call: (args) => args.inputs,
-      }, 'shipshape-platform', envName, false);
+      const registered = await recordResources(envName);
       const environment = environmentNamed(envName);
       const build = () => {
         const stack = buildPlatform(new App(), environment);
@@ -26,7 +17,7 @@ describe('cluster operations through the Pulumi back end', () => {
       };
       const expected = synthesizeStack(build()).objects.map((o) => o.manifest);
       const component = new ShipshapeStack(envName, { stack: build() });
-      await new Promise((resolve) => pulumi.all([...component.resources.values()].map((r) => r.urn)).apply(resolve));
+      await settled([...component.resources.values()].map((r) => r.urn));
 
       const kubernetes = registered.filter((r) => r.type.startsWith('kubernetes:'));
       expect(kubernetes).toHaveLength(expected.length);

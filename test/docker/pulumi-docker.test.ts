@@ -3,32 +3,16 @@ import { App } from 'cdk8s';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { registerDockerResources } from '../../lib/pulumi/docker';
 import { buildSwarmPlatform } from '../../stacks/swarm';
+import { RegisteredResource, recordResources, settled } from '../support/pulumi-mocks';
 import { hostStack } from './helpers';
 
-interface Registered {
-  readonly type: string;
-  readonly name: string;
-  readonly inputs: any;
-  readonly provider?: string;
-}
-
-let registered: Registered[] = [];
+let registered: RegisteredResource[] = [];
 
 async function useMocks(config: Record<string, string> = {}): Promise<void> {
-  registered = [];
   pulumi.runtime.setAllConfig(config, Object.keys(config).filter((k) => k.startsWith('swarm:')));
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        registered.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider });
-        return { id: `${args.name}-id`, state: { ...args.inputs, ...(args.type === 'docker:index/remoteImage:RemoteImage' ? { imageId: `sha256:${args.name}` } : {}) } };
-      },
-      call: (args) => args.inputs,
-    },
-    'shipshape-platform',
-    'swarm-edge',
-    false,
-  );
+  registered = await recordResources('swarm-edge', {
+    state: (args) => (args.type === 'docker:index/remoteImage:RemoteImage' ? { imageId: `sha256:${args.name}` } : {}),
+  });
 }
 
 class Parent extends pulumi.ComponentResource {
@@ -44,10 +28,6 @@ function unsecret(v: any): any {
 }
 function isSecret(v: any): boolean {
   return Boolean(v && typeof v === 'object' && SECRET_SIG in v);
-}
-
-function settled(outputs: pulumi.Output<unknown>[]): Promise<unknown[]> {
-  return new Promise((resolve) => pulumi.all(outputs).apply(resolve));
 }
 
 const SECRETS = { 'swarm:dockerhub-username': 'acme', 'swarm:dockerhub-token': 'dckr_pat_x', 'shipshape:dockerHost': 'ssh://ops@edge-1' };
@@ -134,7 +114,7 @@ describe('Pulumi mapping of Docker resources', () => {
     expect(api.inputs.taskSpec.containerSpec.secrets).toEqual([{ secretId: 'edge-secret-dockerhub-token-id', secretName: 'dockerhub-token', fileName: '/run/secrets/dockerhub-token', fileMode: 0o400 }]);
     expect(api.inputs.taskSpec.containerSpec.configs[0]).toMatchObject({ configId: 'edge-config-api-settings-id', fileName: '/etc/settings.yml', fileMode: 0o444 });
 
-    registered = [];
+    registered.length = 0;
     const empty = registerDockerResources(hostStack(), { parent: new Parent('empty') });
     expect(empty.provider).toBeUndefined();
     expect(registered.filter((r) => r.type.startsWith('docker:') || r.type === 'pulumi:providers:docker')).toEqual([]);

@@ -1,4 +1,3 @@
-import * as pulumi from '@pulumi/pulumi';
 import { App } from 'cdk8s';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Stack, synthesizeStack } from '../../lib';
@@ -6,37 +5,17 @@ import { EfkStack } from '../../lib/logging';
 import { ShipshapeStack, kubernetesTypeToken, pulumiResourceName } from '../../lib/pulumi';
 import { environments } from '../../stacks/environments';
 import { addLogging } from '../../stacks/logging';
+import { RegisteredResource, recordResources, settled } from '../support/pulumi-mocks';
 
-interface Registered {
-  readonly type: string;
-  readonly name: string;
-  readonly inputs: any;
-}
-
-let registered: Registered[] = [];
+let registered: RegisteredResource[] = [];
 
 beforeAll(async () => {
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-        return { id: `${args.name}-id`, state: args.inputs };
-      },
-      call: (args) => args.inputs,
-    },
-    'shipshape-logging',
-    'prod',
-    false,
-  );
+  registered = await recordResources('prod', { project: 'shipshape-logging' });
 });
-
-function settled(outputs: pulumi.Output<unknown>[]): Promise<unknown[]> {
-  return new Promise((resolve) => pulumi.all(outputs).apply(resolve));
-}
 
 describe('EfkStack through the Pulumi back end', () => {
   it('registers one typed resource per logging object, custom resources included, after the logging Namespace', async () => {
-    registered = [];
+    registered.length = 0;
     const prod = environments.find((e) => e.name === 'prod')!;
     const build = () => {
       const stack = new Stack(new App(), prod.name, { environment: prod });

@@ -5,35 +5,12 @@ import { synthesizeStack } from '../../lib';
 import { ShipshapeStack, kubernetesTypeToken, pulumiResourceName } from '../../lib/pulumi';
 import { environments } from '../../stacks/environments';
 import { buildPlatform } from '../../stacks/platform';
+import { RegisteredResource, recordResources, settled } from '../support/pulumi-mocks';
 
-interface Registered {
-  readonly type: string;
-  readonly name: string;
-  readonly inputs: any;
-  readonly provider?: string;
-}
-
-let registered: Registered[] = [];
+let registered: RegisteredResource[] = [];
 
 async function useMocks(stackName: string): Promise<void> {
-  registered = [];
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        registered.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider });
-        return { id: `${args.name}-id`, state: args.inputs };
-      },
-      call: (args) => args.inputs,
-    },
-    'shipshape-platform',
-    stackName,
-    false,
-  );
-}
-
-/** Resolves when every output has been registered with the (mock) engine. */
-function settled(outputs: pulumi.Output<unknown>[]): Promise<unknown[]> {
-  return new Promise((resolve) => pulumi.all(outputs).apply(resolve));
+  registered = await recordResources(stackName);
 }
 
 describe('Pulumi back end', () => {
