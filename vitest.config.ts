@@ -1,11 +1,32 @@
 import { defineConfig } from 'vitest/config';
 
+// Real-tool suites are named *.conformance.test.ts and sit beside the unit tests of what they check.
+const CONFORMANCE = 'test/**/*.conformance.test.ts';
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // Real-tool tests start daemons; give them room, and run files one at a time on 2-core machines.
-    testTimeout: 60_000,
-    hookTimeout: 180_000,
-    fileParallelism: false,
+    reporters: ['default', './test/support/conformance-reporter.ts'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.ts'],
+          exclude: [CONFORMANCE],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'conformance',
+          include: [CONFORMANCE],
+          // Real-tool suites start daemons and servers: give them room, and run their files one at a time.
+          testTimeout: 120_000,
+          hookTimeout: 240_000,
+          fileParallelism: false,
+        },
+      },
+    ],
   },
 });

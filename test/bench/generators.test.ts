@@ -1,14 +1,11 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isDeepStrictEqual } from 'node:util';
 import { App } from 'cdk8s';
-import { parse, parseAllDocuments } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { synth, synthesizeApp } from '../../lib';
 import { dumpApp } from '../../bench/generators/dump';
-import { writeKustomizeLayout } from '../../bench/generators/kustomize';
 import { buildRawScaleApp, writeRawApp } from '../../bench/generators/raw';
 import { buildShipshapeScaleApp } from '../../bench/generators/shipshape';
 import { BENCH_ENVIRONMENTS } from '../../bench/generators/spec';
@@ -75,26 +72,6 @@ describe('bench generators', () => {
     const outdir = path.join(tmp, 'scale-synth');
     synth(buildShipshapeScaleApp(3), { outdir });
     expect(treeDifferences(readTree(outdir), readTree(runFloor(buildShipshapeScaleApp(3), 'scale')))).toEqual([]);
-  });
-
-  it('kubectl kustomize renders the same objects from the generated base + overlays as synth writes', () => {
-    const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
-    expect(kubectl.status, `kubectl is required (it ships with the CI image): ${kubectl.error?.message ?? kubectl.stderr}`).toBe(0);
-    const n = 3;
-    const overlays = writeKustomizeLayout(n, path.join(tmp, 'kustomize'));
-    const results = synthesizeApp(buildShipshapeScaleApp(n));
-    for (const r of results) {
-      const out = execFileSync('timeout', ['60', 'kubectl', 'kustomize', overlays[r.environment.name]], { encoding: 'utf8' });
-      const rendered = new Map(parseAllDocuments(out).map((d) => {
-        const m = d.toJS();
-        return [`${m.kind}/${m.metadata.name}`, m];
-      }));
-      const expected = new Map(r.objects.map((o) => [`${o.manifest.kind}/${o.manifest.metadata.name}`, parse(JSON.stringify(o.manifest))]));
-      expect([...rendered.keys()].sort()).toEqual([...expected.keys()].sort());
-      for (const [key, manifest] of expected) {
-        expect(isDeepStrictEqual(rendered.get(key), manifest) ? key : { key, rendered: rendered.get(key), expected: manifest }).toBe(key);
-      }
-    }
   });
 });
 

@@ -94,6 +94,10 @@ describe('policy engine', () => {
     const ids = RULES.map((r) => r.id);
     expect(new Set(ids).size).toBe(ids.length);
     for (const rule of RULES) expect(rule.description.length).toBeGreaterThan(20);
+    // Only advisory rules warn; everything else blocks synth.
+    const warnings = RULES.filter((r) => r.severity === 'warning').map((r) => r.id).sort();
+    expect(warnings).toEqual(['host-path-volume', 'single-replica']);
+    expect(RULES.filter((r) => r.severity !== 'warning').every((r) => r.severity === 'error')).toBe(true);
   });
 
   describe('container-resources', () => {

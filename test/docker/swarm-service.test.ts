@@ -168,7 +168,7 @@ describe('SwarmService and SwarmStack', () => {
         fc.boolean(),
         (nodes, replicas, maxReplicasPerNode, parallelism, order, hostPort) => {
           const stack = hostStack(swarmEnvironment(nodes));
-          new SwarmStack(stack, 'swarm');
+          const swarm = new SwarmStack(stack, 'swarm');
           let service: SwarmService;
           try {
             service = new SwarmService(stack, 'web', {
@@ -187,12 +187,13 @@ describe('SwarmService and SwarmStack', () => {
           const cap = Math.min(maxReplicasPerNode ?? Infinity, hostPort ? 1 : Infinity) * nodes;
           expect(replicas).toBeLessThanOrEqual(cap);
           if (service.update.order === 'start-first') expect(replicas + Math.max(1, parallelism || replicas)).toBeLessThanOrEqual(cap);
-          const doc = parse(new SwarmStack(hostStack(), 'probe').render());
-          expect(doc.version).toBe('3.8');
+          const web = parse(swarm.render()).services.web;
+          expect(web.deploy.replicas).toBe(replicas);
+          expect(web.deploy.update_config.order).toBe(service.update.order);
           built++;
         },
       ),
-      { numRuns: 300, seed: 7 },
+      { numRuns: 300 },
     );
     expect(built).toBeGreaterThan(20);
     expect(refused).toBeGreaterThan(20);
