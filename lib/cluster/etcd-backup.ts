@@ -147,7 +147,7 @@ function pinned(scope: Construct, field: string, image: string): string {
  * A CronJob on a control-plane node that saves an etcd snapshot with `etcdctl snapshot save`, names it with a
  * UTC timestamp, keeps the newest N and optionally copies each one to object storage. It runs as root on the
  * host network with the etcd certificates from a hostPath: the exemption says so. The restore procedure for
- * this configuration is written to `runbooks/etcd-restore.md`.
+ * this configuration is written to `runbooks/<name>-restore.md`.
  */
 export class EtcdBackup extends Construct {
   public readonly cronJob: kplus.k8s.KubeCronJob;
@@ -376,9 +376,11 @@ control-plane node that ran the job, in \`${c.snapshotDirectory}\` (newest ${c.k
      --data-dir /var/lib/etcd-from-backup
    \`\`\`
    (etcd 3.5 also ships \`etcdutl snapshot restore\` with the same arguments; the \`${c.etcdImage}\` image has both.)
-4. Point etcd at the new data directory: in \`/etc/kubernetes/manifests/etcd.yaml\` change \`--data-dir\` and
-   the \`etcd-data\` hostPath volume to \`/var/lib/etcd-from-backup\` (systemd installs: edit \`--data-dir\` in
-   etcd.service and run \`systemctl daemon-reload\`).
+4. Point etcd at the new data directory: in \`/etc/kubernetes/manifests/etcd.yaml\` change only the \`path\` of
+   the \`etcd-data\` hostPath volume to \`/var/lib/etcd-from-backup\`; keep \`--data-dir\` and the volumeMount at
+   \`/var/lib/etcd\`, where the container then sees the restored data (a \`--data-dir\` outside the mount makes
+   etcd start an empty cluster in the container's own filesystem). systemd installs: edit \`--data-dir\` in
+   etcd.service and run \`systemctl daemon-reload\`.
 5. Restart etcd and then kube-apiserver:
    \`\`\`bash
    # kubeadm: the kubelet restarts etcd when etcd.yaml changes; then
