@@ -9,6 +9,7 @@ export * from './core/output-file';
 export * from './core/quantities';
 export * from './core/policy/engine';
 export * from './core/policy/exemptions';
+export * from './core/policy/credentials';
 export * from './core/policy/cdk8s-validation';
 export { Manifest, describe as describeManifest } from './core/policy/manifest';
 export { PolicyRule, RuleFinding, RULES } from './core/policy/rules';

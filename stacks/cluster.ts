@@ -5,19 +5,38 @@ import {
   AutoscalerCloud,
   ClusterAutoscaler,
   EtcdBackup,
+  EtcdBackupProps,
   MetricsServer,
   PlatformPriorityClasses,
   TeamAccess,
+  isManagedControlPlane,
 } from '../lib/cluster';
+import { ALERTS } from './logging';
 
 // The GitOps repository the synthesized dist/ is committed to, and the branch Argo CD follows.
 export const GITOPS_REPOSITORY = 'https://github.com/acme/platform-deploy.git';
 export const GITOPS_BRANCH = 'main';
 
-/** The cloud each environment's node groups live in. Stage is a Cluster API (kubeadm) cluster, prod runs on AWS Auto Scaling groups. */
+/**
+ * The cloud each environment's node groups live in. Stage is a Cluster API (kubeadm) workload cluster whose
+ * Cluster and MachineDeployments live in a separate management cluster, reached with the kubeconfig in the
+ * kube-system Secret `capi-management-kubeconfig` (created by the operator, never in Git); prod runs on AWS Auto
+ * Scaling groups.
+ */
 const CLOUDS: Record<string, AutoscalerCloud> = {
-  stage: { provider: 'clusterapi', clusterName: 'acme-stage', namespace: 'clusters' },
+  stage: { provider: 'clusterapi', clusterName: 'acme-stage', namespace: 'clusters', managementCluster: { kubeconfigSecret: 'capi-management-kubeconfig' } },
   prod: { provider: 'aws', region: 'eu-west-1', roleArn: 'arn:aws:iam::111122223333:role/acme-prod-cluster-autoscaler' },
+};
+
+/**
+ * etcd backups of the self-managed control planes. Stage's three Cluster API control-plane nodes upload every
+ * snapshot to S3 in the cluster's region (a snapshot kept only on the node that took it is lost with that node),
+ * with keys from the kube-system Secret `etcd-backup-s3` (created by the operator, never in Git): CAPA's
+ * control-plane instance profile grants no S3 access. Prod is EKS: AWS operates its etcd and gives no access to
+ * it, so prod has no EtcdBackup; its objects are rebuilt from this repository.
+ */
+const ETCD_BACKUPS: Record<string, EtcdBackupProps> = {
+  stage: { keep: 12, upload: { destination: 's3://acme-etcd-backups/stage', region: 'eu-west-1', credentialsSecret: 'etcd-backup-s3' } },
 };
 
 /** What {@link addClusterOperations} adds, for wiring into other constructs. */
@@ -25,13 +44,15 @@ export interface ClusterOperations {
   readonly autoscaler: ClusterAutoscaler;
   readonly metricsServer: MetricsServer;
   readonly priorityClasses: PlatformPriorityClasses;
-  readonly etcdBackup: EtcdBackup;
+  /** Only on a self-managed control plane. */
+  readonly etcdBackup?: EtcdBackup;
   readonly teamAccess: TeamAccess;
 }
 
 /**
  * Cluster operations of a stage or prod stack: cluster-autoscaler over the environment's node groups,
- * metrics-server (for the HPAs), platform PriorityClasses, etcd snapshots and team1's access.
+ * metrics-server (for the HPAs), platform PriorityClasses, etcd snapshots (self-managed control planes only) and
+ * team1's access.
  */
 export function addClusterOperations(stack: Stack): ClusterOperations {
   const env = stack.environment;
@@ -52,12 +73,17 @@ export function addClusterOperations(stack: Stack): ClusterOperations {
     // Prod removes nodes more cautiously: a flapping scale-down costs more there than an idle node.
     scaleDown: prod ? { unneededTime: Duration.minutes(20), delayAfterAdd: Duration.minutes(15) } : {},
   });
-  const etcdBackup = new EtcdBackup(stack, 'etcd-backup', {
+  const controlPlane = env.controlPlane;
+  if (!controlPlane) throw new Error(`addClusterOperations: environment "${env.name}" does not state its controlPlane`);
+  const backup = ETCD_BACKUPS[env.name];
+  if (!isManagedControlPlane(controlPlane.kind) && !backup) throw new Error(`addClusterOperations: the ${controlPlane.kind} control plane of "${env.name}" has no etcd backup configured`);
+  const alerts = ALERTS[env.name];
+  const etcdBackup = isManagedControlPlane(controlPlane.kind) ? undefined : new EtcdBackup(stack, 'etcd-backup', {
+    ...backup,
     priorityClassName: priorityClasses.names.critical,
-    keep: prod ? 28 : 12,
-    ...(prod ? { upload: { destination: 's3://acme-etcd-backups/prod', roleArn: 'arn:aws:iam::111122223333:role/acme-prod-etcd-backup' } } : {}),
+    alerts: { prometheusOperator: alerts?.prometheusOperator, prometheusLabels: alerts?.prometheusLabels },
   });
-  // The notes' developer1 in team1: deploys in stage, reads in prod.
+  // developer1 in team1: deploys in stage, reads in prod (docs/practice.md#team-access).
   const teamAccess = new TeamAccess(stack, 'team1-access', {
     namespace: 'team1',
     serviceAccounts: ['developer1'],
@@ -80,7 +106,10 @@ export interface ArgoCdOptions {
   readonly targetRevision?: string;
 }
 
-/** An Argo CD Application and AppProject for every stack, written to dist/argocd/<env>.yaml (automatic sync except prod). */
+/**
+ * An Argo CD Application and AppProject for every stack, written to dist/argocd/<env>.yaml; each targets its
+ * environment's cluster and syncs as its `delivery.sync` says.
+ */
 export function addArgoCdApplications(stacks: readonly Stack[], options: ArgoCdOptions = {}): ArgoCdApplication[] {
   return stacks.map((stack) => new ArgoCdApplication(stack, 'argocd-application', {
     repoURL: options.repoURL ?? GITOPS_REPOSITORY,

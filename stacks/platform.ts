@@ -16,7 +16,7 @@ export function buildPlatform(app: App, environment: Environment): Stack {
   // Shared clusters (stage, prod) get the autoscaler, metrics-server, priority classes, etcd backups and team access.
   const operations = environment.name === 'dev' ? undefined : addClusterOperations(stack);
   // Every environment ships its container logs to Elasticsearch (and, in prod, to S3 as well).
-  addLogging(stack);
+  addLogging(stack, { priorityClassName: operations?.priorityClasses.names.critical });
 
   // Application settings live in a ConfigMap and credentials in Secrets created by the secret manager;
   // the platform refers to them by name and never carries their values.
@@ -43,6 +43,9 @@ export function buildPlatform(app: App, environment: Environment): Stack {
       SESSION_SECRET: { secret: 'web-api-session', key: 'secret' },
     },
     priorityClassName: operations?.priorityClasses.names.high,
+    // Keep serving for 5 s after removal from the Service's endpoints, until kube-proxy and the ingress have
+    // stopped routing to the pod (the image has /bin/sleep); the app keeps its 30 s after SIGTERM.
+    preStopDelaySeconds: 5,
   });
 
   new AntiAffinityDeployment(stack, 'report-worker', {

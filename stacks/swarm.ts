@@ -6,7 +6,7 @@ import { SwarmService, SwarmStack } from '../lib/swarm';
 
 // Release versions of the edge images.
 const WEB_IMAGE = 'nginx:1.27.2-alpine';
-// cAdvisor moved from google/cadvisor (the notes' image, frozen at v0.33) to gcr.io/cadvisor.
+// cAdvisor moved from google/cadvisor (frozen at v0.33) to gcr.io/cadvisor (docs/practice.md#cadvisor).
 const CADVISOR_IMAGE = 'gcr.io/cadvisor/cadvisor:v0.49.1';
 
 /** The reference Swarm environment: three to five edge hosts in one swarm, no Kubernetes. */
@@ -28,8 +28,9 @@ export interface SwarmPlatform {
 
 /**
  * The Swarm platform in one environment: a replicated web service behind the routing mesh, cAdvisor on every
- * node (global), the Docker Hub mirror on the managers, and the hosts' daemon.json pointing at that mirror.
- * Output: `dist/<env>/swarm/docker-stack.yml`, `dist/<env>/hosts/daemon.json`, `dist/<env>/hosts/registry/config.yml`.
+ * node (global), the Docker Hub mirror on every node listening on 127.0.0.1 only, and the hosts' daemon.json
+ * pointing at it. Output: `dist/<env>/swarm/docker-stack.yml`, `dist/<env>/hosts/daemon.json`,
+ * `dist/<env>/hosts/registry/config.yml`.
  */
 export function buildSwarmPlatform(app: App, environment: Environment = swarmEdge): SwarmPlatform {
   const stack = new Stack(app, environment.name, { environment, labels: { [LABELS.partOf]: 'acme-edge' } });
@@ -42,14 +43,15 @@ export function buildSwarmPlatform(app: App, environment: Environment = swarmEdg
     ports: [{ target: 80, published: 80 }],
     networks: ['edge'],
     healthcheck: { test: ['CMD', 'wget', '-q', '--spider', 'http://127.0.0.1/'] },
-    // The notes' rolling update: one task at a time, 10 s apart; start-first keeps every replica serving.
+    // Rolling update: one task at a time, 10 s apart; start-first keeps every replica serving
+    // (docs/practice.md#rolling-updates).
     update: { parallelism: 1, delay: '10s', order: 'start-first' },
     placement: { nodeGroup: 'edge', spread: ['node.labels.zone'], maxReplicasPerNode: 2 },
     resources: { cpuReservation: 0.25, memoryReservation: '64M', memoryLimit: '128M' },
   });
 
-  // The notes' cAdvisor command, as a global service: one agent per node, published in host mode so each node's
-  // metrics are scraped from that node.
+  // cAdvisor's documented container, as a global service: one agent per node, published in host mode so each
+  // node's metrics are scraped from that node (docs/practice.md#cadvisor).
   const cadvisor = new SwarmService(stack, 'cadvisor', {
     name: 'cadvisor',
     image: CADVISOR_IMAGE,
@@ -64,9 +66,16 @@ export function buildSwarmPlatform(app: App, environment: Environment = swarmEdg
     ],
     healthcheck: { test: ['CMD', 'wget', '-q', '--spider', 'http://127.0.0.1:8080/healthz'] },
     resources: { cpuReservation: 0.1, memoryReservation: '128M', memoryLimit: '256M' },
+    exemptions: [{
+      rule: 'docker-socket',
+      reason: 'cAdvisor reads container names and labels from the Docker API through /var/run/docker.sock (under the / and /var/run mounts); it is an infrastructure agent of the edge hosts and publishes only metrics',
+    }],
   });
 
+  // It logs in to Docker Hub (higher pull limits, the account's private images), so only each host's own daemon
+  // may reach it: a global service on the host network, bound to 127.0.0.1, with the login read from Swarm secrets.
   const mirror = new DockerHostRegistryMirror(stack, 'registry-mirror', {
+    access: 'host-local',
     credentials: { usernameSecret: 'dockerhub-username', passwordSecret: 'dockerhub-token' },
   });
 

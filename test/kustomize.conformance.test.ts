@@ -34,7 +34,10 @@ conformanceSuite('kubectl kustomize', ['kubectl'], () => {
     const out = path.join(work, 'efk');
     run('npx', ['tsx', 'examples/efk-stack/main.ts', out], { cwd: root });
     for (const env of ['dev', 'prod']) {
-      expect(kinds(path.join(out, env, 'kubernetes'))).toEqual(expect.arrayContaining(['Namespace', 'StatefulSet', 'DaemonSet', 'Deployment', 'Job']));
+      const built = kinds(path.join(out, env, 'kubernetes'));
+      expect(built).toEqual(expect.arrayContaining(['Namespace', 'StatefulSet', 'DaemonSet', 'Deployment', 'Job']));
+      // Only prod declares a Prometheus Operator, so only prod carries its custom resources.
+      expect(built.includes('PrometheusRule'), env).toBe(env === 'prod');
     }
   });
 

@@ -94,6 +94,37 @@ describe('reference platform', () => {
     expect(all).not.toMatch(/(PASSWORD|SECRET)\n\s+value:/);
   });
 
+  it('targets three different clusters from dist/argocd, prod waiting for a manual sync', () => {
+    const apps = new Map<string, Manifest>();
+    for (const env of ['dev', 'stage', 'prod']) {
+      const [project, app] = parseAllDocuments(fs.readFileSync(path.join(out, 'argocd', `${env}.yaml`), 'utf8')).map((d) => d.toJS() as Manifest);
+      validateManifest(project);
+      validateManifest(app);
+      expect(project.spec.destinations.every((d: any) => d.server === app.spec.destination.server)).toBe(true);
+      apps.set(env, app);
+    }
+    const servers = [...apps.values()].map((a) => a.spec.destination.server);
+    expect(new Set(servers).size).toBe(3);
+    expect(servers).not.toContain('https://kubernetes.default.svc');
+    expect(apps.get('prod')!.spec.syncPolicy.automated).toBeUndefined();
+    expect((apps.get('prod')!.metadata as { finalizers?: string[] }).finalizers).toBeUndefined();
+    for (const env of ['dev', 'stage']) {
+      expect(apps.get(env)!.spec.syncPolicy.automated).toEqual({ prune: true, selfHeal: true });
+      expect((apps.get(env)!.metadata as { finalizers?: string[] }).finalizers).toEqual(['resources-finalizer.argocd.argoproj.io/foreground']);
+    }
+  });
+
+  it('lets prod web-api drain at any size, and keeps it serving 5 s after removal from its endpoints', () => {
+    const prod = readObjects('prod');
+    const pdb = prod.get('PodDisruptionBudget/web-api')!;
+    // Created without replicas, the Deployment runs one pod until the HPA's first sync: the budget must not block there.
+    expect(pdb.spec).toMatchObject({ maxUnavailable: 1 });
+    expect(pdb.spec.minAvailable).toBeUndefined();
+    const pod = prod.get('Deployment/web-api')!.spec.template.spec;
+    expect(pod.containers[0].lifecycle).toEqual({ preStop: { exec: { command: ['sleep', '5'] } } });
+    expect(pod.terminationGracePeriodSeconds).toBe(35);
+  });
+
   it('gives the same output through npm run synth and npx cdk8s synth, with the policy plugin passing', () => {
     const viaNpm = path.join(work, 'npm-out');
     const viaCdk8s = path.join(work, 'cdk8s-out');

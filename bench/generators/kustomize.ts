@@ -118,7 +118,7 @@ export function writeKustomizeLayout(count: number, root: string): Record<string
           kind: 'PodDisruptionBudget',
           metadata: { labels, name: s.name },
           spec: {
-            ...(autoscaling && autoscaling.minReplicas >= 2 ? { minAvailable: autoscaling.minReplicas - 1 } : { maxUnavailable: 1 }),
+            maxUnavailable: 1,
             selector: { matchLabels: { [LABELS.name]: selector[LABELS.name] } },
             unhealthyPodEvictionPolicy: 'AlwaysAllow',
           },

@@ -36,7 +36,6 @@ function rawService(chart: Chart, env: BenchEnvironment, s: GeneratedService): v
   const selector = { [LABELS.name]: s.name, [LABELS.instance]: env.name };
   const labels = { ...selector, [LABELS.component]: s.component, [LABELS.managedBy]: MANAGED_BY, [LABELS.environment]: env.name };
   const autoscaling = env.autoscaling;
-  const min = autoscaling ? autoscaling.minReplicas : env.replicas;
   const max = autoscaling ? autoscaling.maxReplicas : env.replicas;
 
   const serviceAccount = new kplus.ServiceAccount(scope, 'service-account', { metadata: { name: s.name, labels }, automountToken: false });
@@ -97,7 +96,7 @@ function rawService(chart: Chart, env: BenchEnvironment, s: GeneratedService): v
       metadata: { name: s.name, labels },
       spec: {
         selector: { matchLabels: { ...selector } },
-        ...(autoscaling && min >= 2 ? { minAvailable: kplus.k8s.IntOrString.fromNumber(min - 1) } : { maxUnavailable: kplus.k8s.IntOrString.fromNumber(1) }),
+        maxUnavailable: kplus.k8s.IntOrString.fromNumber(1),
         unhealthyPodEvictionPolicy: 'AlwaysAllow',
       },
     });

@@ -1,4 +1,4 @@
-// The notes' cluster-autoscaler (3-10 webapi nodes) on AWS, with metrics-server for the HPAs.
+// cluster-autoscaler (3-10 webapi nodes, docs/practice.md#autoscaling) on AWS, with metrics-server for the HPAs.
 // Run: npx tsx examples/cluster-autoscaler/main.ts [outdir]   (or set OUTDIR)
 import { App } from 'cdk8s';
 import { Environment, Stack, formatSummary, synth } from '../../lib';

@@ -1,5 +1,5 @@
-// daemon.json for a fleet of standalone Docker hosts: the notes' log rotation, live-restore, faster pulls and a
-// Docker Hub mirror, written to <outdir>/docker-hosts/hosts/daemon.json.
+// daemon.json for a fleet of standalone Docker hosts: log rotation, live-restore, faster pulls and a Docker Hub
+// mirror (docs/practice.md#docker-daemon), written to <outdir>/docker-hosts/hosts/daemon.json.
 // Run: npx tsx examples/docker-daemon-config/main.ts [outdir]   (or SHIPSHAPE_OUTDIR=...)
 import { App } from 'cdk8s';
 import { Environment, Stack, formatSummary, synth } from '../../lib';
@@ -10,7 +10,7 @@ const app = new App();
 const stack = new Stack(app, 'docker-hosts', { environment: hosts });
 
 const daemon = new DockerDaemonConfig(stack, 'daemon', {
-  // Rotate at 10 MB and keep 5 files per container (the notes' daemon.json); the defaults, spelled out.
+  // Rotate at 10 MB and keep 5 files per container (docs/practice.md#log-rotation); the defaults, spelled out.
   logging: { driver: 'json-file', maxSize: '10m', maxFile: 5 },
   // Standalone hosts (no Swarm): containers keep running while dockerd is upgraded.
   liveRestore: true,

@@ -16,10 +16,10 @@ const prod = new Environment({
 
 const app = new App();
 
-// dev: one Elasticsearch node with the operations notes' heap (Xms128m/Xmx256m), three days searchable.
+// dev: one Elasticsearch node at Elasticsearch 8's floor (Elastic's 1g heap in 2 GiB), three days searchable.
+// No Prometheus Operator here: the alerts are the plain rules file only.
 const devLogging = new EfkStack(new Stack(app, 'dev', { environment: dev }), 'logging', {
   retentionDays: 3,
-  elasticsearch: { heap: { initial: '128m', max: '256m' } },
 });
 
 // prod: three nodes, two weeks searchable, a year in S3. The collector image adds the S3 plugin to the
@@ -29,6 +29,10 @@ const prodLogging = new EfkStack(new Stack(app, 'prod', { environment: prod }), 
   elasticsearch: { heap: '2g', memory: Size.gibibytes(4) },
   fluentd: { image: 'registry.example.com/platform/fluentd-efk:v1.17.1-1.0' },
   archive: { bucket: 'example-logs-archive', region: 'eu-west-1', retentionDays: 365 },
+  // kube-prometheus-stack runs in prod and selects rules and ServiceMonitors by its release label.
+  alerts: { prometheusOperator: true, prometheusLabels: { release: 'kube-prometheus-stack' } },
+  // Bump after changing a password in the elasticsearch-credentials Secret.
+  credentialsRevision: '1',
 });
 
 const outdir = process.argv[2] ?? process.env.EFK_EXAMPLE_OUTDIR ?? 'dist-examples/efk-stack';

@@ -1,10 +1,12 @@
-// etcd snapshots every six hours on a kubeadm control plane, copied to S3-compatible storage, plus team1's access.
+// etcd snapshots every six hours on a three-node kubeadm control plane, copied to S3-compatible storage (required:
+// a snapshot kept only on the node that took it is lost with that node), alerts when no backup has succeeded for
+// two schedule periods, plus team1's access.
 // Run: npx tsx examples/etcd-backup/main.ts [outdir]   (or set OUTDIR)
 import { App } from 'cdk8s';
 import { Environment, Stack, formatSummary, synth } from '../../lib';
-import { EtcdBackup, PlatformPriorityClasses, TeamAccess } from '../../lib/cluster';
+import { EtcdBackup, PlatformPriorityClasses, TeamAccess, formatDuration } from '../../lib/cluster';
 
-const stage = new Environment({ name: 'stage', kubernetesVersion: '1.30' });
+const stage = new Environment({ name: 'stage', kubernetesVersion: '1.30', controlPlane: { kind: 'kubeadm', nodes: 3 } });
 const app = new App();
 const stack = new Stack(app, 'stage', { environment: stage });
 
@@ -13,9 +15,12 @@ const backup = new EtcdBackup(stack, 'etcd-backup', {
   keep: 28,
   priorityClassName: tiers.names.critical,
   upload: { destination: 's3://acme-etcd-backups/stage', endpointUrl: 'https://minio.storage.example.com', credentialsSecret: 'etcd-backup-s3' },
+  // kube-prometheus-stack runs in this cluster: the alerts also go out as a PrometheusRule.
+  alerts: { prometheusOperator: true },
 });
 new TeamAccess(stack, 'team1', { namespace: 'team1', serviceAccounts: ['developer1'], preset: 'deployer' });
 
 const outdir = process.argv[2] ?? process.env.OUTDIR ?? 'dist-examples/etcd-backup';
 for (const summary of synth(app, { outdir })) console.log(formatSummary(summary));
-console.log(`snapshots in ${backup.snapshotDirectory}; restore steps in ${outdir}/stage/runbooks/etcd-backup-restore.md`);
+console.log(`etcd ${backup.etcdVersion}: snapshots in ${backup.snapshotDirectory}; restore steps in ${outdir}/stage/runbooks/etcd-backup-restore.md`);
+console.log(`alerts when no backup has succeeded for ${formatDuration(2 * backup.schedulePeriodSeconds)}: ${outdir}/stage/monitoring/etcd-backup-alerts.rules.yml`);

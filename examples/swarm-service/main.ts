@@ -20,7 +20,8 @@ const api = new SwarmService(stack, 'api', {
   secrets: [{ name: 'shop-db-password' }],
   configs: [{ name: 'settings', content: 'cache_ttl: 60\n', target: '/etc/shop/settings.yml' }],
   healthcheck: { test: ['CMD', 'wget', '-q', '--spider', 'http://127.0.0.1:8080/healthz'] },
-  // The notes' rolling update: two tasks at a time, 10 s apart; a failing release rolls back by itself.
+  // Rolling update: two tasks at a time, 10 s apart; a failing release rolls back by itself
+  // (docs/practice.md#rolling-updates).
   update: { parallelism: 2, delay: '10s', failureAction: 'rollback', order: 'start-first' },
   placement: { nodeGroup: 'app', maxReplicasPerNode: 2 },
   resources: { cpuLimit: 1, memoryLimit: '512M', cpuReservation: 0.25, memoryReservation: '256M' },

@@ -1,11 +1,13 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { stringify } from 'yaml';
+import { ClusterDestination, IN_CLUSTER_SERVER, describeCluster } from '../core/environment';
 import { ShipshapeError } from '../core/errors';
+import { toYaml } from '../core/yaml';
 import { LABELS, MANAGED_BY } from '../core/labels';
 import { assertDnsLabel } from '../core/names';
 import { CLUSTER_SCOPED_KINDS } from '../core/ordering';
 import { OutputFile } from '../core/output-file';
+import { scanText } from '../core/policy/credentials';
 import { Manifest } from '../core/policy/manifest';
 import { Stack } from '../core/stack';
 
@@ -24,20 +26,10 @@ export interface ArgoCdApplicationProps {
    */
   readonly path?: string;
   /**
-   * Sync automatically (with prune and self-heal), or wait for someone to press Sync.
-   * @default - automatic everywhere except an environment named 'prod' (the notes: manual approval for prod)
-   */
-  readonly automated?: boolean;
-  /**
    * Namespace Argo CD runs in (where Applications and AppProjects live).
    * @default 'argocd'
    */
   readonly argocdNamespace?: string;
-  /**
-   * Cluster API server the environment deploys to.
-   * @default 'https://kubernetes.default.svc' (the cluster Argo CD runs in)
-   */
-  readonly destinationServer?: string;
   /**
    * Name of the Application and AppProject.
    * @default - the environment name
@@ -51,9 +43,19 @@ function manifestsOf(stack: Stack): Pick<Manifest, 'apiVersion' | 'kind' | 'meta
 }
 
 /**
+ * Argo CD's cascading-delete finalizer, domain-qualified: the API server warns about the bare
+ * `resources-finalizer.argocd.argoproj.io`. `foreground` deletes the deployed objects before the Application.
+ */
+export const ARGO_CD_RESOURCES_FINALIZER = 'resources-finalizer.argocd.argoproj.io/foreground';
+
+/**
  * The Argo CD Application and AppProject of one environment, written to `dist/argocd/<name>.yaml` (not into the
- * environment's own manifests: Argo CD must not manage its own Application). The project allows exactly the
- * repository, the namespaces and the cluster-scoped kinds the environment's manifests use.
+ * environment's own manifests: Argo CD must not manage its own Application). The destination is the
+ * environment's `cluster` and the sync mode its `delivery.sync`; the project allows exactly the repository,
+ * that cluster, the namespaces and the cluster-scoped kinds the environment's manifests use.
+ *
+ * When several environments are delivered through Argo CD, each must state its cluster: otherwise all of them
+ * land in the cluster Argo CD runs in and overwrite each other's shared objects.
  */
 export class ArgoCdApplication extends Construct {
   /** The Application, as written. */
@@ -62,8 +64,10 @@ export class ArgoCdApplication extends Construct {
   public readonly project: () => Manifest;
   /** Path of the written file relative to the output root. */
   public readonly filePath: string;
-  /** Whether sync is automatic. */
+  /** Whether sync is automatic (the environment's `delivery.sync`). */
   public readonly automated: boolean;
+  /** Where the Application deploys to. */
+  public readonly destination: ClusterDestination;
 
   constructor(scope: Construct, id: string, props: ArgoCdApplicationProps) {
     super(scope, id);
@@ -84,13 +88,23 @@ export class ArgoCdApplication extends Construct {
     if (!/^[A-Za-z0-9._\-/]+$/.test(path) || path.startsWith('/') || path.split('/').includes('..')) {
       throw new ShipshapeError(this, { problem: 'path must be a relative directory in the repository', value: path, fix: `use e.g. "dist/${env.name}/kubernetes"` });
     }
-    const argocdNamespace = assertDnsLabel(this, 'argocdNamespace', props.argocdNamespace ?? 'argocd');
-    const server = props.destinationServer ?? 'https://kubernetes.default.svc';
-    if (!/^https:\/\/[A-Za-z0-9.-]+(:\d+)?(\/[^\s]*)?$/.test(server)) {
-      throw new ShipshapeError(this, { problem: 'destinationServer must be an https URL of a Kubernetes API server', value: server, fix: 'use e.g. "https://kubernetes.default.svc"' });
+    // The file is committed to Git and read by anyone who can read the argocd namespace: no token in a query string
+    // (?token=), a revision or a path.
+    for (const [field, value] of [['repoURL', props.repoURL], ['targetRevision', targetRevision], ['path', path]] as const) {
+      const leaked = scanText(value)[0];
+      if (leaked) {
+        throw new ShipshapeError(this, {
+          problem: `${field} holds a credential (${leaked.kind}), which would be written in plain text to argocd/<name>.yaml`,
+          value: leaked.excerpt,
+          fix: field === 'repoURL' ? 'use the plain repository URL and give Argo CD the credentials as a repository Secret' : `use a ${field === 'path' ? 'directory' : 'branch, tag or commit'} that is not a secret`,
+        });
+      }
     }
+    const argocdNamespace = assertDnsLabel(this, 'argocdNamespace', props.argocdNamespace ?? 'argocd');
     const name = assertDnsLabel(this, 'name', props.name ?? env.name);
-    this.automated = props.automated ?? env.name !== 'prod';
+    this.requireClusterWhenShared(env.name);
+    this.destination = env.cluster ?? { server: IN_CLUSTER_SERVER };
+    this.automated = env.delivery.sync === 'automated';
     const labels = { [LABELS.name]: name, [LABELS.managedBy]: MANAGED_BY, [LABELS.environment]: env.name };
 
     this.project = () => {
@@ -108,7 +122,7 @@ export class ArgoCdApplication extends Construct {
         spec: {
           description: `shipshape environment ${env.name}`,
           sourceRepos: [props.repoURL],
-          destinations: namespaces.map((namespace) => ({ server, namespace })),
+          destinations: namespaces.map((namespace) => ({ ...this.destination, namespace })),
           clusterResourceWhitelist: [...clusterKinds.keys()].sort().map((k) => clusterKinds.get(k)!),
         },
       };
@@ -120,13 +134,14 @@ export class ArgoCdApplication extends Construct {
         name,
         namespace: argocdNamespace,
         labels,
-        // Deleting a non-prod Application also deletes what it deployed; a prod Application can be removed without touching prod.
-        ...(this.automated ? { finalizers: ['resources-finalizer.argocd.argoproj.io'] } : {}),
+        // Deleting an automated Application also deletes what it deployed; a manually synced one (prod) can be
+        // removed without touching the cluster.
+        ...(this.automated ? { finalizers: [ARGO_CD_RESOURCES_FINALIZER] } : {}),
       },
       spec: {
         project: name,
         source: { repoURL: props.repoURL, targetRevision, path },
-        destination: { server, namespace: env.namespace },
+        destination: { ...this.destination, namespace: env.namespace },
         syncPolicy: {
           ...(this.automated ? { automated: { prune: true, selfHeal: true } } : {}),
           // The manifests create their namespaces themselves; prune deletions go last so dependants leave first.
@@ -140,7 +155,23 @@ export class ArgoCdApplication extends Construct {
     new OutputFile(this, 'file', {
       path: this.filePath,
       shared: true,
-      content: () => [this.project(), this.application()].map((m) => stringify(m, { lineWidth: 0 })).join('---\n'),
+      content: () => [this.project(), this.application()].map((m) => toYaml(m, { lineWidth: 0 })).join('---\n'),
+    });
+  }
+
+  /** Refuses a second Argo CD environment while any of them leaves its cluster unstated. */
+  private requireClusterWhenShared(envName: string): void {
+    const others = this.node.root.node.findAll().filter((c): c is ArgoCdApplication => c instanceof ArgoCdApplication && c !== this);
+    const environments = new Map<string, Stack>([[envName, Stack.of(this)]]);
+    for (const o of others) environments.set(Stack.of(o).environment.name, Stack.of(o));
+    if (environments.size < 2) return;
+    const unstated = [...environments.values()].filter((s) => s.environment.cluster === undefined).map((s) => s.environment.name).sort();
+    if (unstated.length === 0) return;
+    const stated = [...environments.values()].filter((s) => s.environment.cluster !== undefined).map((s) => `${s.environment.name} → ${describeCluster(s.environment.cluster!)}`);
+    throw new ShipshapeError(this, {
+      problem: `${environments.size} environments are delivered through Argo CD (${[...environments.keys()].sort().join(', ')}), but ${unstated.map((n) => `"${n}"`).join(' and ')} state${unstated.length === 1 ? 's' : ''} no cluster, so ${unstated.length === 1 ? 'it' : 'they'} would deploy into the cluster Argo CD runs in${stated.length > 0 ? ` (stated: ${stated.join(', ')})` : ''}`,
+      value: unstated,
+      fix: `set cluster on ${unstated.map((n) => `environment "${n}"`).join(' and ')}, e.g. cluster: { server: 'https://<API server>' } or { name: '<Argo CD cluster name>' }`,
     });
   }
 }

@@ -1,13 +1,14 @@
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { stringify } from 'yaml';
 import { Environment, ResolvedNodeGroup } from '../core/environment';
 import { ShipshapeError } from '../core/errors';
 import { assertInteger } from '../core/names';
-import { imageReference } from '../core/policy/rules';
 import { exempt } from '../core/policy/exemptions';
 import { Stack } from '../core/stack';
+import { assertAnnotations, assertPinnedImage, parseImageReference } from '../core/validate';
+import { toYaml } from '../core/yaml';
+import { assertIrsaAllowed } from './control-plane';
 import { KUBE_SYSTEM, addonLabels, addonSelector, isFlagSafe, resources, restrictedContainerSecurityContext } from './support';
 
 /** How the autoscaler picks a node group when several could fit the pending pods (cluster-autoscaler FAQ "What are Expanders?"). */
@@ -70,16 +71,45 @@ export interface AzureAutoscalerCloud {
   readonly autoDiscovery?: { readonly clusterName: string };
 }
 
-/** Cluster API: MachineDeployments/MachinePools of a workload cluster managed from the same cluster. */
+/**
+ * A Cluster API management cluster that is not the workload cluster, reached with a kubeconfig from a Secret
+ * (the clusterapi provider README: "autoscaler running in workload cluster using service account credentials,
+ * with separate management cluster", `--cloud-config=<kubeconfig>`).
+ */
+export interface ClusterApiManagementCluster {
+  /**
+   * Secret in kube-system of the workload cluster holding the management cluster's kubeconfig. The kubeconfig
+   * must carry its credentials (a token or a client certificate): the autoscaler image is distroless, so exec
+   * plugins such as `aws eks get-token` cannot run. Its identity needs {@link CLUSTER_API_MANAGEMENT_RULES} in the
+   * management cluster.
+   */
+  readonly kubeconfigSecret: string;
+  /**
+   * Key of the kubeconfig in the Secret.
+   * @default 'value' (the key of the `<cluster>-kubeconfig` Secrets Cluster API writes)
+   */
+  readonly key?: string;
+}
+
+/** Cluster API: MachineDeployments/MachinePools of the workload cluster the autoscaler runs in. */
 export interface ClusterApiAutoscalerCloud {
   readonly provider: 'clusterapi';
   /** Name of the Cluster object whose machine sets are scaled. */
   readonly clusterName: string;
   /**
-   * Namespace of the Cluster object.
+   * Namespace of the Cluster object (in the management cluster).
    * @default - any namespace
    */
   readonly namespace?: string;
+  /**
+   * Where the Cluster API objects live when that is another cluster. Without it the workload cluster is its own
+   * management cluster (self-hosted, after `clusterctl move`) and the ClusterRole carries the chart's
+   * `cluster.x-k8s.io` rules; with it the autoscaler reads them through the mounted kubeconfig
+   * (`--cloud-config`), keeps its in-cluster credentials for the workload cluster, and the workload ClusterRole
+   * grants nothing on `cluster.x-k8s.io` (the chart's `incluster-kubeconfig` mode).
+   * @default - the Cluster API objects are in this cluster (the chart's `incluster-incluster` mode)
+   */
+  readonly managementCluster?: ClusterApiManagementCluster;
 }
 
 /** The cloud the autoscaler drives; each variant carries what that cloud needs. */
@@ -231,6 +261,11 @@ const IMAGE_REPOSITORY = 'registry.k8s.io/autoscaling/cluster-autoscaler';
 export const CLUSTER_AUTOSCALER_NAME = 'cluster-autoscaler';
 /** The only ConfigMap name the priority expander reads. */
 export const PRIORITY_EXPANDER_CONFIGMAP = 'cluster-autoscaler-priority-expander';
+// Where the management cluster's kubeconfig is mounted (read-only, from its Secret).
+const MANAGEMENT_KUBECONFIG_DIR = '/etc/cluster-api-management';
+const MANAGEMENT_KUBECONFIG_FILE = 'kubeconfig';
+// The key Cluster API writes kubeconfigs under in its `<cluster>-kubeconfig` Secrets.
+const DEFAULT_KUBECONFIG_KEY = 'value';
 // The chart's container port for metrics and /health-check.
 const METRICS_PORT = 8085;
 // Upstream defaults (cluster-autoscaler FAQ, "What are the parameters to CA?").
@@ -276,13 +311,26 @@ function renderDuration(d: Duration): string {
 
 type Rule = kplus.k8s.PolicyRule;
 
-// ClusterRole of the kubernetes/autoscaler chart (charts/cluster-autoscaler/templates/clusterrole.yaml), rule for rule.
+/**
+ * Verbs on `nodes` per provider, as the chart grants them since kubernetes/autoscaler#8647 (chart 9.52.1): every
+ * provider reads nodes and updates them (the scale-down taints); only kwok creates Node objects and only kwok and
+ * huaweicloud delete them. The providers here remove the cloud instance (or Machine) and leave the Node object to
+ * the cloud controller manager (or Cluster API), so none gets create or delete.
+ */
+export const NODE_VERBS_BY_PROVIDER: Readonly<Record<AutoscalerCloud['provider'], readonly string[]>> = Object.freeze({
+  aws: ['watch', 'list', 'get', 'update'],
+  gce: ['watch', 'list', 'get', 'update'],
+  azure: ['watch', 'list', 'get', 'update'],
+  clusterapi: ['watch', 'list', 'get', 'update'],
+});
+
+// ClusterRole of the kubernetes/autoscaler chart (charts/cluster-autoscaler/templates/clusterrole.yaml), rule for
+// rule, except the nodes rule, which depends on the provider (NODE_VERBS_BY_PROVIDER) and sits where the chart has it.
 const UPSTREAM_CLUSTER_ROLE_RULES: readonly Rule[] = [
   { apiGroups: [''], resources: ['events', 'endpoints'], verbs: ['create', 'patch'] },
   { apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'] },
   { apiGroups: [''], resources: ['pods/status'], verbs: ['update'] },
   { apiGroups: [''], resources: ['endpoints'], resourceNames: ['cluster-autoscaler'], verbs: ['get', 'update'] },
-  { apiGroups: [''], resources: ['nodes'], verbs: ['watch', 'list', 'create', 'delete', 'get', 'update'] },
   { apiGroups: [''], resources: ['namespaces', 'pods', 'services', 'replicationcontrollers', 'persistentvolumeclaims', 'persistentvolumes'], verbs: ['watch', 'list', 'get'] },
   { apiGroups: ['batch'], resources: ['jobs', 'cronjobs'], verbs: ['watch', 'list', 'get'] },
   { apiGroups: ['batch', 'extensions'], resources: ['jobs'], verbs: ['get', 'list', 'patch', 'watch'] },
@@ -294,11 +342,29 @@ const UPSTREAM_CLUSTER_ROLE_RULES: readonly Rule[] = [
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
   { apiGroups: ['coordination.k8s.io'], resourceNames: ['cluster-autoscaler'], resources: ['leases'], verbs: ['get', 'update'] },
 ];
-// The chart's extra ClusterRole rules for cloudProvider=clusterapi in the incluster-incluster mode.
-const CLUSTER_API_RULES: readonly Rule[] = [
+// Position of the chart's nodes rule, so the rendered ClusterRole reads in the chart's order.
+const NODES_RULE_INDEX = 4;
+
+/**
+ * The chart's `cluster.x-k8s.io` rules for cloudProvider=clusterapi: in the ClusterRole when the workload cluster
+ * is its own management cluster; otherwise what the management kubeconfig's identity needs in the management
+ * cluster (a Role in the Cluster's namespace is enough when `namespace` is set).
+ */
+export const CLUSTER_API_MANAGEMENT_RULES: readonly Rule[] = [
   { apiGroups: ['cluster.x-k8s.io'], resources: ['machinedeployments', 'machinepools', 'machines', 'machinesets'], verbs: ['get', 'list', 'update', 'watch'] },
   { apiGroups: ['cluster.x-k8s.io'], resources: ['machinedeployments/scale', 'machinepools/scale'], verbs: ['get', 'patch', 'update'] },
 ];
+
+/**
+ * The ClusterRole rules the autoscaler gets in the cluster it runs in, for a cloud: the chart's rules with the
+ * provider's node verbs, plus the `cluster.x-k8s.io` rules when Cluster API objects are read in-cluster.
+ */
+export function clusterAutoscalerClusterRoleRules(cloud: AutoscalerCloud): Rule[] {
+  const rules = UPSTREAM_CLUSTER_ROLE_RULES.map((r) => ({ ...r }));
+  rules.splice(NODES_RULE_INDEX, 0, { apiGroups: [''], resources: ['nodes'], verbs: [...NODE_VERBS_BY_PROVIDER[cloud.provider]] });
+  if (cloud.provider === 'clusterapi' && cloud.managementCluster === undefined) rules.push(...CLUSTER_API_MANAGEMENT_RULES.map((r) => ({ ...r })));
+  return rules;
+}
 
 /** The chart's Role (templates/role.yaml) in the release namespace, with the priority-expander additions when it is used. */
 function upstreamRoleRules(priorityExpander: boolean): Rule[] {
@@ -341,6 +407,7 @@ export class ClusterAutoscaler extends Construct {
     const env = Stack.of(this).environment;
     const cloud = props.cloud;
     this.validateCloud(cloud);
+    if (cloud.provider === 'aws' && cloud.roleArn !== undefined) assertIrsaAllowed(this, 'cloud.roleArn', env, cloud.roleArn);
     const expanders = this.resolveExpanders(props.expander, cloud);
     const groups = this.resolveGroups(props.nodeGroups, env);
     const autoDiscovery = this.discoveryFlags(cloud);
@@ -367,9 +434,14 @@ export class ClusterAutoscaler extends Construct {
       maxNodeProvisionTime: props.maxNodeProvisionTime ?? DEFAULT_MAX_NODE_PROVISION_TIME,
     };
     for (const [field, d] of Object.entries(durations)) {
-      const ms = d.toMilliseconds();
-      if (!Number.isInteger(ms / 1000) || ms < 1000) {
-        throw new ShipshapeError(this, { problem: `${field} must be a whole number of seconds, at least one`, value: `${ms}ms`, fix: 'use e.g. Duration.minutes(10)' });
+      // Converted without cdk8s' integral check, which throws a plain Error for NaN and fractions.
+      const isDuration = typeof d === 'object' && d !== null && typeof (d as Duration).toMilliseconds === 'function';
+      const ms = isDuration ? d.toMilliseconds({ integral: false }) : Number.NaN;
+      if (!isDuration) {
+        throw new ShipshapeError(this, { problem: `${field} must be a Duration`, value: d, fix: 'use e.g. Duration.minutes(10)' });
+      }
+      if (!Number.isFinite(ms) || !Number.isInteger(ms / 1000) || ms < 1000) {
+        throw new ShipshapeError(this, { problem: `${field} must be a finite, whole number of seconds, at least one`, value: Number.isFinite(ms) ? `${ms}ms` : ms, fix: 'use e.g. Duration.minutes(10)' });
       }
     }
     const ignoreLabels = props.balancingIgnoreLabels ?? [];
@@ -378,11 +450,13 @@ export class ClusterAutoscaler extends Construct {
         throw new ShipshapeError(this, { problem: 'balancingIgnoreLabels must be label keys', value: label, fix: 'use e.g. "eks.amazonaws.com/nodegroup"' });
       }
     }
+    const managementKubeconfig = cloud.provider === 'clusterapi' ? cloud.managementCluster : undefined;
     const replicas = assertInteger(this, 'replicas', props.replicas ?? 1, 1, 5);
     const verbosity = assertInteger(this, 'verbosity', props.verbosity ?? DEFAULT_VERBOSITY, 0, 10);
 
     const args = [
       `--cloud-provider=${cloud.provider}`,
+      ...(managementKubeconfig ? [`--cloud-config=${MANAGEMENT_KUBECONFIG_DIR}/${MANAGEMENT_KUBECONFIG_FILE}`] : []),
       `--namespace=${KUBE_SYSTEM}`,
       ...(cloud.provider === 'gce' || cloud.provider === 'clusterapi' || autoDiscovery.length > 0 ? [] : groups.map((g) => `--nodes=${g.minSize}:${g.maxSize}:${g.cloudGroupName}`)),
       ...autoDiscovery,
@@ -396,6 +470,10 @@ export class ClusterAutoscaler extends Construct {
       `--scale-down-utilization-threshold=${threshold}`,
       `--skip-nodes-with-local-storage=${props.skipNodesWithLocalStorage ?? false}`,
       `--skip-nodes-with-system-pods=${props.skipNodesWithSystemPods ?? true}`,
+      // DaemonSet pods (the log collector) are evicted, so they get their SIGTERM and flush what they buffer on the
+      // node before it is deleted; upstream evicts them from occupied nodes only (empty nodes default to false).
+      '--daemonset-eviction-for-empty-nodes=true',
+      '--daemonset-eviction-for-occupied-nodes=true',
       `--max-node-provision-time=${renderDuration(durations.maxNodeProvisionTime)}`,
       '--logtostderr=true',
       '--stderrthreshold=info',
@@ -414,7 +492,7 @@ export class ClusterAutoscaler extends Construct {
     const subject = { kind: 'ServiceAccount', name, namespace: KUBE_SYSTEM };
     this.clusterRole = new kplus.k8s.KubeClusterRole(this, 'cluster-role', {
       metadata: { name, labels },
-      rules: [...UPSTREAM_CLUSTER_ROLE_RULES, ...(cloud.provider === 'clusterapi' ? CLUSTER_API_RULES : [])].map((r) => ({ ...r })),
+      rules: clusterAutoscalerClusterRoleRules(cloud),
     });
     new kplus.k8s.KubeClusterRoleBinding(this, 'cluster-role-binding', {
       metadata: { name, labels },
@@ -463,7 +541,17 @@ export class ClusterAutoscaler extends Construct {
               readinessProbe: probe,
               resources: RESOURCES,
               securityContext: restrictedContainerSecurityContext(RUN_AS_USER),
+              ...(managementKubeconfig ? { volumeMounts: [{ name: 'management-kubeconfig', mountPath: MANAGEMENT_KUBECONFIG_DIR, readOnly: true }] } : {}),
             }],
+            ...(managementKubeconfig
+              ? {
+                  volumes: [{
+                    name: 'management-kubeconfig',
+                    // Only the kubeconfig key, readable by the pod's group (fsGroup) and nobody else.
+                    secret: { secretName: managementKubeconfig.kubeconfigSecret, items: [{ key: managementKubeconfig.key ?? DEFAULT_KUBECONFIG_KEY, path: MANAGEMENT_KUBECONFIG_FILE }], defaultMode: 0o440 },
+                  }],
+                }
+              : {}),
           },
         },
       },
@@ -524,6 +612,15 @@ export class ClusterAutoscaler extends Construct {
       case 'clusterapi':
         if (!isFlagSafe(cloud.clusterName ?? '')) throw bad('clusterName', cloud.clusterName, 'use the name of the Cluster API Cluster object');
         if (cloud.namespace !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(cloud.namespace)) throw bad('namespace', cloud.namespace, 'use the namespace of the Cluster object');
+        if (cloud.managementCluster !== undefined) {
+          const { kubeconfigSecret, key } = cloud.managementCluster ?? {};
+          if (typeof kubeconfigSecret !== 'string' || kubeconfigSecret.length > 253 || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(kubeconfigSecret)) {
+            throw bad('managementCluster.kubeconfigSecret', kubeconfigSecret, 'name the Secret in kube-system that holds the management cluster\'s kubeconfig, e.g. "capi-management-kubeconfig"');
+          }
+          if (key !== undefined && (typeof key !== 'string' || key.length > 253 || !/^[-._a-zA-Z0-9]+$/.test(key) || key === '.' || key === '..')) {
+            throw bad('managementCluster.key', key, 'use the Secret key holding the kubeconfig (letters, digits, "-", "_", "."), or omit it for "value"');
+          }
+        }
         return;
       default:
         throw bad('provider', (cloud as { provider?: unknown })?.provider, "use one of 'aws', 'gce', 'azure', 'clusterapi'", 'cloud.provider is not a supported cloud');
@@ -582,10 +679,8 @@ export class ClusterAutoscaler extends Construct {
 
   private resolveImage(image: string | undefined, env: Environment): string {
     if (image === undefined) return clusterAutoscalerImage(this, env.kubernetesMinor);
-    const { tag, digest } = imageReference(image);
-    if (!digest && (!tag || tag === 'latest')) {
-      throw new ShipshapeError(this, { problem: 'image must be pinned to a version tag or a digest', value: image, fix: `use e.g. ${IMAGE_REPOSITORY}:v1.${env.kubernetesMinor}.0` });
-    }
+    assertPinnedImage(this, 'image', image, `${IMAGE_REPOSITORY}:v1.${env.kubernetesMinor}.0`);
+    const { tag } = parseImageReference(image)!;
     const version = tag ? VERSION_TAG.exec(tag) : null;
     if (version && Number(version[1]) !== env.kubernetesMinor) {
       throw new ShipshapeError(this, {
@@ -634,11 +729,11 @@ export class ClusterAutoscaler extends Construct {
     }
     const ordered = new Map([...tiers].sort(([a], [b]) => b - a));
     // The expander parses `priorities` as YAML: a map from integer priority to a list of regular expressions.
-    return stringify(ordered, { lineWidth: 0 });
+    return toYaml(ordered, { lineWidth: 0 });
   }
 
   private serviceAccountAnnotations(cloud: AutoscalerCloud, extra: Record<string, string>): Record<string, string> | undefined {
-    const annotations: Record<string, string> = { ...extra };
+    const annotations: Record<string, string> = { ...assertAnnotations(this, 'serviceAccountAnnotations', extra) };
     if (cloud.provider === 'aws' && cloud.roleArn) annotations['eks.amazonaws.com/role-arn'] = cloud.roleArn;
     if (cloud.provider === 'gce' && cloud.serviceAccount) annotations['iam.gke.io/gcp-service-account'] = cloud.serviceAccount;
     if (cloud.provider === 'azure' && 'workloadIdentityClientId' in cloud.identity) annotations['azure.workload.identity/client-id'] = cloud.identity.workloadIdentityClientId;

@@ -1,9 +1,8 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { ShipshapeError } from '../core/errors';
 import { assertInteger } from '../core/names';
-import { imageReference } from '../core/policy/rules';
 import { Stack } from '../core/stack';
+import { assertPinnedImage } from '../core/validate';
 import { KUBE_SYSTEM, addonLabels, addonSelector, resources, restrictedContainerSecurityContext } from './support';
 
 /** Properties of a {@link MetricsServer}. */
@@ -60,11 +59,7 @@ export class MetricsServer extends Construct {
   constructor(scope: Construct, id: string, props: MetricsServerProps = {}) {
     super(scope, id);
     const env = Stack.of(this).environment;
-    const image = props.image ?? METRICS_SERVER_IMAGE;
-    const { tag, digest } = imageReference(image);
-    if (!digest && (!tag || tag === 'latest')) {
-      throw new ShipshapeError(this, { problem: 'image must be pinned to a version tag or a digest', value: image, fix: `use e.g. "${METRICS_SERVER_IMAGE}"` });
-    }
+    const image = assertPinnedImage(this, 'image', props.image ?? METRICS_SERVER_IMAGE, METRICS_SERVER_IMAGE);
     const replicas = assertInteger(this, 'replicas', props.replicas ?? 2, 1, 10);
     const resolution = assertInteger(this, 'metricResolutionSeconds', props.metricResolutionSeconds ?? DEFAULT_METRIC_RESOLUTION_SECONDS, 10, 300);
 

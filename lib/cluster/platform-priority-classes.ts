@@ -4,6 +4,7 @@ import { ShipshapeError } from '../core/errors';
 import { LABELS, MANAGED_BY } from '../core/labels';
 import { assertDnsLabel } from '../core/names';
 import { Stack } from '../core/stack';
+import { LABEL_VALUE_MAX } from '../core/validate';
 
 /** The platform's priority tiers, highest first. */
 export type PlatformTier = 'critical' | 'high' | 'standard' | 'batch';
@@ -65,6 +66,12 @@ export class PlatformPriorityClasses extends Construct {
     super(scope, id);
     const env = Stack.of(this).environment;
     const prefix = assertDnsLabel(this, 'prefix', props.prefix ?? 'platform');
+    // `<prefix>-<tier>` is also the app.kubernetes.io/name label value, which is limited to 63 characters.
+    const longest = Math.max(...TIER_ORDER.map((t) => t.length));
+    const prefixMax = LABEL_VALUE_MAX - 1 - longest;
+    if (prefix.length > prefixMax) {
+      throw new ShipshapeError(this, { problem: `prefix makes the PriorityClass name "${prefix}-${TIER_ORDER.find((t) => t.length === longest)}", which is also a label value, longer than ${LABEL_VALUE_MAX} characters`, value: prefix, fix: `shorten prefix to at most ${prefixMax} characters, e.g. "platform"` });
+    }
     const tiers = { ...PLATFORM_TIERS, ...props.tiers };
     const names = {} as Record<PlatformTier, string>;
     const classes = {} as Record<PlatformTier, kplus.k8s.KubePriorityClass>;

@@ -50,20 +50,42 @@ export interface AccessRule {
 }
 
 /** Ready-made permission sets. */
-export type AccessPreset = 'read-only' | 'deployer';
+export type AccessPreset = 'read-only' | 'operator' | 'deployer';
 
 const READ: RbacVerb[] = ['get', 'list', 'watch'];
 const WORKLOADS: RbacResource[] = ['deployments', 'replicasets', 'statefulsets', 'daemonsets', 'jobs', 'cronjobs', 'horizontalpodautoscalers', 'poddisruptionbudgets'];
 const NETWORK: RbacResource[] = ['services', 'endpoints', 'ingresses'];
 
 /**
- * The presets. read-only sees workloads, their logs and events but not Secrets (reading a Secret is reading
- * its value); deployer also changes workloads, configuration and exposure, restarts pods, and may create
- * Secrets it then cannot read back.
+ * Resources whose create or update defines what a pod runs: whoever may write one can start a pod that mounts
+ * any Secret of the namespace (or takes it as an environment variable) and print it, and can run that pod as
+ * any ServiceAccount of the namespace. `pods/exec`, `pods/attach` and `pods/portforward` reach running pods
+ * and the Secrets already mounted in them.
+ */
+export const POD_DEFINING_RESOURCES: readonly RbacResource[] = Object.freeze(['pods', 'deployments', 'replicasets', 'statefulsets', 'daemonsets', 'jobs', 'cronjobs'] as RbacResource[]);
+
+/**
+ * The presets.
+ * - `read-only` sees workloads, their logs and events but not Secrets (reading a Secret is reading its value).
+ * - `operator` also scales Deployments and StatefulSets, changes HPAs and restarts pods (by deleting them; the
+ *   owner recreates them). It cannot read a Secret through the API: no Secret verbs, no create or update on
+ *   anything that defines a pod ({@link POD_DEFINING_RESOURCES}), no exec, attach or port-forward, no
+ *   ServiceAccount tokens. What it still sees: pod logs (an application that logs a secret leaks it there) and
+ *   Secret names referenced in pod specs.
+ * - `deployer` also creates and changes workloads, configuration and exposure, and writes Secrets. It cannot
+ *   `get` a Secret, but that is no protection: a role that can create Deployments (or Jobs, or pods) can mount
+ *   and read every Secret in the namespace, and run pods as any ServiceAccount there. Treat `deployer` as able
+ *   to read the namespace's Secrets; use `operator` where that is not acceptable.
  */
 export const ACCESS_PRESETS: Readonly<Record<AccessPreset, readonly AccessRule[]>> = Object.freeze({
   'read-only': [
     { resources: ['pods', 'pods/log', 'configmaps', 'events', 'persistentvolumeclaims', 'serviceaccounts', ...WORKLOADS, ...NETWORK], verbs: READ },
+  ],
+  operator: [
+    { resources: ['pods', 'pods/log', 'configmaps', 'events', 'persistentvolumeclaims', 'serviceaccounts', ...WORKLOADS, ...NETWORK], verbs: READ },
+    { resources: ['deployments/scale', 'statefulsets/scale'], verbs: ['get', 'update', 'patch'] },
+    { resources: ['horizontalpodautoscalers'], verbs: ['update', 'patch'] },
+    { resources: ['pods'], verbs: ['delete'] },
   ],
   deployer: [
     { resources: ['pods', 'pods/log', 'configmaps', 'events', 'persistentvolumeclaims', 'serviceaccounts', ...WORKLOADS, ...NETWORK], verbs: READ },
@@ -90,7 +112,7 @@ export interface ClusterAdminGrant {
 export interface TeamAccessProps {
   /** The team's namespace (created by this construct). */
   readonly namespace: string;
-  /** ServiceAccounts created in the namespace, one per member or pipeline (the notes' `developer1`). */
+  /** ServiceAccounts created in the namespace, one per member or pipeline (e.g. `developer1`, docs/practice.md#team-access). */
   readonly serviceAccounts: string[];
   /**
    * Users and groups bound to the same Role.
@@ -98,7 +120,9 @@ export interface TeamAccessProps {
    */
   readonly subjects?: AccessSubject[];
   /**
-   * A preset, extended by `rules`.
+   * A preset, extended by `rules`. Any grant to create or update a pod-defining resource
+   * ({@link POD_DEFINING_RESOURCES}), `deployer` included, lets the holder read every Secret in the namespace
+   * by mounting it; `operator` and `read-only` cannot.
    * @default - none (then `rules` must be given)
    */
   readonly preset?: AccessPreset;
@@ -124,6 +148,10 @@ const ALL_VERBS: readonly RbacVerb[] = ['get', 'list', 'watch', 'create', 'updat
 /**
  * A team's namespace with its ServiceAccounts, one namespaced Role built from typed resources and verbs, and
  * the RoleBinding; optionally cluster-admin, only through an explicit, reported opt-in.
+ *
+ * Kubernetes RBAC does not separate "deploy" from "read Secrets": whoever may create a Deployment (or any pod-
+ * defining resource) can mount any Secret of the namespace into a pod and read it. {@link secretsReadable} says
+ * whether this Role allows that, by either route.
  */
 export class TeamAccess extends Construct {
   public readonly namespace: kplus.k8s.KubeNamespace;
@@ -134,6 +162,11 @@ export class TeamAccess extends Construct {
   public readonly clusterAdminBinding?: kplus.k8s.KubeClusterRoleBinding;
   /** The Role's rules as rendered. */
   public readonly rules: readonly kplus.k8s.PolicyRule[];
+  /**
+   * Whether the Role lets its holders read the namespace's Secrets: directly (get/list/watch on secrets), or by
+   * creating or changing a pod-defining resource, or through exec/attach/port-forward into running pods.
+   */
+  public readonly secretsReadable: boolean;
 
   constructor(scope: Construct, id: string, props: TeamAccessProps) {
     super(scope, id);
@@ -177,6 +210,7 @@ export class TeamAccess extends Construct {
       automountServiceAccountToken: false,
     })));
     this.rules = Object.freeze(rules);
+    this.secretsReadable = rulesReadSecrets(rules);
     this.role = new kplus.k8s.KubeRole(this, 'role', { metadata: { name: roleName, namespace, labels: labels(roleName) }, rules });
     const subjects: kplus.k8s.Subject[] = [
       ...accounts.map((a) => ({ kind: 'ServiceAccount', name: a, namespace })),
@@ -245,4 +279,20 @@ export class TeamAccess extends Construct {
     }
     return rules;
   }
+}
+
+// Subresources that reach into running containers (and the Secrets mounted there).
+const POD_ACCESS_SUBRESOURCES = new Set(['pods/exec', 'pods/attach', 'pods/portforward']);
+
+/** Whether rendered rules give any route to a Secret's value (see {@link TeamAccess.secretsReadable}). */
+export function rulesReadSecrets(rules: readonly kplus.k8s.PolicyRule[]): boolean {
+  const podDefining = new Set(POD_DEFINING_RESOURCES.map((r) => r.split('/').pop()!));
+  return rules.some((rule) => {
+    const verbs = rule.verbs ?? [];
+    return (rule.resources ?? []).some((resource) =>
+      (resource === 'secrets' && verbs.some((v) => ['get', 'list', 'watch'].includes(v))) ||
+      (podDefining.has(resource) && verbs.some((v) => ['create', 'update', 'patch'].includes(v))) ||
+      (POD_ACCESS_SUBRESOURCES.has(resource) && verbs.length > 0),
+    );
+  });
 }

@@ -21,10 +21,16 @@ export function scopePath(scope: ErrorScope): string {
   return typeof scope === 'string' ? scope : scope.node.path || '<root>';
 }
 
-function renderValue(value: unknown): string {
+// JSON has no NaN or Infinity (it writes null); they are marked while stringifying and unquoted after.
+const NON_FINITE = '\uE000';
+
+/** The value as it would read in code: JSON, except that NaN, ±Infinity and undefined keep their names. */
+export function renderValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'bigint' || value === undefined) return String(value);
   try {
-    return JSON.stringify(value) ?? String(value);
+    const json = JSON.stringify(value, (_key, v) => (typeof v === 'number' && !Number.isFinite(v) ? `${NON_FINITE}${v}` : typeof v === 'bigint' ? `${NON_FINITE}${v}n` : v));
+    return json === undefined ? String(value) : json.replace(new RegExp(`"${NON_FINITE}([^"]*)"`, 'g'), '$1');
   } catch {
     return String(value);
   }

@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import { ShipshapeError } from './errors';
+import { LocatedCredential } from './policy/credentials';
 
 /** Properties of an {@link OutputFile}. */
 export interface OutputFileProps {
@@ -16,7 +17,19 @@ export interface OutputFileProps {
    * @default false
    */
   readonly shared?: boolean;
+  /**
+   * Credentials the owner's declared exemptions allow in this file (synth scans every written file with the
+   * shared credential detector and refuses any other finding).
+   * @default - none is allowed
+   */
+  readonly allowsCredential?: (finding: LocatedCredential) => boolean;
 }
+
+/**
+ * Top-level folders of the output root that hold files shared by every environment (ArgoCdApplication
+ * writes `argocd/<env>.yaml`); no environment may be named like one, or its files would mix into it.
+ */
+export const SHARED_OUTPUT_FOLDERS = ['argocd'] as const;
 
 // Paths are forward-slash relative paths without '..' so a file can never escape the output directory.
 const SAFE_PATH = /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._\-/]+$/;
@@ -31,6 +44,7 @@ export class OutputFile extends Construct {
   public readonly path: string;
   public readonly shared: boolean;
   private readonly content: string | (() => string);
+  private readonly allows: (finding: LocatedCredential) => boolean;
 
   constructor(scope: Construct, id: string, props: OutputFileProps) {
     super(scope, id);
@@ -44,6 +58,12 @@ export class OutputFile extends Construct {
     this.path = props.path;
     this.shared = props.shared ?? false;
     this.content = props.content;
+    this.allows = props.allowsCredential ?? (() => false);
+  }
+
+  /** Whether the owner's exemptions allow a credential found in the rendered file. */
+  public allowsCredential(finding: LocatedCredential): boolean {
+    return this.allows(finding);
   }
 
   /** Renders the content. */

@@ -4,6 +4,10 @@ import { Construct, IConstruct } from 'constructs';
 import { Environment } from './environment';
 import { ShipshapeError } from './errors';
 import { LABELS, MANAGED_BY } from './labels';
+import { assertLabels } from './validate';
+
+// The Pod Security Standards (k8s.io/pod-security-admission/api Level).
+const POD_SECURITY_LEVELS: readonly string[] = ['privileged', 'baseline', 'restricted'];
 
 /** Properties of a {@link Stack}. */
 export interface StackProps {
@@ -49,6 +53,13 @@ export class Stack extends Chart {
 
   constructor(scope: Construct, id: string, props: StackProps) {
     const environment = props.environment;
+    const path = [scope.node.path, id].filter(Boolean).join('/');
+    // Checked before the chart exists: every object of the stack would carry a bad label.
+    if (props.labels !== undefined) assertLabels(path, 'labels', props.labels);
+    // The API server refuses any other value of the pod-security.kubernetes.io/* labels, and the whole Namespace with it.
+    if (props.podSecurity !== undefined && !POD_SECURITY_LEVELS.includes(props.podSecurity)) {
+      throw new ShipshapeError(path, { problem: `podSecurity must be one of ${POD_SECURITY_LEVELS.join(', ')} (a Pod Security Standard)`, value: props.podSecurity, fix: "use 'restricted', or 'baseline' / 'privileged' for namespaces whose pods need more, or omit it" });
+    }
     super(scope, id, {
       namespace: environment.namespace,
       disableResourceNameHashes: true,

@@ -1,12 +1,14 @@
 import { ApiObject, App } from 'cdk8s';
-import { stringify } from 'yaml';
-import { Environment } from './environment';
+import { Environment, describeCluster } from './environment';
 import { ShipshapeAggregateError } from './errors';
 import { OutputFile } from './output-file';
 import { CLUSTER_SCOPED_KINDS, applyTier, byCodePoint } from './ordering';
-import { PolicyReport, evaluatePolicy, formatFinding } from './policy/engine';
+import { scanFile } from './policy/credentials';
+import { PolicyReport, constructExemptions, evaluatePolicy, formatFinding } from './policy/engine';
 import { Manifest, describe } from './policy/manifest';
 import { Stack } from './stack';
+import { isDns1035Label } from './validate';
+import { YAML_OPTIONS, toYaml } from './yaml';
 
 /** One synthesized Kubernetes object. */
 export interface SynthesizedObject {
@@ -30,12 +32,11 @@ export interface SynthesizedStack {
   readonly problems: readonly string[];
 }
 
-/** YAML options for every written file: no folding, so diffs stay line-based and stable. */
-export const YAML_OPTIONS = { lineWidth: 0, minContentWidth: 0 } as const;
+export { YAML_OPTIONS };
 
-/** Renders one manifest as a YAML document. */
+/** Renders one manifest as a YAML document that YAML 1.1 and 1.2 readers read the same way. */
 export function renderManifest(m: Manifest): string {
-  return stringify(m, YAML_OPTIONS);
+  return toYaml(m);
 }
 
 function compareObjects(a: Manifest, b: Manifest): number {
@@ -81,6 +82,10 @@ export function synthesizeStack(stack: Stack): SynthesizedStack {
     const previous = seen.get(key);
     if (previous) problems.push(`${constructPath}: ${key} is also defined by ${previous}. Fix: give one of them another name`);
     seen.set(key, constructPath);
+    // Service names become DNS labels under RFC 1035 rules; the API server refuses one starting with a digit.
+    if (manifest.kind === 'Service' && manifest.apiVersion === 'v1' && !isDns1035Label(manifest.metadata.name)) {
+      problems.push(`${constructPath}: Service name "${manifest.metadata.name}" must start with a letter (RFC 1035 label: lower-case letters, digits and '-', at most 63). Fix: rename the construct's name`);
+    }
     const kindName = `${manifest.kind}/${manifest.metadata.name}`;
     byKindName.set(kindName, (byKindName.get(kindName) ?? 0) + 1);
   }
@@ -95,7 +100,9 @@ export function synthesizeStack(stack: Stack): SynthesizedStack {
   const files: SynthesizedStack['files'][number][] = [];
   for (const f of constructs.filter(OutputFile.isOutputFile)) {
     try {
-      files.push({ path: f.path, shared: f.shared, content: f.render(), constructPath: f.node.path });
+      const content = f.render();
+      files.push({ path: f.path, shared: f.shared, content, constructPath: f.node.path });
+      problems.push(...fileCredentialProblems(f, content, stack.environment.name));
     } catch (e) {
       problems.push((e as Error).message);
     }
@@ -103,6 +110,8 @@ export function synthesizeStack(stack: Stack): SynthesizedStack {
   files.sort((a, b) => byCodePoint(a.path, b.path));
 
   const policy = evaluatePolicy(objects);
+  // Swarm services and Docker host files declare their exemptions on the construct; the summary lists them too.
+  policy.exemptions.push(...constructExemptions(constructs));
   problems.push(...policy.violations.map(formatFinding));
   if (!stack.environment.hasKubernetes && objects.length > 0) {
     problems.push(
@@ -122,15 +131,56 @@ export function synthesizeStack(stack: Stack): SynthesizedStack {
   return { stack, environment: stack.environment, objects, policy, files, problems };
 }
 
+/**
+ * Non-Kubernetes files (Argo CD applications, daemon.json, stack files, configs, runbooks) are read by no policy
+ * rule, so each is scanned as written with the detector the rules use: whatever field put a credential there.
+ */
+function fileCredentialProblems(f: OutputFile, content: string, envName: string): string[] {
+  const where = f.shared ? `the shared file dist/${f.path}` : `the file dist/${envName}/${f.path}`;
+  const owner = f.node.scope?.node.path ?? f.node.path;
+  return scanFile(f.path, content)
+    .filter((c) => !f.allowsCredential(c))
+    .map((c) => `${owner}: ${where} would hold a credential in plain text (${c.kind}${c.subject ? ` in ${c.subject}` : ''}) at ${c.path}: ${c.excerpt}. Fix: remove it from the properties of ${owner} that write ${c.path}, and reference a secret by name instead (a Kubernetes or Swarm secret, the host's credential store)`);
+}
+
 /** The stacks of an app, in environment-name order. */
 export function stacksOf(app: App): Stack[] {
   return app.node.children.filter((c): c is Stack => c instanceof Stack).sort((a, b) => byCodePoint(a.environment.name, b.environment.name));
 }
 
+// Enough examples of a collision to act on, without drowning the message in a whole platform's objects.
+const COLLISIONS_LISTED = 5;
+
+/**
+ * Environments that deploy to the same stated cluster must not own the same object: whichever applies last
+ * wins, and GitOps with prune and self-heal keeps overwriting the other (dev's one-node Elasticsearch over
+ * prod's three). One problem per pair of environments, naming both, the objects and the fix.
+ */
+export function crossEnvironmentProblems(results: readonly SynthesizedStack[]): string[] {
+  const problems: string[] = [];
+  const kubernetes = results.filter((r) => r.environment.clusterKey !== undefined && r.objects.length > 0);
+  for (const [i, a] of kubernetes.entries()) {
+    const owners = new Map(a.objects.map((o) => [describe(o.manifest), o.constructPath]));
+    for (const b of kubernetes.slice(i + 1)) {
+      if (a.environment.clusterKey !== b.environment.clusterKey) continue;
+      const shared = b.objects.filter((o) => owners.has(describe(o.manifest)));
+      if (shared.length === 0) continue;
+      const listed = shared.slice(0, COLLISIONS_LISTED).map((o) => `${describe(o.manifest)} (${owners.get(describe(o.manifest))} and ${o.constructPath})`);
+      const more = shared.length > COLLISIONS_LISTED ? ` and ${shared.length - COLLISIONS_LISTED} more` : '';
+      problems.push(
+        `environments "${a.environment.name}" and "${b.environment.name}" both deploy to ${describeCluster(a.environment.cluster!)} and would both own ${shared.length} object(s): ${listed.join(', ')}${more}; ` +
+          'each apply or sync would overwrite the other environment\'s version, and pruning would delete it. ' +
+          `Fix: give "${a.environment.name}" and "${b.environment.name}" different clusters (Environment.cluster), or different namespaces and names for every shared object`,
+      );
+    }
+  }
+  return problems;
+}
+
 /** Synthesizes every stack of an app; throws one error listing every problem of every stack. */
 export function synthesizeApp(app: App): SynthesizedStack[] {
   const results = stacksOf(app).map(synthesizeStack);
-  const problems = results.flatMap((r) => r.problems.map((p) => `${r.environment.name}: ${p}`));
+  const problems = [...results.flatMap((r) => r.problems.map((p) => `${r.environment.name}: ${p}`)), ...crossEnvironmentProblems(results)];
   if (problems.length > 0) throw new ShipshapeAggregateError('synth failed; nothing was written', problems);
   return results;
 }

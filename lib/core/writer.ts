@@ -1,11 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'cdk8s';
-import { stringify } from 'yaml';
 import { ShipshapeAggregateError } from './errors';
 import { PolicyExemption, PolicyFinding } from './policy/engine';
-import { SynthesizedStack, YAML_OPTIONS, renderManifest, synthesizeApp } from './synth';
+import { SynthesizedStack, renderManifest, synthesizeApp } from './synth';
 import { byCodePoint } from './ordering';
+import { SHARED_OUTPUT_FOLDERS } from './output-file';
+import { toYaml } from './yaml';
 
 /** What one environment's synth produced, for the summary line. */
 export interface EnvironmentSummary {
@@ -20,6 +21,7 @@ export interface EnvironmentSummary {
 /** The files of every environment, keyed by path relative to the output directory. */
 export function renderFiles(results: readonly SynthesizedStack[]): Map<string, string> {
   const files = new Map<string, string>();
+  const environments = new Set(results.map((r) => r.environment.name));
   for (const r of results) {
     // A Docker/Swarm-only environment has no manifests and gets no empty kustomization.
     if (r.environment.hasKubernetes || r.objects.length > 0) {
@@ -30,9 +32,15 @@ export function renderFiles(results: readonly SynthesizedStack[]): Map<string, s
         kind: 'Kustomization',
         resources: r.objects.map((o) => o.fileName),
       };
-      files.set(`${dir}/kustomization.yaml`, stringify(kustomization, YAML_OPTIONS));
+      files.set(`${dir}/kustomization.yaml`, toYaml(kustomization));
     }
     for (const f of r.files) {
+      const top = f.path.split('/')[0];
+      if (f.shared && (environments.has(top) || top === OUTPUT_MARKER)) {
+        throw new ShipshapeAggregateError('synth failed; nothing was written', [
+          `${f.constructPath}: the shared file ${f.path} would land in ${top === OUTPUT_MARKER ? 'the output marker' : `the directory of environment "${top}"`}, which only that environment writes. Fix: write it under a shared folder such as "${SHARED_OUTPUT_FOLDERS[0]}/", or make it an environment file (shared: false)`,
+        ]);
+      }
       const rel = f.shared ? f.path : `${r.environment.name}/${f.path}`;
       const existing = files.get(rel);
       if (existing !== undefined && existing !== f.content) {
@@ -64,52 +72,221 @@ function assertReplaceable(target: string): void {
   }
   if (!fs.existsSync(target)) return;
   if (!fs.statSync(target).isDirectory()) refuse(`output path ${target} is a file. Fix: choose a directory path`);
-  const entries = fs.readdirSync(target);
+  const entries = fs.readdirSync(target).filter((e) => !e.startsWith(INNER_STAGING) && !e.startsWith(INNER_PREVIOUS));
   if (entries.length > 0 && !entries.includes(OUTPUT_MARKER)) {
     refuse(`output directory ${target} holds files synth did not write (no ${OUTPUT_MARKER} marker), and synth replaces the whole directory. Fix: choose a new or empty directory, or delete this one first`);
   }
 }
 
+/** File-system operations the writer swaps directories with; tests replace `rename` to simulate a mount point. */
+export interface WriterIo {
+  readonly rename: (from: string, to: string) => void;
+}
+
+const DEFAULT_IO: WriterIo = { rename: (from, to) => fs.renameSync(from, to) };
+
+// Errors that mean "this directory cannot be renamed here" (a mount point, another file system, a parent
+// the process may not write): synth then replaces the directory's contents instead of the directory.
+const RENAME_REFUSALS = new Set(['EBUSY', 'EXDEV', 'EPERM', 'EACCES', 'EROFS']);
+
+function isRenameRefusal(e: unknown): boolean {
+  return RENAME_REFUSALS.has((e as NodeJS.ErrnoException)?.code ?? '');
+}
+
+// Working directories inside the output directory, used when it cannot be renamed.
+const INNER_STAGING = '.shipshape-staging-';
+const INNER_PREVIOUS = '.shipshape-previous-';
+
+/** A fresh directory name for this process: `<prefix><pid>-<random>`, so a later synth can tell whether its writer still runs. */
+function workDirectory(dir: string, prefix: string): string {
+  const name = path.join(dir, `${prefix}${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
+  // mkdir, not mkdtemp: the mode follows the umask (0755 usually), and a swapped-in staging directory becomes the output.
+  fs.mkdirSync(name);
+  return name;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
- * Replaces `outdir` with exactly `files` (plus the output marker). Everything is
- * written to a sibling staging directory first and swapped in with renames; if the
- * swap fails the previous tree is put back, so `outdir` holds either the previous
- * tree or the new one, never a mix.
+ * Removes working directories a killed synth left in `dir`: names starting with one of `prefixes` whose
+ * writer process is gone, and (with `requireMarker`) that are empty or carry the output marker. Nothing
+ * else is touched.
  */
-export function writeFilesAtomically(outdir: string, files: ReadonlyMap<string, string>): void {
-  const target = path.resolve(outdir);
+function removeStaleWorkDirectories(dir: string, prefixes: readonly string[], requireMarker: boolean): void {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const prefix = prefixes.find((p) => entry.name.startsWith(p));
+    if (prefix === undefined || !entry.isDirectory()) continue;
+    // Names without a process id come from older versions (mkdtemp), whose writer is long gone.
+    const pid = /^(\d+)-/.exec(entry.name.slice(prefix.length));
+    if (pid && processAlive(Number(pid[1]))) continue;
+    const full = path.join(dir, entry.name);
+    const contents = fs.readdirSync(full);
+    if (contents.length === 0) fs.rmdirSync(full);
+    else if (!requireMarker || contents.includes(OUTPUT_MARKER)) fs.rmSync(full, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A synth killed (or failing twice) between moving the output aside and moving the new one in leaves only
+ * `<prefix>…-previous`: put the newest such tree back, so the cleanup below does not delete the only copy.
+ */
+function recoverPrevious(parent: string, prefix: string, target: string): void {
+  const candidates = fs.readdirSync(parent, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && e.name.startsWith(prefix) && e.name.endsWith('-previous'))
+    .map((e) => path.join(parent, e.name))
+    .filter((dir) => {
+      const pid = /^(\d+)-/.exec(path.basename(dir).slice(prefix.length));
+      return !(pid && processAlive(Number(pid[1]))) && fs.existsSync(path.join(dir, OUTPUT_MARKER));
+    })
+    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
+  if (candidates.length > 0) fs.renameSync(candidates[0], target);
+}
+
+/** Writes the marker and `files` under `dir`. */
+function writeTree(dir: string, files: ReadonlyMap<string, string>): void {
+  fs.writeFileSync(path.join(dir, OUTPUT_MARKER), MARKER_CONTENT);
+  // One mkdir per directory, not per file: environments hold thousands of files in a handful of directories.
+  const made = new Set<string>();
+  for (const [rel, content] of [...files].sort(([a], [b]) => byCodePoint(a, b))) {
+    const file = path.join(dir, rel);
+    const parent = path.dirname(file);
+    if (!made.has(parent)) {
+      fs.mkdirSync(parent, { recursive: true });
+      made.add(parent);
+    }
+    fs.writeFileSync(file, content);
+  }
+}
+
+/** Creates a working directory with `files` in it; nothing is left behind when writing fails. */
+function stage(dir: string, prefix: string, files: ReadonlyMap<string, string>): string {
+  const staging = workDirectory(dir, prefix);
+  try {
+    writeTree(staging, files);
+  } catch (e) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    throw e;
+  }
+  return staging;
+}
+
+/**
+ * The directory synth writes into: `outdir` itself, or the directory a symlinked `outdir` points to
+ * (the link is kept, its target's contents replaced).
+ */
+function outputDirectory(outdir: string): string {
+  const requested = path.resolve(outdir);
+  let link: fs.Stats | undefined;
+  try {
+    link = fs.lstatSync(requested);
+  } catch {
+    return requested;
+  }
+  if (!link.isSymbolicLink()) return requested;
+  try {
+    return fs.realpathSync(requested);
+  } catch {
+    return refuse(`output directory ${requested} is a symbolic link to ${fs.readlinkSync(requested)}, which does not exist. Fix: create the link's target, or remove the link`);
+  }
+}
+
+/**
+ * Replaces the contents of `target` (a directory that cannot itself be renamed, such as a mount point) with
+ * `files`: the new tree is staged inside `target`, the previous entries are moved aside into `target`, the
+ * new ones moved in, then the previous ones deleted. A failure before the new entries are in place puts the
+ * previous ones back.
+ */
+function replaceContents(target: string, files: ReadonlyMap<string, string>, io: WriterIo): void {
+  const staging = stage(target, INNER_STAGING, files);
+  let previous: string | undefined;
+  const movedOut: string[] = [];
+  const movedIn: string[] = [];
+  try {
+    previous = workDirectory(target, INNER_PREVIOUS);
+    const aside = previous;
+    const own = new Set([path.basename(staging), path.basename(aside)]);
+    // The marker leaves last and arrives first, so a synth killed half-way leaves a directory the next
+    // synth still recognises as its own (the marker, or nothing but these working directories).
+    const markerLast = (a: string, b: string) => Number(a === OUTPUT_MARKER) - Number(b === OUTPUT_MARKER);
+    for (const entry of fs.readdirSync(target).filter((e) => !own.has(e)).sort(markerLast)) {
+      io.rename(path.join(target, entry), path.join(aside, entry));
+      movedOut.push(entry);
+    }
+    for (const entry of fs.readdirSync(staging).sort(markerLast).reverse()) {
+      io.rename(path.join(staging, entry), path.join(target, entry));
+      movedIn.push(entry);
+    }
+  } catch (e) {
+    for (const entry of movedIn) fs.rmSync(path.join(target, entry), { recursive: true, force: true });
+    for (const entry of movedOut) fs.renameSync(path.join(previous!, entry), path.join(target, entry));
+    fs.rmSync(staging, { recursive: true, force: true });
+    if (previous !== undefined) fs.rmSync(previous, { recursive: true, force: true });
+    throw e;
+  }
+  fs.rmSync(staging, { recursive: true, force: true });
+  fs.rmSync(previous, { recursive: true, force: true });
+}
+
+/**
+ * Replaces `outdir` with exactly `files` (plus the output marker). Everything is written to a sibling
+ * staging directory first and swapped in with renames; if the swap fails the previous tree is put back, so
+ * `outdir` holds either the previous tree or the new one, never a mix. When `outdir` cannot be renamed (a
+ * mount point, another file system, a read-only parent) its contents are replaced in place instead. A
+ * symlinked `outdir` stays a link: its target is replaced. Working directories a killed synth left behind
+ * (`.<outdir>-staging-*` carrying the output marker) are removed first.
+ */
+export function writeFilesAtomically(outdir: string, files: ReadonlyMap<string, string>, io: WriterIo = DEFAULT_IO): void {
+  const target = outputDirectory(outdir);
   assertReplaceable(target);
   const parent = path.dirname(target);
   fs.mkdirSync(parent, { recursive: true });
-  const staging = fs.mkdtempSync(path.join(parent, `.${path.basename(target)}-staging-`));
+  const prefix = `.${path.basename(target)}-staging-`;
+  if (!fs.existsSync(target)) recoverPrevious(parent, prefix, target);
+  removeStaleWorkDirectories(parent, [prefix], true);
+  const exists = fs.existsSync(target);
+  // The output directory is synth's own (assertReplaceable checked): its stale working directories go whole.
+  if (exists) removeStaleWorkDirectories(target, [INNER_STAGING, INNER_PREVIOUS], false);
+
+  let staging: string;
   try {
-    fs.writeFileSync(path.join(staging, OUTPUT_MARKER), MARKER_CONTENT);
-    // One mkdir per directory, not per file: environments hold thousands of files in a handful of directories.
-    const made = new Set<string>();
-    for (const [rel, content] of [...files].sort(([a], [b]) => byCodePoint(a, b))) {
-      const file = path.join(staging, rel);
-      const dir = path.dirname(file);
-      if (!made.has(dir)) {
-        fs.mkdirSync(dir, { recursive: true });
-        made.add(dir);
-      }
-      fs.writeFileSync(file, content);
-    }
+    staging = stage(parent, prefix, files);
   } catch (e) {
-    fs.rmSync(staging, { recursive: true, force: true });
+    // A parent synth may not write in (a bind mount under a read-only directory): stage inside the output.
+    if (exists && isRenameRefusal(e)) return replaceContents(target, files, io);
     throw e;
   }
   const previous = `${staging}-previous`;
-  const hadPrevious = fs.existsSync(target);
-  if (hadPrevious) fs.renameSync(target, previous);
+  if (exists) {
+    try {
+      io.rename(target, previous);
+    } catch (e) {
+      fs.rmSync(staging, { recursive: true, force: true });
+      if (isRenameRefusal(e)) return replaceContents(target, files, io);
+      throw e;
+    }
+  }
   try {
-    fs.renameSync(staging, target);
+    io.rename(staging, target);
   } catch (e) {
-    if (hadPrevious) fs.renameSync(previous, target);
+    if (exists) io.rename(previous, target);
     fs.rmSync(staging, { recursive: true, force: true });
+    if (exists && isRenameRefusal(e)) return replaceContents(target, files, io);
     throw e;
   }
-  if (hadPrevious) fs.rmSync(previous, { recursive: true, force: true });
+  if (exists) fs.rmSync(previous, { recursive: true, force: true });
 }
 
 /** Options of {@link synth}. */
@@ -151,6 +328,6 @@ function plural(n: number, word: string): string {
 export function formatSummary(s: EnvironmentSummary): string {
   const lines = [`${s.environment}: ${plural(s.objects, 'object')}, ${plural(s.warnings.length, 'warning')}, ${plural(s.exemptions.length, 'exemption')} → ${s.directory}`];
   for (const w of s.warnings) lines.push(`  warning [${w.ruleId}] ${w.object}: ${w.message}`);
-  for (const e of s.exemptions) lines.push(`  exempt  [${e.ruleId}] ${e.object}: ${e.reason}`);
+  for (const e of s.exemptions) lines.push(`  exempt  [${e.ruleId}${e.variable !== undefined ? ` ${e.variable}` : ''}] ${e.object}: ${e.reason}`);
   return lines.join('\n');
 }

@@ -6,6 +6,8 @@ import { Stack } from '../core/stack';
 import { IRegistryMirror, isDockerHub } from '../registry/registry-endpoint';
 import { assertLogSize, assertRegistryUrl } from './units';
 import { byCodePoint } from '../core/ordering';
+import { DeclaredExemption, exemptionKeys } from '../core/policy/exemptions';
+import { scanDocument } from '../core/policy/credentials';
 
 /** Where a Fluentd forward input listens (a FluentdDaemonSet, an aggregator, or a host agent). */
 export interface FluentdEndpoint {
@@ -19,12 +21,12 @@ export interface FileLogging {
   readonly driver: 'json-file' | 'local';
   /**
    * Size at which a log file is rotated (`k`, `m` or `g` unit).
-   * @default '10m' (the notes' daemon.json)
+   * @default '10m' (see docs/practice.md#log-rotation)
    */
   readonly maxSize?: string;
   /**
    * Rotated files kept per container; the oldest is deleted beyond it.
-   * @default 5 (the notes' daemon.json)
+   * @default 5 (see docs/practice.md#log-rotation)
    */
   readonly maxFile?: number;
   /**
@@ -71,7 +73,7 @@ export interface DockerDaemonConfigProps {
   readonly path?: string;
   /**
    * Default logging of every container.
-   * @default json-file with max-size 10m and max-file 5 (the notes' daemon.json)
+   * @default json-file with max-size 10m and max-file 5 (see docs/practice.md#log-rotation)
    */
   readonly logging?: DaemonLogging;
   /**
@@ -86,12 +88,12 @@ export interface DockerDaemonConfigProps {
   readonly swarmMode?: boolean;
   /**
    * Parallel layer downloads per pull.
-   * @default 5 (the notes raise Docker's 3 to 5)
+   * @default 5 (Docker's default is 3; see docs/practice.md#pull-and-push-concurrency)
    */
   readonly maxConcurrentDownloads?: number;
   /**
    * Parallel layer uploads per push.
-   * @default 8 (the notes raise Docker's 4 to 8)
+   * @default 8 (Docker's default is 5; see docs/practice.md#pull-and-push-concurrency)
    */
   readonly maxConcurrentUploads?: number;
   /**
@@ -151,16 +153,40 @@ export interface DockerDaemonConfigProps {
   readonly bridge?: string;
   /**
    * Any other daemon.json key (e.g. `default-address-pools`, `features`), merged last.
-   * Keys given here must not repeat a typed field.
+   * Keys given here must not repeat a typed field. Refused unless exempted: `hosts` with a TCP socket on a
+   * non-loopback address without `tlsverify` and its certificates, `icc: true`, `no-new-privileges: false`.
    * @default {}
    */
   readonly extra?: Record<string, unknown>;
+  /**
+   * Checks this configuration breaks on purpose, each with the reason a reviewer can judge; listed in the
+   * synth summary (daemon.json itself has no room for comments).
+   * @default []
+   */
+  readonly exemptions?: DaemonExemption[];
 }
 
-// The notes' daemon.json: rotate at 10 MB, keep 5 files.
+/**
+ * Checks a {@link DockerDaemonConfig} makes that an exemption may waive:
+ * - `tcp-socket`: the Docker API on a TCP socket reachable from other hosts without client-certificate TLS
+ *   (`tcp://0.0.0.0:2375`): anyone who reaches the port is root on the host;
+ * - `icc`: `icc: true` lets every container on the default bridge reach every other one;
+ * - `no-new-privileges`: `no-new-privileges: false` lets setuid binaries in containers gain privileges.
+ */
+export type DaemonRule = 'tcp-socket' | 'icc' | 'no-new-privileges';
+
+/** A reasoned exemption of a {@link DockerDaemonConfig} from one check. */
+export interface DaemonExemption {
+  /** The check. */
+  readonly rule: DaemonRule;
+  /** Why these hosts must break it (at least a sentence). */
+  readonly reason: string;
+}
+
+// Rotate at 10 MB, keep 5 files: at most 50 MB of logs per container (docs/practice.md#log-rotation).
 export const DEFAULT_LOG_MAX_SIZE = '10m';
 export const DEFAULT_LOG_MAX_FILE = 5;
-// The notes raise Docker's defaults of 3 downloads and 4 uploads per pull/push.
+// Raised from Docker's defaults of 3 downloads and 5 uploads per pull/push (docs/practice.md#pull-and-push-concurrency).
 export const DEFAULT_MAX_CONCURRENT_DOWNLOADS = 5;
 export const DEFAULT_MAX_CONCURRENT_UPLOADS = 8;
 // Docker's recommended storage driver for every supported distribution.
@@ -173,6 +199,10 @@ const MAX_CONCURRENCY = 64;
 const HOST_PORT = /^(tcp:\/\/)?[A-Za-z0-9.\-]+:\d{1,5}$/;
 // daemon.json keys the typed properties write; `extra` must not repeat them.
 const TYPED_KEYS = new Set(['log-driver', 'log-opts', 'live-restore', 'max-concurrent-downloads', 'max-concurrent-uploads', 'registry-mirrors', 'insecure-registries', 'storage-driver', 'default-ulimits', 'data-root', 'dns', 'log-level', 'shutdown-timeout', 'metrics-addr', 'iptables', 'bridge']);
+const DAEMON_RULES: readonly DaemonRule[] = ['tcp-socket', 'icc', 'no-new-privileges'];
+// dockerd's own defaults for `hosts` entries without a scheme are TCP; these schemes are local.
+const LOCAL_SOCKET = /^(unix|fd|npipe):\/\//;
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[?::1\]?)$/i;
 const ULIMIT_NAMES = new Set(['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack']);
 
 /**
@@ -187,15 +217,27 @@ export class DockerDaemonConfig extends Construct {
   public readonly file: OutputFile;
   private readonly props: DockerDaemonConfigProps;
   private readonly mirrors: (IRegistryMirror | string)[];
+  /** How the synth summary names the file. */
+  public readonly policyObject: string;
+  /** Declared exemptions, listed in the synth summary. */
+  public readonly policyExemptions: readonly DeclaredExemption[];
 
   constructor(scope: Construct, id: string, props: DockerDaemonConfigProps = {}) {
     super(scope, id);
     Stack.of(this);
     this.props = props;
+    this.path = props.path ?? 'hosts/daemon.json';
+    this.policyObject = `DockerDaemonConfig ${this.path}`;
+    this.policyExemptions = (props.exemptions ?? []).map((e) => {
+      if (!DAEMON_RULES.includes(e.rule)) throw new ShipshapeError(this, { problem: 'exemptions[].rule must name a DockerDaemonConfig check', value: e.rule, fix: `use one of ${DAEMON_RULES.join(', ')}` });
+      exemptionKeys(this, e.rule, e.reason);
+      return { ruleId: e.rule, reason: e.reason };
+    });
     this.validate(props);
+    this.validateHostAccess(props.extra ?? {});
     this.mirrors = [...(props.registryMirrors ?? [])];
     for (const m of this.mirrors) this.validateMirror(m);
-    this.path = props.path ?? 'hosts/daemon.json';
+    this.checkCredentials();
     this.file = new OutputFile(this, 'file', { path: this.path, content: () => `${JSON.stringify(this.toJson(), null, 2)}\n` });
     this.node.addValidation({ validate: () => this.validateSwarm() });
   }
@@ -278,6 +320,57 @@ export class DockerDaemonConfig extends Construct {
     }
   }
 
+  /**
+   * daemon.json is copied to every host and committed to Git: no credential in any value (a proxy URL with a
+   * password, a token in a label or a registry name), by the detector the Kubernetes policy uses.
+   */
+  private checkCredentials(): void {
+    const leaked = scanDocument(this.toJson())[0];
+    if (!leaked) return;
+    throw new ShipshapeError(this, {
+      problem: `${leaked.path} looks like a credential (${leaked.kind}) and would be written in plain text to ${this.path}`,
+      value: leaked.excerpt,
+      fix: 'keep credentials out of daemon.json: proxy and registry logins belong in the host\'s credential store (docker login, a systemd drop-in read from a root-only file)',
+    });
+  }
+
+  private exempted(rule: DaemonRule): boolean {
+    return this.policyExemptions.some((e) => e.ruleId === rule);
+  }
+
+  /** Refuses settings that hand the host to the network or weaken container isolation, unless exempted. */
+  private validateHostAccess(extra: Record<string, unknown>): void {
+    const hosts = extra.hosts;
+    if (hosts !== undefined) {
+      if (!Array.isArray(hosts) || hosts.some((h) => typeof h !== 'string')) {
+        throw new ShipshapeError(this, { problem: 'extra.hosts must be a list of sockets, e.g. ["unix:///var/run/docker.sock"]', value: hosts, fix: 'write the sockets as a list of strings' });
+      }
+      const verified = extra.tlsverify === true && ['tlscacert', 'tlscert', 'tlskey'].every((k) => typeof extra[k] === 'string' && extra[k] !== '');
+      const exposed = (hosts as string[]).filter((h) => !LOCAL_SOCKET.test(h) && !LOOPBACK_HOST.test(tcpHost(h)));
+      if (exposed.length > 0 && !verified && !this.exempted('tcp-socket')) {
+        throw new ShipshapeError(this, {
+          problem: `extra.hosts exposes the Docker API on ${exposed.join(', ')} without client-certificate TLS: anyone who reaches the port runs containers as root on the host`,
+          value: hosts,
+          fix: "listen on unix:///var/run/docker.sock (and reach remote hosts over ssh://), bind tcp://127.0.0.1, or set tlsverify: true with tlscacert, tlscert and tlskey; or exempt it with the reason: exemptions: [{ rule: 'tcp-socket', reason }]",
+        });
+      }
+    }
+    if (extra.icc === true && !this.exempted('icc')) {
+      throw new ShipshapeError(this, {
+        problem: 'extra.icc: true lets every container on the default bridge reach every other container\'s ports',
+        value: extra.icc,
+        fix: "remove icc (or set it to false) and connect containers that talk through a user-defined network; or exempt it with the reason: exemptions: [{ rule: 'icc', reason }]",
+      });
+    }
+    if (extra['no-new-privileges'] === false && !this.exempted('no-new-privileges')) {
+      throw new ShipshapeError(this, {
+        problem: 'extra["no-new-privileges"]: false lets processes in containers gain privileges through setuid binaries',
+        value: extra['no-new-privileges'],
+        fix: "remove it or set it to true; or exempt it with the reason: exemptions: [{ rule: 'no-new-privileges', reason }]",
+      });
+    }
+  }
+
   private validateMirror(mirror: IRegistryMirror | string): void {
     if (typeof mirror === 'string') {
       assertRegistryUrl(this, 'registryMirrors', mirror);
@@ -288,6 +381,13 @@ export class DockerDaemonConfig extends Construct {
         problem: `registry mirror ${mirror.node.path} proxies ${mirror.remoteUrl}, but the Docker daemon uses registry-mirrors only for Docker Hub images, so it would never send a pull for that registry there (and could serve Docker Hub names from the wrong upstream)`,
         value: mirror.remoteUrl,
         fix: 'set the mirror\'s remoteUrl to Docker Hub ("https://registry-1.docker.io"), or pull other registries\' images through the mirror\'s own host name instead of registry-mirrors',
+      });
+    }
+    if (mirror.requiresLogin) {
+      throw new ShipshapeError(this, {
+        problem: `registry mirror ${mirror.node.path} requires a login, but the Docker daemon has none of its own for registry-mirrors (it would send the pulling user's Docker Hub login, or nothing), so every pull would skip the mirror`,
+        value: mirror.endpoint,
+        fix: "give the daemons a mirror only they can reach instead (DockerHostRegistryMirror access: 'host-local'), and keep the htpasswd mirror for clients with their own login",
       });
     }
     assertRegistryUrl(this, 'registryMirrors', mirror.endpoint);
@@ -312,6 +412,16 @@ export class DockerDaemonConfig extends Construct {
       fix: 'remove liveRestore on Swarm hosts (the default turns it off there) and drain a node before restarting dockerd; keep live-restore for standalone hosts',
     });
   }
+}
+
+/** The host part of a dockerd TCP address (`tcp://0.0.0.0:2375`, `:2375`, `10.0.0.5`); empty means every interface. */
+function tcpHost(address: string): string {
+  const rest = address.replace(/^tcp:\/\//, '').replace(/\/.*$/, '');
+  const bracketed = /^(\[[^\]]*\])(:\d*)?$/.exec(rest);
+  if (bracketed) return bracketed[1];
+  const colons = rest.split(':').length - 1;
+  // A bare IPv6 address has several colons; host:port has one.
+  return colons > 1 ? rest : rest.replace(/:\d*$/, '');
 }
 
 function logOptions(logging: DaemonLogging): Record<string, string> {

@@ -6,7 +6,7 @@ import { assertDnsLabel, assertInteger } from '../core/names';
 import { OutputFile } from '../core/output-file';
 import { Stack } from '../core/stack';
 import { Elasticsearch, ElasticsearchProps } from './elasticsearch';
-import { ElasticsearchBootstrap } from './elasticsearch-bootstrap';
+import { DEFAULT_CREDENTIALS_REVISION, ElasticsearchBootstrap } from './elasticsearch-bootstrap';
 import { FluentdAlerts, FluentdAlertsProps } from './fluentd-alerts';
 import { FluentdDaemonSet, FluentdDaemonSetProps } from './fluentd-daemon-set';
 import { Kibana, KibanaProps } from './kibana';
@@ -60,24 +60,37 @@ export interface EfkStackProps {
   readonly archive?: EfkArchiveProps;
   /**
    * Elasticsearch settings.
-   * @default - sized from the environment (1 node with a 256m heap, or 3 nodes with 1g)
+   * @default - 1 node, or 3 when the environment runs 3 or more replicas; a 1g heap in 2 GiB each (Elastic's defaults)
    */
   readonly elasticsearch?: Omit<ElasticsearchProps, 'namespace'>;
   /**
    * Kibana settings.
    * @default - 1 replica, or 2 with a 3-node Elasticsearch
    */
-  readonly kibana?: Omit<KibanaProps, 'elasticsearch'>;
+  readonly kibana?: Omit<KibanaProps, 'elasticsearch' | 'credentialsRevision'>;
   /**
    * Collector settings.
    * @default - see FluentdDaemonSetProps
    */
-  readonly fluentd?: Omit<FluentdDaemonSetProps, 'elasticsearch' | 'namespace' | 'archive' | 'indexPrefix'>;
+  readonly fluentd?: Omit<FluentdDaemonSetProps, 'elasticsearch' | 'namespace' | 'archive' | 'indexPrefix' | 'credentialsRevision'>;
   /**
    * Collector alerts; `false` for none.
    * @default - the FluentdAlerts defaults
    */
   readonly alerts?: Omit<FluentdAlertsProps, 'collector'> | false;
+  /**
+   * PriorityClass of Elasticsearch and Kibana (the collector keeps `system-node-critical`). Use the platform's
+   * tier for services every workload depends on, so they are not preempted by the workloads whose logs they keep.
+   * @default - none, unless set in `elasticsearch` / `kibana`
+   */
+  readonly priorityClassName?: string;
+  /**
+   * Revision of the credentials Secret. Bump it (`"2"`, a date) whenever a password or key in the Secret
+   * changes: the bootstrap Job's name hashes it, so a new Job sets the new `fluentd` and `kibana_system`
+   * passwords, and the Fluentd and Kibana pods carry it as an annotation, so they restart with the new values.
+   * @default '1'
+   */
+  readonly credentialsRevision?: string;
 }
 
 // Kubernetes namespace the EFK objects live in, apart from the application namespace.
@@ -88,7 +101,8 @@ const DEFAULT_RETENTION_DAYS = 7;
  * Elasticsearch, Kibana and a Fluentd DaemonSet in their own namespace, wired
  * through typed fields (the collector and Kibana read `elasticsearch.host`,
  * `.url` and `.credentialsSecret`), with an ILM hot window, an optional S3
- * archive fed from the same collector, and collector alerts.
+ * archive fed from the same collector, and collector alerts. Credentials come
+ * from one Secret; `credentialsRevision` makes a change to it take effect.
  */
 export class EfkStack extends Construct {
   public readonly namespace: string;
@@ -141,10 +155,13 @@ export class EfkStack extends Construct {
         },
       });
     }
-    this.elasticsearch = new Elasticsearch(this, 'elasticsearch', { ...props.elasticsearch, namespace: this.namespace });
-    this.kibana = new Kibana(this, 'kibana', { ...props.kibana, elasticsearch: this.elasticsearch });
+    const credentialsRevision = props.credentialsRevision ?? DEFAULT_CREDENTIALS_REVISION;
+    const priorityClassName = props.priorityClassName;
+    this.elasticsearch = new Elasticsearch(this, 'elasticsearch', { priorityClassName, ...props.elasticsearch, namespace: this.namespace });
+    this.kibana = new Kibana(this, 'kibana', { priorityClassName, ...props.kibana, credentialsRevision, elasticsearch: this.elasticsearch });
     this.fluentd = new FluentdDaemonSet(this, 'fluentd', {
       ...props.fluentd,
+      credentialsRevision,
       namespace: this.namespace,
       elasticsearch: this.elasticsearch,
       indexPrefix: this.indexPrefix,
@@ -155,7 +172,7 @@ export class EfkStack extends Construct {
         credentialsSecret: props.archive.credentialsSecret,
       },
     });
-    this.bootstrap = new ElasticsearchBootstrap(this, 'bootstrap', { elasticsearch: this.elasticsearch, indexPrefix: this.indexPrefix, retentionDays });
+    this.bootstrap = new ElasticsearchBootstrap(this, 'bootstrap', { elasticsearch: this.elasticsearch, indexPrefix: this.indexPrefix, retentionDays, credentialsRevision });
     if (props.alerts !== false) this.alerts = new FluentdAlerts(this, 'alerts', { ...props.alerts, collector: this.fluentd });
     if (props.archive) {
       const archive = props.archive;

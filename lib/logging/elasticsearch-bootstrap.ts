@@ -7,7 +7,7 @@ import { workloadLabels } from '../core/labels';
 import { assertInteger } from '../core/names';
 import { Stack } from '../core/stack';
 import { ELASTICSEARCH_CREDENTIAL_KEYS, Elasticsearch } from './elasticsearch';
-import { nonRootContainer, resources, secretEnv } from './support';
+import { assertCredentialsRevision, nonRootContainer, resources, secretEnv } from './support';
 
 /** Properties of an {@link ElasticsearchBootstrap}. */
 export interface ElasticsearchBootstrapProps {
@@ -25,10 +25,20 @@ export interface ElasticsearchBootstrapProps {
    * @default 'fluentd'
    */
   readonly fluentdUser?: string;
+  /**
+   * Revision of the credentials Secret. It is part of the Job's name hash: bump it whenever a password in the
+   * Secret changes, and a new Job sets the new `fluentd` and `kibana_system` passwords (a Job runs once and
+   * cannot see that a Secret changed). `elastic-password` is read by Elasticsearch on its first start only:
+   * change the `elastic` password through the security API first, then the Secret, then bump this.
+   * @default '1'
+   */
+  readonly credentialsRevision?: string;
 }
 
-// A week of searchable logs: the notes keep recent logs in Elasticsearch and the rest in object storage.
+// A week of searchable logs; the archive keeps the rest (docs/practice.md#recent-logs-in-elasticsearch-the-rest-in-s3).
 const DEFAULT_RETENTION_DAYS = 7;
+/** The credentials revision a stack starts with. */
+export const DEFAULT_CREDENTIALS_REVISION = '1';
 // Daily indices of JSON application logs outgrow Elasticsearch's 1000-field default quickly.
 const TOTAL_FIELDS_LIMIT = 2000;
 const INDEX_PREFIX = /^[a-z0-9][a-z0-9_-]*$/;
@@ -43,8 +53,9 @@ const USER_NAME = /^[a-z][a-z0-9_-]*$/;
  * Why a Job and not a documented manual bootstrap: the policy lives in Git and
  * is reviewed with the rest, every request is an idempotent PUT, and a new
  * cluster gets it without anyone remembering a runbook step. The Job's name
- * carries a hash of its script, so a changed policy is a new Job that runs once
- * (Jobs are immutable), and an unchanged one is left alone.
+ * carries a hash of its script and of the credentials revision, so a changed
+ * policy or a bumped revision (after a password change in the Secret) is a new
+ * Job that runs once (Jobs are immutable), and an unchanged one is left alone.
  */
 export class ElasticsearchBootstrap extends Construct {
   public readonly job: kplus.k8s.KubeJob;
@@ -53,6 +64,8 @@ export class ElasticsearchBootstrap extends Construct {
   public readonly retentionDays: number;
   /** The bootstrap script, as run by the Job. */
   public readonly script: string;
+  /** The credentials revision hashed into the Job's name. */
+  public readonly credentialsRevision: string;
 
   constructor(scope: Construct, id: string, props: ElasticsearchBootstrapProps) {
     super(scope, id);
@@ -63,6 +76,7 @@ export class ElasticsearchBootstrap extends Construct {
     }
     const user = props.fluentdUser ?? 'fluentd';
     if (!USER_NAME.test(user)) throw new ShipshapeError(this, { problem: 'fluentdUser must be lower-case letters, digits, _ and -', value: user, fix: 'use "fluentd"' });
+    this.credentialsRevision = assertCredentialsRevision(this, props.credentialsRevision ?? DEFAULT_CREDENTIALS_REVISION);
     this.retentionDays = assertInteger(this, 'retentionDays', props.retentionDays ?? DEFAULT_RETENTION_DAYS, 1, 3650);
     this.policyName = `${props.indexPrefix}-hot-window`;
 
@@ -94,7 +108,8 @@ export class ElasticsearchBootstrap extends Construct {
       `call POST /_security/user/kibana_system/_password "{\\"password\\":\\"$(json_escape "$KIBANA_SYSTEM_PASSWORD")\\"}"`,
     ];
     this.script = `${lines.join('\n')}\n`;
-    const hash = createHash('sha256').update(this.script).digest('hex').slice(0, 8);
+    // The script and the credentials revision: a changed policy or a changed password is a new Job.
+    const hash = createHash('sha256').update(this.script).update(`\ncredentials-revision=${this.credentialsRevision}`).digest('hex').slice(0, 8);
     const name = `${es.name}-bootstrap`;
     const labels = workloadLabels(name, env, 'bootstrap');
     es.allowClient({ 'app.kubernetes.io/name': name, 'app.kubernetes.io/instance': env.name });

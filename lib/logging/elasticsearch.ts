@@ -6,7 +6,8 @@ import { selectorLabels, workloadLabels } from '../core/labels';
 import { assertDnsLabel, assertInteger } from '../core/names';
 import { exempt } from '../core/policy/exemptions';
 import { Stack } from '../core/stack';
-import { assertPinnedImage, mebibytes, nonRootContainer, plainEnv, preferredAntiAffinity, resources, secretEnv, zoneSpread } from './support';
+import { sizeMebibytes } from '../core/quantities';
+import { assertPinnedImage, mebibytes, nonRootContainer, plainEnv, preferredAntiAffinity, requiredAntiAffinity, resources, secretEnv, zoneSpread } from './support';
 
 /** JVM heap: one size for both -Xms and -Xmx, or the two separately (single-node clusters only). */
 export type ElasticsearchHeap = string | { readonly initial: string; readonly max: string };
@@ -19,9 +20,22 @@ export const ELASTICSEARCH_CREDENTIAL_KEYS = {
   kibanaSystem: 'kibana-system-password',
   /** Password of the `fluentd` user, which may only write log indices. */
   fluentd: 'fluentd-password',
-  /** 32+ character key Kibana encrypts sessions with (shared by its replicas). */
+  /** 32+ character key Kibana encrypts sessions with (`xpack.security.encryptionKey`, shared by its replicas). */
   kibanaEncryptionKey: 'kibana-encryption-key',
+  /** 32+ character key of Kibana's encrypted saved objects (`xpack.encryptedSavedObjects.encryptionKey`): connectors, alerting rules. */
+  kibanaSavedObjectsEncryptionKey: 'kibana-saved-objects-encryption-key',
+  /** 32+ character key of Kibana's reporting jobs (`xpack.reporting.encryptionKey`). */
+  kibanaReportingEncryptionKey: 'kibana-reporting-encryption-key',
 } as const;
+
+/**
+ * Pod-template annotation carrying the credentials revision (EfkStack's `credentialsRevision`): a new value rolls
+ * the pods that read the credentials Secret, so they pick up the new passwords.
+ */
+export const CREDENTIALS_REVISION_ANNOTATION = 'shipshape.io/credentials-revision';
+
+/** Pod anti-affinity of the nodes: `hard` never puts two on one Kubernetes node, `soft` prefers not to. */
+export type ElasticsearchAntiAffinity = 'hard' | 'soft';
 
 /** How the kernel's vm.max_map_count ≥ 262144 (Elasticsearch's bootstrap check) is met. */
 export type MaxMapCountStrategy = 'init-container' | 'node-prerequisite';
@@ -63,14 +77,16 @@ export interface ElasticsearchProps {
    */
   readonly replicas?: number;
   /**
-   * JVM heap in JVM notation (`256m`, `2g`). Xms = Xmx avoids heap resizing pauses; the notes' dev
-   * setting `{ initial: '128m', max: '256m' }` is accepted for a single node.
-   * @default - '256m' for one node (the notes' dev size), '1g' otherwise
+   * JVM heap in JVM notation (`512m`, `2g`). Xms = Xmx avoids heap resizing pauses; `{ initial, max }` is
+   * accepted for a single node.
+   * @default '1g' (Elastic's Helm chart esJavaOpts, and what ECK's 2Gi default gives: half the memory)
    */
   readonly heap?: ElasticsearchHeap;
   /**
-   * Memory request and limit of the container; the heap may use at most half (the rest is page cache and off-heap).
-   * @default - twice the maximum heap
+   * Memory request and limit of the container; the heap may use at most half (the rest is page cache and
+   * off-heap: direct memory, metaspace, code cache, the ML controller), and never less than
+   * ELASTICSEARCH_MIN_MEMORY.
+   * @default - twice the maximum heap (2Gi with the default heap, Elastic's chart and ECK default)
    */
   readonly memory?: Size;
   /**
@@ -101,6 +117,19 @@ export interface ElasticsearchProps {
    * @default 'init-container'
    */
   readonly maxMapCount?: MaxMapCountStrategy;
+  /**
+   * PriorityClass of the pods. Give it one at least as high as the workloads on the same nodes, or the
+   * search nodes are the first pods preempted for them.
+   * @default - none (the cluster's default priority)
+   */
+  readonly priorityClassName?: string;
+  /**
+   * Anti-affinity of the nodes on `kubernetes.io/hostname`. With `hard` (Elastic's chart default) two
+   * master-eligible nodes never share a Kubernetes node, so one node loss never costs the quorum; a pod waits
+   * Pending rather than doubling up. `soft` lets them share when the cluster is short of nodes.
+   * @default 'hard'
+   */
+  readonly antiAffinity?: ElasticsearchAntiAffinity;
 }
 
 /** Elasticsearch release used by default, matched by KIBANA_IMAGE. */
@@ -111,13 +140,26 @@ export const ELASTICSEARCH_IMAGE = `docker.elastic.co/elasticsearch/elasticsearc
 export const ELASTICSEARCH_HTTP_PORT = 9200;
 /** Transport (node-to-node) port. */
 export const ELASTICSEARCH_TRANSPORT_PORT = 9300;
+/**
+ * TCP readiness port (`readiness.port`, Elasticsearch 8.2+): open only while the node has joined a cluster with
+ * an elected master. ECK's readiness probe on 8.2+ is a socket check on it (port 8080 there too); it needs no
+ * credentials, so rotating a password never empties the Service.
+ */
+export const ELASTICSEARCH_READINESS_PORT = 8080;
+/**
+ * Least memory an Elasticsearch 8 container gets: the JVM's off-heap use (direct memory, metaspace, code cache,
+ * the ML controller) alone is ~300-500 MiB, so a 256m heap already uses 550-800 MiB. 1 GiB is Elastic's own
+ * Docker quick start (`docker run -m 1GB`); the default sizing (1g heap, 2Gi) is the Helm chart's and ECK's.
+ */
+export const ELASTICSEARCH_MIN_MEMORY = Size.gibibytes(1);
 // The elasticsearch user of the official image.
 const ELASTICSEARCH_UID = 1000;
 // Elastic's documented minimum for mmapfs (bootstrap check "max virtual memory areas vm.max_map_count").
 const MAX_MAP_COUNT = 262144;
-// The notes' dev heap ("Xms128m, Xmx256m" instead of the 2g default), with Xms = Xmx.
-const SINGLE_NODE_HEAP = '256m';
-const CLUSTER_HEAP = '1g';
+// Elastic's Helm chart (esJavaOpts "-Xmx1g -Xms1g", memory 2Gi) and ECK (2Gi, heap half of it): the floor for dev too.
+const DEFAULT_HEAP = '1g';
+// Elastic's Helm chart: antiAffinity "hard".
+const DEFAULT_ANTI_AFFINITY: ElasticsearchAntiAffinity = 'hard';
 // Elastic: keep the heap at most 50% of the memory, and below the ~31 GiB compressed-oops threshold.
 const MAX_HEAP_MIB = 31 * 1024;
 const SINGLE_NODE_STORAGE = Size.gibibytes(10);
@@ -137,10 +179,12 @@ export function parseJvmSize(scope: Construct | string, field: string, value: st
 
 /**
  * An Elasticsearch cluster as a StatefulSet: discovery and quorum for 1 or 3+
- * nodes, heap checked against memory, a volume per node, preferred
- * anti-affinity, a PodDisruptionBudget, readiness on cluster health, security
- * on with the `elastic` password from a referenced Secret, headless and client
- * Services, and a NetworkPolicy that opens 9200 only to declared clients.
+ * nodes, heap checked against memory and Elasticsearch 8's memory floor, a
+ * volume per node, hard anti-affinity between nodes, an optional
+ * PriorityClass, a PodDisruptionBudget, readiness on Elasticsearch's TCP
+ * readiness port (no credentials), security on with the `elastic` password
+ * from a referenced Secret, headless and client Services, and a NetworkPolicy
+ * that opens 9200 only to declared clients.
  */
 export class Elasticsearch extends Construct {
   public readonly name: string;
@@ -183,8 +227,16 @@ export class Elasticsearch extends Construct {
       });
     }
     const single = this.replicas === 1;
-    this.heapMiB = this.resolveHeap(props.heap ?? (single ? SINGLE_NODE_HEAP : CLUSTER_HEAP), single);
-    this.memoryMiB = props.memory ? props.memory.toMebibytes({ rounding: 1 }) : this.heapMiB.max * 2;
+    this.heapMiB = this.resolveHeap(props.heap ?? DEFAULT_HEAP, single);
+    this.memoryMiB = props.memory ? Math.floor(sizeMebibytes(this, 'memory', props.memory)) : this.heapMiB.max * 2;
+    const minMemoryMiB = ELASTICSEARCH_MIN_MEMORY.toMebibytes({ rounding: 1 });
+    if (!(this.memoryMiB >= minMemoryMiB)) {
+      throw new ShipshapeError(this, {
+        problem: `${this.memoryMiB} MiB of memory is below Elasticsearch 8's floor of ${minMemoryMiB} MiB: off-heap memory alone takes 300-500 MiB and the container is OOM-killed`,
+        value: { heapMiB: this.heapMiB.max, memoryMiB: this.memoryMiB },
+        fix: 'omit heap and memory for Elastic\'s defaults (1g heap, 2 GiB), or give at least Size.gibibytes(1)',
+      });
+    }
     if (!(this.memoryMiB >= this.heapMiB.max * 2)) {
       throw new ShipshapeError(this, {
         problem: `heap ${this.heapMiB.max} MiB is more than half of the ${this.memoryMiB} MiB memory limit; Lucene needs the other half for off-heap memory and page cache`,
@@ -194,12 +246,18 @@ export class Elasticsearch extends Construct {
     }
     const cpuMillis = assertInteger(this, 'cpuMillis', props.cpuMillis ?? (single ? 250 : 1000), 1);
     const storage = props.storage?.size ?? (single ? SINGLE_NODE_STORAGE : CLUSTER_STORAGE);
+    sizeMebibytes(this, 'storage.size', storage);
     if (!(storage.toMebibytes({ rounding: 1 }) >= 1024)) {
       throw new ShipshapeError(this, { problem: 'storage.size must be at least 1 GiB', value: storage.toMebibytes({ rounding: 1 }), fix: 'use e.g. Size.gibibytes(10)' });
     }
     const storageClassName = props.storage?.storageClassName === undefined ? undefined : assertDnsLabel(this, 'storage.storageClassName', props.storage.storageClassName);
     this.credentialsSecret = assertDnsLabel(this, 'credentialsSecret', props.credentialsSecret ?? 'elasticsearch-credentials');
     const tlsSecret = assertDnsLabel(this, 'transportTlsSecret', props.transportTlsSecret ?? `${this.name}-transport-tls`);
+    const priorityClassName = props.priorityClassName === undefined ? undefined : assertDnsLabel(this, 'priorityClassName', props.priorityClassName);
+    const antiAffinity = props.antiAffinity ?? DEFAULT_ANTI_AFFINITY;
+    if (antiAffinity !== 'hard' && antiAffinity !== 'soft') {
+      throw new ShipshapeError(this, { problem: 'antiAffinity must be "hard" or "soft"', value: antiAffinity, fix: 'use "hard" so master-eligible nodes never share a Kubernetes node' });
+    }
     const maxMapCount = props.maxMapCount ?? 'init-container';
     if (maxMapCount !== 'init-container' && maxMapCount !== 'node-prerequisite') {
       throw new ShipshapeError(this, { problem: 'maxMapCount must be "init-container" or "node-prerequisite"', value: maxMapCount, fix: 'use "init-container" unless the node image sets vm.max_map_count' });
@@ -234,11 +292,11 @@ export class Elasticsearch extends Construct {
             plainEnv('xpack.security.transport.ssl.certificate_authorities', 'certs/ca.crt'),
           ]),
       plainEnv('ES_JAVA_OPTS', `-Xms${this.heapMiB.initial}m -Xmx${this.heapMiB.max}m`),
+      plainEnv('readiness.port', String(ELASTICSEARCH_READINESS_PORT)),
       // The image sets the elastic user's password from this variable on first start; the value comes from the Secret.
       secretEnv('ELASTIC_PASSWORD', this.credentialsSecret, ELASTICSEARCH_CREDENTIAL_KEYS.elastic),
     ];
 
-    const healthCheck = `curl -sS -f -o /dev/null -u "elastic:\${ELASTIC_PASSWORD}" "http://127.0.0.1:${ELASTICSEARCH_HTTP_PORT}/_cluster/health?local=true&wait_for_status=yellow&timeout=1s"`;
     const mounts: kplus.k8s.VolumeMount[] = [{ name: 'data', mountPath: '/usr/share/elasticsearch/data' }];
     if (!single) mounts.push({ name: 'transport-tls', mountPath: '/usr/share/elasticsearch/config/certs', readOnly: true });
     const initContainers: kplus.k8s.Container[] = maxMapCount === 'init-container'
@@ -268,8 +326,10 @@ export class Elasticsearch extends Construct {
             automountServiceAccountToken: false,
             // Elasticsearch flushes and leaves the cluster cleanly given time.
             terminationGracePeriodSeconds: 120,
-            securityContext: { fsGroup: ELASTICSEARCH_UID, runAsNonRoot: true, runAsUser: ELASTICSEARCH_UID, seccompProfile: { type: 'RuntimeDefault' } },
-            affinity: preferredAntiAffinity(this.selector),
+            priorityClassName,
+            // OnRootMismatch: the volume is chowned once, not walked file by file on every restart.
+            securityContext: { fsGroup: ELASTICSEARCH_UID, fsGroupChangePolicy: 'OnRootMismatch', runAsNonRoot: true, runAsUser: ELASTICSEARCH_UID, seccompProfile: { type: 'RuntimeDefault' } },
+            affinity: single ? undefined : antiAffinity === 'hard' ? requiredAntiAffinity(this.selector) : preferredAntiAffinity(this.selector),
             topologySpreadConstraints: zoneSpread(env, this.selector),
             initContainers: initContainers.length > 0 ? initContainers : undefined,
             containers: [{
@@ -279,12 +339,13 @@ export class Elasticsearch extends Construct {
               ports: [
                 { name: 'http', containerPort: ELASTICSEARCH_HTTP_PORT },
                 { name: 'transport', containerPort: ELASTICSEARCH_TRANSPORT_PORT },
+                { name: 'readiness', containerPort: ELASTICSEARCH_READINESS_PORT },
               ],
               env: settings,
               resources: resources(cpuMillis, Size.mebibytes(this.memoryMiB)),
               // The entrypoint writes the keystore under config/, so the root filesystem stays writable.
               securityContext: nonRootContainer(ELASTICSEARCH_UID, false),
-              readinessProbe: { exec: { command: ['bash', '-c', healthCheck] }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+              readinessProbe: { tcpSocket: { port: kplus.k8s.IntOrString.fromString('readiness') }, initialDelaySeconds: 10, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
               // Only a dead JVM is restarted: a TCP check on transport does not restart nodes of a red cluster.
               livenessProbe: { tcpSocket: { port: kplus.k8s.IntOrString.fromNumber(ELASTICSEARCH_TRANSPORT_PORT) }, initialDelaySeconds: 90, periodSeconds: 20, failureThreshold: 6 },
               volumeMounts: mounts,

@@ -1,10 +1,11 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { stringify } from 'yaml';
 import { ShipshapeError } from '../core/errors';
 import { assertInteger } from '../core/names';
 import { OutputFile } from '../core/output-file';
-import { YAML_OPTIONS } from '../core/synth';
+import { labelValueProblem, qualifiedNameProblem } from '../core/validate';
+import { toYaml } from '../core/yaml';
+import { FLUENTD_REJECTED_LINE_MESSAGES } from './fluentd-config';
 import { FluentdDaemonSet } from './fluentd-daemon-set';
 
 /** Properties of a {@link FluentdAlerts}. */
@@ -12,8 +13,16 @@ export interface FluentdAlertsProps {
   /** The collector the alerts watch; its metrics Service names the scrape job. */
   readonly collector: FluentdDaemonSet;
   /**
-   * Labels the Prometheus Operator selects rules and ServiceMonitors by (its ruleSelector, serviceMonitorSelector).
-   * @default {}
+   * Whether the cluster runs the Prometheus Operator (its CRDs are installed): then a PrometheusRule and a
+   * ServiceMonitor are emitted too. Applying them to a cluster without the CRDs fails the whole sync, so they
+   * are opt-in; the plain rules file is always written.
+   * @default - true when prometheusLabels is given, else false
+   */
+  readonly prometheusOperator?: boolean;
+  /**
+   * Labels on the PrometheusRule and ServiceMonitor that the operator's ruleSelector and serviceMonitorSelector
+   * match. kube-prometheus-stack selects `release: <its Helm release name>`.
+   * @default PROMETHEUS_OPERATOR_LABELS ({ release: 'kube-prometheus-stack' })
    */
   readonly prometheusLabels?: Record<string, string>;
   /**
@@ -27,10 +36,11 @@ export interface FluentdAlertsProps {
    */
   readonly availableSpaceThresholdPercent?: number;
   /**
-   * Minutes without a single record read before a collector counts as blind.
+   * Minutes a collector may read lines without flushing any output, or without emitting any record, before it
+   * counts as stalled. Longer than an S3 time slice plus its wait, which is how long a healthy archive waits.
    * @default 15
    */
-  readonly silentMinutes?: number;
+  readonly stalledMinutes?: number;
   /**
    * Path of the plain rules file under `dist/<env>/`.
    * @default 'monitoring/<collector name>-alerts.rules.yml'
@@ -53,22 +63,27 @@ export interface AlertRuleGroup {
   readonly rules: readonly AlertRule[];
 }
 
+/** The label kube-prometheus-stack's ruleSelector and serviceMonitorSelector match (its chart's default release name). */
+export const PROMETHEUS_OPERATOR_LABELS: Readonly<Record<string, string>> = Object.freeze({ release: 'kube-prometheus-stack' });
 const DEFAULT_QUEUE_LENGTH = 8;
 const DEFAULT_AVAILABLE_SPACE_PERCENT = 20;
-const DEFAULT_SILENT_MINUTES = 15;
+const DEFAULT_STALLED_MINUTES = 15;
+// A scrape target down this long is a crash-looping or hung collector, not a rollout.
+const DOWN_MINUTES = 10;
 
 /**
- * Alerts on the collector's health from fluent-plugin-prometheus metrics (the
- * notes' monitor_agent fields: buffer_queue_length, buffer_total_queued_size,
- * retry_count): buffer queue growing, buffer nearly full, retries rising,
- * output errors, no records received. Emitted as a PrometheusRule with a
- * ServiceMonitor for the Prometheus Operator, and as a plain rules file under
- * `dist/<env>/monitoring/` for any other Prometheus.
+ * Alerts on what signals a broken collector, from Prometheus' own `up` and fluent-plugin-prometheus metrics:
+ * the collector down or missing altogether, lines read but no record emitted (every line rejected), records
+ * read but an output flushing nothing, and the buffer signals (queue growing, buffer nearly full, retries,
+ * errors). An idle node is silent. Written as a plain rules file under `dist/<env>/monitoring/` for any
+ * Prometheus, and, when the cluster runs the Prometheus Operator, as a PrometheusRule with a ServiceMonitor.
  */
 export class FluentdAlerts extends Construct {
   public readonly groups: readonly AlertRuleGroup[];
-  public readonly prometheusRule: ApiObject;
-  public readonly serviceMonitor: ApiObject;
+  /** The PrometheusRule, when the Prometheus Operator is installed. */
+  public readonly prometheusRule?: ApiObject;
+  /** The ServiceMonitor, when the Prometheus Operator is installed. */
+  public readonly serviceMonitor?: ApiObject;
   public readonly rulesFile: OutputFile;
 
   constructor(scope: Construct, id: string, props: FluentdAlertsProps) {
@@ -76,18 +91,73 @@ export class FluentdAlerts extends Construct {
     const collector = props.collector;
     const queue = assertInteger(this, 'queueLengthThreshold', props.queueLengthThreshold ?? DEFAULT_QUEUE_LENGTH, 1);
     const space = assertInteger(this, 'availableSpaceThresholdPercent', props.availableSpaceThresholdPercent ?? DEFAULT_AVAILABLE_SPACE_PERCENT, 1, 99);
-    const silent = assertInteger(this, 'silentMinutes', props.silentMinutes ?? DEFAULT_SILENT_MINUTES, 5, 1440);
+    const stalled = assertInteger(this, 'stalledMinutes', props.stalledMinutes ?? DEFAULT_STALLED_MINUTES, 5, 1440);
+    const archiveWait = collector.config.s3LossBoundSeconds;
+    if (archiveWait !== undefined && stalled * 60 <= archiveWait) {
+      throw new ShipshapeError(this, {
+        problem: `stalledMinutes ${stalled} is not longer than the ${archiveWait / 60} minutes a healthy S3 archive waits before it uploads a time slice, so FluentdOutputNotFlushing would fire for it`,
+        value: stalled,
+        fix: `use more than ${Math.ceil(archiveWait / 60)} minutes, e.g. ${DEFAULT_STALLED_MINUTES}`,
+      });
+    }
+    const prometheusLabels = prometheusOperatorLabels(this, props);
+
     const job = `${collector.name}-metrics`;
     // Only the job label: the Prometheus Operator sets it to the Service name, and a plain scrape config names its job the same.
-    const sel = `{job="${job}"}`;
+    const sel = (extra = '') => `{job="${job}"${extra}}`;
+    const buffered = `,type=~"${collector.config.outputs.join('|')}"`;
+    const window = `${stalled}m`;
+    const records = `sum by (instance) (increase(fluentd_input_status_num_records_total${sel()}[${window}]))`;
     const common = { component: 'log-collector' };
-    const runbook = (what: string) => `Check the collector's log (kubectl -n ${collector.namespace} logs <pod> -c fluentd) and monitor_agent (:${collector.config.monitorPort}/api/plugins.json): ${what}`;
+    const logs = `kubectl -n ${collector.namespace} logs <pod> -c fluentd`;
+    const runbook = (what: string) => `Check the collector's log (${logs}) and monitor_agent (:${collector.config.monitorPort}/api/plugins.json): ${what}`;
+    const rejected = FLUENTD_REJECTED_LINE_MESSAGES.map((m) => `"[warn]: ${m}"`).join(' or ');
     this.groups = Object.freeze([{
       name: `${collector.name}.rules`,
       rules: [
         {
+          alert: 'FluentdDown',
+          expr: `up${sel()} == 0`,
+          for: `${DOWN_MINUTES}m`,
+          labels: { severity: 'critical', ...common },
+          annotations: {
+            summary: 'Fluentd on {{ $labels.instance }} cannot be scraped',
+            description: `The collector's metrics port does not answer: it is crash-looping or hung, and its node's logs are not shipped. ${runbook('look for a worker that exits and restarts.')}`,
+          },
+        },
+        {
+          alert: 'FluentdMetricsAbsent',
+          expr: `absent(up${sel()})`,
+          for: '15m',
+          labels: { severity: 'critical', ...common },
+          annotations: {
+            summary: `No Fluentd collector is scraped (job ${job})`,
+            description: `Prometheus has no target for the ${job} Service: the DaemonSet has no pods, or the ServiceMonitor / scrape config does not select it. No node's logs are known to be shipped.`,
+          },
+        },
+        {
+          alert: 'FluentdLinesRejected',
+          expr: `(sum by (instance) (changes(fluentd_tail_file_position${sel()}[${window}])) > 0) unless on (instance) (${records} > 0)`,
+          for: window,
+          labels: { severity: 'critical', ...common },
+          annotations: {
+            summary: `Fluentd on {{ $labels.instance }} reads log files but has emitted no record for ${stalled} minutes`,
+            description: runbook(`every line is rejected: look for ${rejected} (the parser does not match the container runtime), or a filter that fails on every record.`),
+          },
+        },
+        {
+          alert: 'FluentdOutputNotFlushing',
+          expr: `((sum by (instance, plugin_id) (increase(fluentd_output_status_write_count${sel(buffered)}[${window}])) - sum by (instance, plugin_id) (increase(fluentd_output_status_num_errors${sel(buffered)}[${window}]))) < 1) and on (instance) (${records} > 0)`,
+          for: window,
+          labels: { severity: 'critical', ...common },
+          annotations: {
+            summary: `Fluentd output {{ $labels.plugin_id }} on {{ $labels.instance }} has flushed nothing for ${stalled} minutes while records come in`,
+            description: runbook('every flush fails or none is attempted: the store is unreachable or rejecting credentials; the buffer is filling on the node.'),
+          },
+        },
+        {
           alert: 'FluentdBufferQueueGrowing',
-          expr: `avg_over_time(fluentd_output_status_buffer_queue_length${sel}[10m]) > ${queue} and deriv(fluentd_output_status_buffer_queue_length${sel}[10m]) > 0`,
+          expr: `avg_over_time(fluentd_output_status_buffer_queue_length${sel()}[10m]) > ${queue} and deriv(fluentd_output_status_buffer_queue_length${sel()}[10m]) > 0`,
           for: '10m',
           labels: { severity: 'warning', ...common },
           annotations: {
@@ -97,17 +167,17 @@ export class FluentdAlerts extends Construct {
         },
         {
           alert: 'FluentdBufferNearlyFull',
-          expr: `fluentd_output_status_buffer_available_space_ratio${sel} < ${space}`,
+          expr: `fluentd_output_status_buffer_available_space_ratio${sel()} < ${space}`,
           for: '5m',
           labels: { severity: 'critical', ...common },
           annotations: {
             summary: 'Fluentd buffer of {{ $labels.plugin_id }} on {{ $labels.instance }} is {{ printf "%.0f" $value }}% free',
-            description: runbook('when the buffer is full the collector blocks (overflow_action block) and logs rotated away on the node are lost.'),
+            description: runbook('when it is full the archive blocks reading (logs rotated away on the node are then lost) and Elasticsearch drops its oldest chunks.'),
           },
         },
         {
           alert: 'FluentdRetriesRising',
-          expr: `increase(fluentd_output_status_retry_count${sel}[10m]) > 0`,
+          expr: `increase(fluentd_output_status_retry_count${sel()}[10m]) > 0`,
           for: '15m',
           labels: { severity: 'warning', ...common },
           annotations: {
@@ -117,7 +187,7 @@ export class FluentdAlerts extends Construct {
         },
         {
           alert: 'FluentdOutputErrors',
-          expr: `increase(fluentd_output_status_num_errors${sel}[10m]) > 0`,
+          expr: `increase(fluentd_output_status_num_errors${sel()}[10m]) > 0`,
           for: '5m',
           labels: { severity: 'warning', ...common },
           annotations: {
@@ -125,41 +195,77 @@ export class FluentdAlerts extends Construct {
             description: runbook('writes fail; with Elasticsearch look for 400 reasons (mapping conflicts) in the log.'),
           },
         },
-        {
-          alert: 'FluentdNoRecordsReceived',
-          expr: `sum by (instance) (rate(fluentd_input_status_num_records_total${sel}[${silent}m])) == 0`,
-          for: `${silent}m`,
-          labels: { severity: 'critical', ...common },
-          annotations: {
-            summary: `Fluentd on {{ $labels.instance }} has read no log line for ${silent} minutes`,
-            description: runbook('the tail source reads nothing: check the parser matches the runtime ("pattern not matched"), the pos file and the /var/log mount.'),
-          },
-        },
       ],
     }]);
 
-    const labels = { ...(props.prometheusLabels ?? {}) };
-    this.prometheusRule = new ApiObject(this, 'prometheus-rule', {
-      apiVersion: 'monitoring.coreos.com/v1',
-      kind: 'PrometheusRule',
-      metadata: { name: `${collector.name}-alerts`, namespace: collector.namespace, labels },
-      spec: { groups: this.groups.map((g) => ({ name: g.name, rules: g.rules.map((r) => ({ ...r })) })) },
-    });
-    this.serviceMonitor = new ApiObject(this, 'service-monitor', {
-      apiVersion: 'monitoring.coreos.com/v1',
-      kind: 'ServiceMonitor',
-      metadata: { name: collector.name, namespace: collector.namespace, labels },
-      spec: {
-        // The job label is the Service name, which the rules select on.
-        selector: { matchLabels: { ...collector.selector } },
-        namespaceSelector: { matchNames: [collector.namespace] },
-        endpoints: [{ port: 'metrics', path: '/metrics', interval: '30s' }],
-      },
-    });
-    const path = props.rulesFile ?? `monitoring/${collector.name}-alerts.rules.yml`;
-    if (!path.startsWith('monitoring/')) {
-      throw new ShipshapeError(this, { problem: 'the rules file belongs under monitoring/', value: path, fix: `use e.g. "monitoring/${collector.name}-alerts.rules.yml"` });
+    if (prometheusLabels) {
+      this.prometheusRule = prometheusRuleObject(this, 'prometheus-rule', { name: `${collector.name}-alerts`, namespace: collector.namespace, labels: prometheusLabels }, this.groups);
+      this.serviceMonitor = new ApiObject(this, 'service-monitor', {
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'ServiceMonitor',
+        metadata: { name: collector.name, namespace: collector.namespace, labels: prometheusLabels },
+        spec: {
+          // The job label is the Service name, which the rules select on.
+          selector: { matchLabels: { ...collector.selector } },
+          namespaceSelector: { matchNames: [collector.namespace] },
+          endpoints: [{ port: 'metrics', path: '/metrics', interval: '30s' }],
+        },
+      });
     }
-    this.rulesFile = new OutputFile(this, 'rules-file', { path, content: () => stringify({ groups: this.groups }, YAML_OPTIONS) });
+    this.rulesFile = alertRulesFile(this, props.rulesFile, `monitoring/${collector.name}-alerts.rules.yml`, () => this.groups);
   }
+}
+
+/** Where alert rules are loaded: whether the Prometheus Operator runs, and the labels its selectors match. */
+export interface PrometheusOperatorOptions {
+  /**
+   * Whether the cluster runs the Prometheus Operator (its CRDs are installed).
+   * @default - true when prometheusLabels is given, else false
+   */
+  readonly prometheusOperator?: boolean;
+  /**
+   * Labels the operator's ruleSelector (and serviceMonitorSelector) match.
+   * @default PROMETHEUS_OPERATOR_LABELS
+   */
+  readonly prometheusLabels?: Record<string, string>;
+}
+
+/** The labels for the operator's objects when the Prometheus Operator runs, `undefined` when it does not; checks both options. */
+export function prometheusOperatorLabels(scope: Construct, props: PrometheusOperatorOptions): Record<string, string> | undefined {
+  const operator = props.prometheusOperator ?? props.prometheusLabels !== undefined;
+  if (!operator && props.prometheusLabels !== undefined) {
+    throw new ShipshapeError(scope, { problem: 'prometheusLabels are set but prometheusOperator is false, so no object would carry them', value: props.prometheusLabels, fix: 'set prometheusOperator: true, or drop prometheusLabels' });
+  }
+  if (!operator) return undefined;
+  const given: unknown = props.prometheusLabels ?? PROMETHEUS_OPERATOR_LABELS;
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) {
+    throw new ShipshapeError(scope, { problem: 'prometheusLabels must be a map of Kubernetes label keys to values', value: given, fix: 'use e.g. { release: "kube-prometheus-stack" }' });
+  }
+  const prometheusLabels = { ...(given as Record<string, string>) };
+  for (const [k, v] of Object.entries(prometheusLabels)) {
+    const problem = qualifiedNameProblem(k) ?? labelValueProblem(v);
+    if (problem) {
+      throw new ShipshapeError(scope, { problem: `prometheusLabels must be Kubernetes label keys and values: ${problem}`, value: { [k]: v }, fix: 'use e.g. { release: "kube-prometheus-stack" }' });
+    }
+  }
+  return prometheusLabels;
+}
+
+/** A PrometheusRule object carrying `groups`, for a cluster that runs the Prometheus Operator. */
+export function prometheusRuleObject(scope: Construct, id: string, metadata: { name: string; namespace: string; labels: Record<string, string> }, groups: readonly AlertRuleGroup[]): ApiObject {
+  return new ApiObject(scope, id, {
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'PrometheusRule',
+    metadata,
+    spec: { groups: groups.map((g) => ({ name: g.name, rules: g.rules.map((r) => ({ ...r })) })) },
+  });
+}
+
+/** The plain Prometheus rules file (`rule_files:`) of `groups` under `dist/<env>/monitoring/`, for any Prometheus. */
+export function alertRulesFile(scope: Construct, path: string | undefined, defaultPath: string, groups: () => readonly AlertRuleGroup[]): OutputFile {
+  const file = path ?? defaultPath;
+  if (!file.startsWith('monitoring/')) {
+    throw new ShipshapeError(scope, { problem: 'the rules file belongs under monitoring/', value: file, fix: `use e.g. "${defaultPath}"` });
+  }
+  return new OutputFile(scope, 'rules-file', { path: file, content: () => toYaml({ groups: groups() }) });
 }

@@ -8,9 +8,10 @@ import { assertDnsLabel, assertInteger } from '../core/names';
 import { OutputFile } from '../core/output-file';
 import { exempt } from '../core/policy/exemptions';
 import { Stack } from '../core/stack';
-import { ELASTICSEARCH_CREDENTIAL_KEYS, Elasticsearch } from './elasticsearch';
+import { sizeMebibytes } from '../core/quantities';
+import { CREDENTIALS_REVISION_ANNOTATION, ELASTICSEARCH_CREDENTIAL_KEYS, Elasticsearch } from './elasticsearch';
 import { FluentdBufferProps, FluentdConfig, FluentdS3OutputProps, FluentdTailProps } from './fluentd-config';
-import { assertPinnedImage, plainEnv, resources, secretEnv } from './support';
+import { assertCredentialsRevision, assertPinnedImage, plainEnv, resources, secretEnv } from './support';
 
 /** The S3 archive of the collector. */
 export interface FluentdArchiveProps extends FluentdS3OutputProps {
@@ -77,8 +78,10 @@ export interface FluentdDaemonSetProps {
    */
   readonly cpuMillis?: number;
   /**
-   * Seconds a stopping pod gets to flush; file buffers keep what is left for the next pod on the node.
-   * @default 60
+   * Seconds a stopping pod gets to flush every buffer (`flush_at_shutdown`). It must cover one bulk request
+   * running into its timeout plus the upload of the staged S3 slice (FLUENTD_SHUTDOWN_FLUSH_SECONDS); what a
+   * store refuses stays in the file buffer for the next pod on the node.
+   * @default 60 (twice fluentd-kubernetes-daemonset's 30 s, which is shorter than one bulk request timeout)
    */
   readonly terminationGracePeriodSeconds?: number;
   /**
@@ -86,6 +89,12 @@ export interface FluentdDaemonSetProps {
    * @default 'system-node-critical'
    */
   readonly priorityClassName?: string;
+  /**
+   * Revision of the Elasticsearch credentials Secret, written on the pod template so the pods restart with the
+   * new password when it changes. EfkStack passes its `credentialsRevision`.
+   * @default - none
+   */
+  readonly credentialsRevision?: string;
 }
 
 /** A fluentd-kubernetes-daemonset image and the plugin gems it contains. */
@@ -109,6 +118,12 @@ const PLUGIN_VERSIONS: Readonly<Record<string, string>> = {
 };
 const DEFAULT_MEMORY = Size.mebibytes(512);
 const DEFAULT_GRACE_PERIOD_SECONDS = 60;
+/**
+ * cluster-autoscaler evicts a DaemonSet pod before deleting its node only when the pod asks for it (or the
+ * autoscaler runs with --daemonset-eviction-for-*-nodes): the eviction is the SIGTERM that flushes the buffers
+ * kept on that node's disk (cluster-autoscaler FAQ, "How can I enable/disable eviction for a specific DaemonSet").
+ */
+export const DAEMONSET_EVICTION_ANNOTATION = 'cluster-autoscaler.kubernetes.io/enable-ds-eviction';
 const CONFIG_DIRECTORY = '/fluentd/etc';
 
 /**
@@ -116,8 +131,10 @@ const CONFIG_DIRECTORY = '/fluentd/etc';
  * adds Kubernetes metadata and ships to Elasticsearch and/or S3. Comes with
  * a ServiceAccount and a read-only ClusterRole (pods, namespaces), the
  * rendered fluent.conf in a ConfigMap whose checksum rolls the pods, a
- * liveness probe on monitor_agent, and a headless metrics Service. It runs as
- * root with hostPath mounts; both are declared policy exemptions.
+ * liveness probe on monitor_agent, and a headless metrics Service. Its pods
+ * ask cluster-autoscaler to evict them before a node is removed, and get the
+ * grace period to flush both file buffers. It runs as root with hostPath
+ * mounts; both are declared policy exemptions.
  */
 export class FluentdDaemonSet extends Construct {
   public readonly name: string;
@@ -143,7 +160,9 @@ export class FluentdDaemonSet extends Construct {
     this.name = assertDnsLabel(this, 'name', props.name ?? 'fluentd');
     this.namespace = assertDnsLabel(this, 'namespace', props.namespace ?? props.elasticsearch?.namespace ?? env.namespace);
     const memory = props.memory ?? DEFAULT_MEMORY;
+    sizeMebibytes(this, 'memory', memory);
     const grace = assertInteger(this, 'terminationGracePeriodSeconds', props.terminationGracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS, 10, 3600);
+    const revision = props.credentialsRevision === undefined ? undefined : assertCredentialsRevision(this, props.credentialsRevision);
     const es = props.elasticsearch;
     if (es && es.namespace !== this.namespace) {
       throw new ShipshapeError(this, { problem: `the collector is in namespace ${this.namespace} but Elasticsearch in ${es.namespace}; its NetworkPolicy admits clients of its own namespace only`, value: this.namespace, fix: 'put the collector in the Elasticsearch namespace (EfkStack does)' });
@@ -161,6 +180,13 @@ export class FluentdDaemonSet extends Construct {
       memoryLimit: memory,
     });
     this.configText = this.config.render();
+    if (grace < this.config.shutdownFlushSeconds) {
+      throw new ShipshapeError(this, {
+        problem: `terminationGracePeriodSeconds ${grace} is shorter than the ${this.config.shutdownFlushSeconds} s a SIGTERM may need to flush the buffers (one bulk request timing out plus the staged S3 slice); a node removed after the kill loses what is left`,
+        value: grace,
+        fix: `use at least ${this.config.shutdownFlushSeconds}, or omit it for ${DEFAULT_GRACE_PERIOD_SECONDS}`,
+      });
+    }
     this.image = this.resolveImage(props.image);
     this.selector = Object.freeze(selectorLabels(this.name, env));
     const labels = workloadLabels(this.name, env, 'log-collector');
@@ -218,7 +244,14 @@ export class FluentdDaemonSet extends Construct {
         revisionHistoryLimit: 5,
         updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: kplus.k8s.IntOrString.fromNumber(1) } },
         template: {
-          metadata: { labels, annotations: { 'checksum/config': checksum } },
+          metadata: {
+            labels,
+            annotations: {
+              'checksum/config': checksum,
+              [DAEMONSET_EVICTION_ANNOTATION]: 'true',
+              ...(revision === undefined ? {} : { [CREDENTIALS_REVISION_ANNOTATION]: revision }),
+            },
+          },
           spec: {
             serviceAccountName: this.name,
             priorityClassName: assertDnsLabel(this, 'priorityClassName', props.priorityClassName ?? 'system-node-critical'),

@@ -5,8 +5,9 @@ import { ShipshapeError } from '../core/errors';
 import { selectorLabels, workloadLabels } from '../core/labels';
 import { assertDnsLabel, assertInteger } from '../core/names';
 import { Stack } from '../core/stack';
-import { ELASTICSEARCH_CREDENTIAL_KEYS, ELASTICSEARCH_VERSION, Elasticsearch } from './elasticsearch';
-import { assertPinnedImage, imageTag, nonRootContainer, plainEnv, preferredAntiAffinity, resources, secretEnv, zoneSpread } from './support';
+import { sizeMebibytes } from '../core/quantities';
+import { CREDENTIALS_REVISION_ANNOTATION, ELASTICSEARCH_CREDENTIAL_KEYS, ELASTICSEARCH_VERSION, Elasticsearch } from './elasticsearch';
+import { assertCredentialsRevision, assertPinnedImage, imageTag, nonRootContainer, plainEnv, preferredAntiAffinity, resources, secretEnv, zoneSpread } from './support';
 
 /** Properties of a {@link Kibana}. */
 export interface KibanaProps {
@@ -42,6 +43,17 @@ export interface KibanaProps {
    * @default - not set
    */
   readonly publicBaseUrl?: string;
+  /**
+   * PriorityClass of the pods.
+   * @default - none (the cluster's default priority)
+   */
+  readonly priorityClassName?: string;
+  /**
+   * Revision of the credentials Secret, written on the pod template so the pods restart (and read the new
+   * values) when it changes. EfkStack passes its `credentialsRevision`.
+   * @default - none
+   */
+  readonly credentialsRevision?: string;
 }
 
 /** Default Kibana image, the same release as ELASTICSEARCH_IMAGE. */
@@ -51,11 +63,23 @@ export const KIBANA_PORT = 5601;
 // The kibana user of the official image.
 const KIBANA_UID = 1000;
 const DEFAULT_MEMORY = Size.gibibytes(1);
+// Kibana settings whose value must be the same on every replica, each from its own key of the credentials Secret
+// (env names as the Kibana image maps them to settings).
+const SHARED_ENCRYPTION_KEYS: readonly (readonly [string, string])[] = [
+  // Sessions: one started on a replica stays valid on the others.
+  ['XPACK_SECURITY_ENCRYPTIONKEY', ELASTICSEARCH_CREDENTIAL_KEYS.kibanaEncryptionKey],
+  // Connectors, alerting rules and other encrypted saved objects: without it they cannot be decrypted after a restart.
+  ['XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY', ELASTICSEARCH_CREDENTIAL_KEYS.kibanaSavedObjectsEncryptionKey],
+  // Reporting jobs started on one replica and run on another.
+  ['XPACK_REPORTING_ENCRYPTIONKEY', ELASTICSEARCH_CREDENTIAL_KEYS.kibanaReportingEncryptionKey],
+];
 
 /**
  * Kibana as a Deployment and a ClusterIP Service, connected to an
  * {@link Elasticsearch} cluster as `kibana_system` with the password from the
- * cluster's credentials Secret, and allowed through its NetworkPolicy.
+ * cluster's credentials Secret, and allowed through its NetworkPolicy. Every
+ * replica reads the same three encryption keys (sessions, encrypted saved
+ * objects, reporting) from that Secret.
  */
 export class Kibana extends Construct {
   public readonly name: string;
@@ -84,12 +108,15 @@ export class Kibana extends Construct {
     }
     this.replicas = assertInteger(this, 'replicas', props.replicas ?? (es.replicas >= 3 ? 2 : 1), 1, 20);
     const memory = props.memory ?? DEFAULT_MEMORY;
+    sizeMebibytes(this, 'memory', memory);
     if (!(memory.toMebibytes({ rounding: 1 }) >= 512)) {
       throw new ShipshapeError(this, { problem: 'Kibana needs at least 512 MiB of memory', value: memory.toMebibytes({ rounding: 1 }), fix: 'use Size.gibibytes(1)' });
     }
     if (props.publicBaseUrl !== undefined && !/^https?:\/\/[^\s/]+(\/[^\s]*)?[^/\s]$/.test(props.publicBaseUrl)) {
       throw new ShipshapeError(this, { problem: 'publicBaseUrl must be an http(s) URL without a trailing slash', value: props.publicBaseUrl, fix: 'use e.g. "https://kibana.example.com"' });
     }
+    const priorityClassName = props.priorityClassName === undefined ? undefined : assertDnsLabel(this, 'priorityClassName', props.priorityClassName);
+    const revision = props.credentialsRevision === undefined ? undefined : assertCredentialsRevision(this, props.credentialsRevision);
     this.selector = Object.freeze(selectorLabels(this.name, env));
     const labels = workloadLabels(this.name, env, 'dashboard');
     const metadata = (name: string) => ({ name, namespace: this.namespace, labels });
@@ -104,10 +131,11 @@ export class Kibana extends Construct {
         selector: { matchLabels: { ...this.selector } },
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: kplus.k8s.IntOrString.fromNumber(1), maxUnavailable: kplus.k8s.IntOrString.fromNumber(0) } },
         template: {
-          metadata: { labels },
+          metadata: { labels, annotations: revision === undefined ? undefined : { [CREDENTIALS_REVISION_ANNOTATION]: revision } },
           spec: {
             automountServiceAccountToken: false,
-            securityContext: { runAsNonRoot: true, runAsUser: KIBANA_UID, fsGroup: KIBANA_UID, seccompProfile: { type: 'RuntimeDefault' } },
+            priorityClassName,
+            securityContext: { runAsNonRoot: true, runAsUser: KIBANA_UID, fsGroup: KIBANA_UID, fsGroupChangePolicy: 'OnRootMismatch', seccompProfile: { type: 'RuntimeDefault' } },
             affinity: preferredAntiAffinity(this.selector),
             topologySpreadConstraints: this.replicas > 1 ? zoneSpread(env, this.selector) : undefined,
             containers: [{
@@ -122,8 +150,7 @@ export class Kibana extends Construct {
                 // Kibana 8 refuses the elastic superuser; kibana_system is the built-in user for its own connection.
                 plainEnv('ELASTICSEARCH_USERNAME', 'kibana_system'),
                 secretEnv('ELASTICSEARCH_PASSWORD', es.credentialsSecret, ELASTICSEARCH_CREDENTIAL_KEYS.kibanaSystem),
-                // One key for every replica, so a session started on one is valid on the others.
-                secretEnv('XPACK_SECURITY_ENCRYPTIONKEY', es.credentialsSecret, ELASTICSEARCH_CREDENTIAL_KEYS.kibanaEncryptionKey),
+                ...SHARED_ENCRYPTION_KEYS.map(([name, key]) => secretEnv(name, es.credentialsSecret, key)),
               ],
               resources: resources(assertInteger(this, 'cpuMillis', props.cpuMillis ?? 100, 1), memory),
               // Writable root filesystem as in Elastic's own manifests; data and /tmp are emptyDirs either way.

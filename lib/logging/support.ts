@@ -2,7 +2,7 @@ import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Environment } from '../core/environment';
 import { ErrorScope, ShipshapeError } from '../core/errors';
-import { imageReference } from '../core/policy/rules';
+import { assertPinnedImage as assertPinnedReference, parseImageReference } from '../core/validate';
 
 // Shared building blocks of the logging constructs (not exported from the library).
 
@@ -34,16 +34,12 @@ export function nonRootContainer(uid: number, readOnlyRootFilesystem: boolean): 
 
 /** Throws unless the image has a pinned tag or digest. */
 export function assertPinnedImage(scope: ErrorScope, field: string, image: string): string {
-  const { tag, digest } = imageReference(image ?? '');
-  if (!image || (!digest && (!tag || tag === 'latest'))) {
-    throw new ShipshapeError(scope, { problem: `${field} must be pinned to a version tag or a digest`, value: image, fix: 'name a version, e.g. "docker.elastic.co/elasticsearch/elasticsearch:8.15.3"' });
-  }
-  return image;
+  return assertPinnedReference(scope, field, image, 'docker.elastic.co/elasticsearch/elasticsearch:8.15.3');
 }
 
 /** The tag of an image (`8.15.3`), or undefined for digest-only references. */
 export function imageTag(image: string): string | undefined {
-  return imageReference(image).tag;
+  return parseImageReference(image)?.tag;
 }
 
 /** Preferred hostname anti-affinity on the pod's own labels: replicas land on different nodes when they can. */
@@ -54,6 +50,15 @@ export function preferredAntiAffinity(selector: Record<string, string>): kplus.k
         weight: 100,
         podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { ...selector } } },
       }],
+    },
+  };
+}
+
+/** Required hostname anti-affinity on the pod's own labels: no two replicas on one node; a replica waits Pending instead. */
+export function requiredAntiAffinity(selector: Record<string, string>): kplus.k8s.Affinity {
+  return {
+    podAntiAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { ...selector } } }],
     },
   };
 }
@@ -72,4 +77,15 @@ export function secretEnv(name: string, secretName: string, key: string): kplus.
 /** A plain environment variable. */
 export function plainEnv(name: string, value: string): kplus.k8s.EnvVar {
   return { name, value };
+}
+
+// A short token users bump (`2`, `2024-05-01`): it goes into a Job name hash and a pod annotation.
+const CREDENTIALS_REVISION = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
+
+/** Throws unless `value` is a credentials revision (1-63 letters, digits, . _ -, starting and ending alphanumeric). */
+export function assertCredentialsRevision(scope: ErrorScope, value: string): string {
+  if (typeof value !== 'string' || !CREDENTIALS_REVISION.test(value)) {
+    throw new ShipshapeError(scope, { problem: 'credentialsRevision must be 1-63 letters, digits, ".", "_" or "-", starting and ending with a letter or digit', value, fix: 'use e.g. "2" or "2024-05-01", and bump it whenever a password in the credentials Secret changes' });
+  }
+  return value;
 }

@@ -2,8 +2,9 @@ import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import { Stack } from '../core/stack';
 import { byteSize, durationMs } from '../docker/units';
-import { DockerHostRegistryMirror } from '../registry/docker-host-registry-mirror';
-import { SwarmService } from '../swarm/swarm-service';
+import { DockerHostRegistryMirror, SECRETS_DIR } from '../registry/docker-host-registry-mirror';
+import { MOUNTED_REGISTRY_CONFIG } from '../registry/proxy-login';
+import { SWARM_HOST_NETWORK, SwarmService } from '../swarm/swarm-service';
 import { SwarmStack } from '../swarm/swarm-stack';
 import { loggingOptions } from '../docker/docker-daemon-config';
 import { byCodePoint } from '../core/ordering';
@@ -23,9 +24,9 @@ export interface DockerResourceOptions {
 export interface DockerResources {
   /** The provider used, when there was anything to register. */
   readonly provider?: docker.Provider;
-  /** `docker.Service` per SwarmService, keyed by service name. */
+  /** `docker.Service` per SwarmService (a Swarm registry mirror's included), keyed by service name. */
   readonly services: Readonly<Record<string, docker.Service>>;
-  /** `docker.RemoteImage` + `docker.Container` per Docker-host registry mirror, keyed by mirror name. */
+  /** `docker.RemoteImage` + `docker.Container` per standalone (`swarm: false`) Docker-host registry mirror, keyed by mirror name. */
   readonly mirrors: Readonly<Record<string, { readonly image: docker.RemoteImage; readonly container: docker.Container; readonly volume: docker.Volume }>>;
   /** Overlay networks, Swarm secrets and configs, keyed by their stack-level names. */
   readonly networks: Readonly<Record<string, docker.Network>>;
@@ -57,15 +58,16 @@ function goDuration(value: string | undefined): string | undefined {
 /**
  * Registers the Docker side of a stack: a `docker.Service` for every SwarmService
  * (with its overlay networks, Swarm secrets from Pulumi secret config
- * `swarm:<name>`, and configs), and `docker.RemoteImage` + `docker.Container`
- * for every Docker-host registry mirror. Names match what `docker stack deploy`
- * would create (`<stack>_<service>`).
+ * `swarm:<name>`, and configs; a Swarm registry mirror is one of them), and
+ * `docker.RemoteImage` + `docker.Container` for every standalone Docker-host
+ * registry mirror, its secret files uploaded from the same Pulumi secret config.
+ * Names match what `docker stack deploy` would create (`<stack>_<service>`).
  */
 export function registerDockerResources(stack: Stack, opts: DockerResourceOptions): DockerResources {
   const all = stack.node.findAll();
-  const mirrors = all.filter((c): c is DockerHostRegistryMirror => c instanceof DockerHostRegistryMirror);
-  const mirrorServices = new Set(mirrors.map((m) => m.service).filter(Boolean));
-  const services = all.filter(SwarmService.isSwarmService).filter((s) => !mirrorServices.has(s)).sort((a, b) => byCodePoint(a.name, b.name));
+  // A mirror with a Swarm service deploys as that service (global on the host network when host-local).
+  const mirrors = all.filter((c): c is DockerHostRegistryMirror => c instanceof DockerHostRegistryMirror && c.service === undefined);
+  const services = all.filter(SwarmService.isSwarmService).sort((a, b) => byCodePoint(a.name, b.name));
   const result = { services: {} as Record<string, docker.Service>, mirrors: {} as Record<string, DockerResources['mirrors'][string]>, networks: {} as Record<string, docker.Network>, secrets: {} as Record<string, docker.Secret>, configs: {} as Record<string, docker.ServiceConfig> };
   if (services.length === 0 && mirrors.length === 0) return result;
 
@@ -77,7 +79,8 @@ export function registerDockerResources(stack: Stack, opts: DockerResourceOption
   const namespaceLabel = { label: STACK_NAMESPACE_LABEL, value: stackName };
   const secretConfig = new pulumi.Config(SECRET_NAMESPACE);
 
-  for (const net of [...new Set(services.flatMap((s) => s.props.networks ?? []))].sort()) {
+  // Docker's host network exists on every node; only overlays are created.
+  for (const net of [...new Set(services.flatMap((s) => s.props.networks ?? []))].filter((n) => n !== SWARM_HOST_NETWORK).sort()) {
     result.networks[net] = new docker.Network(`${env}-network-${net}`, { name: `${stackName}_${net}`, driver: 'overlay', labels: [namespaceLabel] }, resourceOpts());
   }
   for (const name of [...new Set(services.flatMap((s) => (s.props.secrets ?? []).map((x) => x.name)))].sort()) {
@@ -99,12 +102,9 @@ export function registerDockerResources(stack: Stack, opts: DockerResourceOption
   for (const m of mirrors) {
     const image = new docker.RemoteImage(`${env}-image-${m.name}`, { name: m.image, keepLocally: true }, resourceOpts());
     const volume = new docker.Volume(`${env}-volume-${m.volume}`, { name: m.volume, labels: [namespaceLabel] }, resourceOpts());
-    const envs: pulumi.Input<string>[] = m.credentials
-      ? [
-          pulumi.interpolate`REGISTRY_PROXY_USERNAME=${secretConfig.requireSecret(m.credentials.usernameSecret)}`,
-          pulumi.interpolate`REGISTRY_PROXY_PASSWORD=${secretConfig.requireSecret(m.credentials.passwordSecret)}`,
-        ]
-      : [];
+    // The login and htpasswd go in as files (the same paths as Swarm secrets), never as environment variables.
+    const secretFiles = m.secrets.map((name) => ({ file: `${SECRETS_DIR}/${name}`, content: secretConfig.requireSecret(name) }));
+    const hostLocal = m.access === 'host-local';
     const logging = loggingOptions(m.service?.logging ?? { driver: 'json-file' });
     const container = new docker.Container(
       `${env}-container-${m.name}`,
@@ -112,10 +112,11 @@ export function registerDockerResources(stack: Stack, opts: DockerResourceOption
         name: m.name,
         image: image.imageId,
         restart: 'unless-stopped',
-        ports: [{ internal: m.config.port, external: m.port }],
+        // Host-local: the registry binds 127.0.0.1 of the host itself; published: the container port is mapped.
+        ...(hostLocal ? { networkMode: 'host' } : { ports: [{ internal: m.config.port, external: m.port }] }),
+        ...(m.command ? { entrypoints: m.command } : {}),
         volumes: [{ volumeName: volume.name, containerPath: m.config.rootDirectory }],
-        uploads: [{ file: '/etc/docker/registry/config.yml', content: m.config.render() }],
-        envs,
+        uploads: [{ file: MOUNTED_REGISTRY_CONFIG, content: m.config.render() }, ...secretFiles],
         healthcheck: { tests: ['CMD', 'wget', '-q', '--spider', `http://127.0.0.1:${m.config.port}/`], interval: '10s', timeout: '5s', retries: 3, startPeriod: '10s' },
         logDriver: logging.driver,
         logOpts: logging.options,
@@ -186,9 +187,9 @@ function registerService(
           reservation: { memoryBytes: r.memoryReservation ? byteSize(r.memoryReservation) : undefined, nanoCpus: nanoCpus(r.cpuReservation) },
         },
         restartPolicy: { condition: s.restart.condition, delay: goDuration(s.restart.delay), maxAttempts: s.restart.maxAttempts, window: goDuration(s.restart.window) },
-        networksAdvanceds: (p.networks ?? []).map((n) => ({ name: shared.networks[n].id })),
+        networksAdvanceds: (p.networks ?? []).map((n) => ({ name: n === SWARM_HOST_NETWORK ? n : shared.networks[n].id })),
       },
     },
-    resourceOpts([...(p.networks ?? []).map((n) => shared.networks[n]), ...(p.secrets ?? []).map((x) => shared.secrets[x.name]), ...s.configFiles.map((c) => shared.configs[c.key])]),
+    resourceOpts([...(p.networks ?? []).filter((n) => n !== SWARM_HOST_NETWORK).map((n) => shared.networks[n]), ...(p.secrets ?? []).map((x) => shared.secrets[x.name]), ...s.configFiles.map((c) => shared.configs[c.key])]),
   );
 }

@@ -31,6 +31,26 @@ export function pulumiResourceName(m: { kind: string; metadata: { name: string; 
 }
 
 /**
+ * Pulumi name of a Kubernetes object registered for an environment: the environment name, then
+ * {@link pulumiResourceName} (`prod-deployment-prod-web-api`), matching the Docker children (`prod-service-web`),
+ * so two ShipshapeStacks in one program never register two resources of one type under one name.
+ */
+export function pulumiChildName(environment: string, m: { kind: string; metadata: { name: string; namespace?: string } }): string {
+  return `${environment}-${pulumiResourceName(m)}`;
+}
+
+// Unprefixed names that earlier versions registered, per Pulumi project and stack, that a ShipshapeStack has
+// already claimed as aliases: Pulumi refuses two resources aliased to one name, so only the first stack of a
+// program gets each (keyed per stack, so an Automation API process deploying several stacks aliases each).
+const claimedLegacyNames = new Map<string, Set<string>>();
+
+function legacyClaims(): Set<string> {
+  const key = `${pulumi.getProject()}::${pulumi.getStack()}`;
+  if (!claimedLegacyNames.has(key)) claimedLegacyNames.set(key, new Set());
+  return claimedLegacyNames.get(key)!;
+}
+
+/**
  * Deploys one environment: the same objects `synth` writes, each as its own typed
  * Pulumi resource under this component, plus the Docker resources of its Swarm
  * services and Docker-host registry mirrors. Namespaces and CRDs come first, then
@@ -68,6 +88,7 @@ export class ShipshapeStack extends pulumi.ComponentResource {
     let earlier: pulumi.CustomResource[] = [];
     let current: pulumi.CustomResource[] = [];
     let tier = -1;
+    const claimed = legacyClaims();
     for (const { manifest } of result.objects) {
       if (applyTier(manifest.kind) !== tier) {
         earlier = [...earlier, ...current];
@@ -75,10 +96,15 @@ export class ShipshapeStack extends pulumi.ComponentResource {
         tier = applyTier(manifest.kind);
         tiers.push([]);
       }
-      const resource = registerKubernetesObject(manifest, pulumiResourceName(manifest), {
+      // Earlier versions registered the unprefixed name; the alias moves such a resource instead of replacing it.
+      const legacy = pulumiResourceName(manifest);
+      const aliases = claimed.has(legacy) ? [] : [{ name: legacy }];
+      claimed.add(legacy);
+      const resource = registerKubernetesObject(manifest, pulumiChildName(args.stack.environment.name, manifest), {
         parent: this,
         provider: args.provider,
         dependsOn: earlier,
+        aliases,
       });
       current.push(resource);
       resources.set(describe(manifest), resource);

@@ -3,19 +3,31 @@ import { ShipshapeError } from '../core/errors';
 import { assertDnsLabel, assertInteger } from '../core/names';
 import { OutputFile } from '../core/output-file';
 import { Stack } from '../core/stack';
+import { assertPinnedImage } from '../core/validate';
 import { DaemonLogging } from '../docker/docker-daemon-config';
-import { SwarmResources, SwarmService } from '../swarm/swarm-service';
-import { RegistryConfig } from './registry-config';
+import { SWARM_HOST_NETWORK, SwarmResources, SwarmService } from '../swarm/swarm-service';
+import { MOUNTED_REGISTRY_CONFIG, proxyLoginCommand } from './proxy-login';
+import { RegistryConfig, distributionVersion } from './registry-config';
 import { DOCKER_HUB_REGISTRY, IRegistryMirror } from './registry-endpoint';
 import { REGISTRY_IMAGE } from './registry-mirror';
 
-/** Swarm secrets holding the upstream login (created with `docker secret create`, or from Pulumi secret config). */
+/** Swarm secrets holding the upstream login (created with `docker secret create`, or from Pulumi secret config `swarm:<name>`). */
 export interface MirrorCredentialSecrets {
   /** Swarm secret with the user name. */
   readonly usernameSecret: string;
   /** Swarm secret with the password or access token. */
   readonly passwordSecret: string;
 }
+
+/**
+ * Who can reach a Docker-host mirror.
+ * - `host-local`: the registry listens on 127.0.0.1 of each host, so only processes of that host (its Docker
+ *   daemon) reach it. On Swarm it runs as a global service on the host network (Swarm cannot publish a port on
+ *   loopback only), one mirror and cache per node; standalone, as a container on the host network.
+ * - `published`: the port is published on the network (Swarm ingress or host mode, or a container port), so
+ *   anyone who can reach the hosts can pull through it.
+ */
+export type MirrorAccess = 'host-local' | 'published';
 
 /** Properties of a {@link DockerHostRegistryMirror}. */
 export interface DockerHostRegistryMirrorProps {
@@ -25,44 +37,66 @@ export interface DockerHostRegistryMirrorProps {
    */
   readonly name?: string;
   /**
-   * Registry image, pinned.
+   * Registry image, pinned. Its tag's major version decides which settings are written (distribution 2.x
+   * ignores proxy.ttl).
    * @default REGISTRY_IMAGE
    */
   readonly image?: string;
   /**
    * Upstream the mirror proxies.
-   * @default 'https://registry-1.docker.io' (Docker Hub, as in the notes)
+   * @default 'https://registry-1.docker.io' (Docker Hub, see docs/practice.md#registry-mirror)
    */
   readonly remoteUrl?: string;
   /**
-   * Upstream login, read from Swarm secrets at start; never written to config.yml or the stack file.
+   * Upstream login, read from Swarm secret files at start; never written to config.yml, the stack file or an
+   * environment variable. With a login the mirror serves that account's private repositories to whoever
+   * reaches it, so it needs `access: 'host-local'` or an `htpasswdSecret`.
    * @default - anonymous pulls
    */
   readonly credentials?: MirrorCredentialSecrets;
   /**
-   * Cache expiry after last use.
-   * @default '168h'
+   * Who can reach the mirror (see {@link MirrorAccess}).
+   * @default 'host-local'
+   */
+  readonly access?: MirrorAccess;
+  /**
+   * Swarm secret holding an htpasswd file (bcrypt entries, `htpasswd -B`): clients must log in to pull.
+   * Docker daemons cannot use such a mirror (dockerd has no login of its own for registry-mirrors), so
+   * DockerDaemonConfig refuses it; it is for clients with their own login (containerd, skopeo, CI).
+   * @default - no login (required with credentials and `access: 'published'`)
+   */
+  readonly htpasswdSecret?: string;
+  /**
+   * Cache expiry after last use. Only distribution 3 images honour it; with a 2.x image it is refused.
+   * @default - distribution's 168h
    */
   readonly ttl?: string;
   /**
-   * Port the mirror is published on.
-   * @default 5000 (the notes' mirror)
+   * Port the mirror listens on (host-local, on 127.0.0.1) or is published on.
+   * @default 5000 (the registry's own port, see docs/practice.md#registry-mirror)
    */
   readonly port?: number;
   /**
-   * `ingress`: every node of the swarm answers on the port (so each host's daemon can use localhost);
-   * `host`: only the node running the mirror does.
+   * Port of the registry's debug server (health and Prometheus `/metrics`); on 127.0.0.1 when host-local, inside
+   * the container (not published) otherwise. `false` for none.
+   * @default 5001 (5002 when a host-local mirror uses 5001 itself)
+   */
+  readonly debugPort?: number | false;
+  /**
+   * With `access: 'published'`: `ingress` makes every node of the swarm answer on the port; `host` only the
+   * node running the mirror.
    * @default 'ingress'
    */
   readonly publishMode?: 'ingress' | 'host';
   /**
-   * Host name or address the Docker daemons reach the mirror at.
-   * @default '127.0.0.1' (with the routing mesh every node answers on the published port)
+   * With `access: 'published'`: host name or address the clients reach the mirror at.
+   * @default '127.0.0.1'
    */
   readonly advertisedHost?: string;
   /**
-   * Placement constraints; the cache is a node-local volume, so the mirror should stay on one node.
-   * @default ['node.role == manager']
+   * Placement constraints. The cache is a node-local volume: a published mirror should stay on one node; a
+   * host-local one runs on every node that matches (each node's daemon needs its own).
+   * @default ['node.role == manager'] when published, [] (every node) when host-local
    */
   readonly constraints?: string[];
   /**
@@ -89,27 +123,55 @@ export interface DockerHostRegistryMirrorProps {
 }
 
 export const DEFAULT_MIRROR_PORT = 5000;
-const CONFIG_TARGET = '/etc/docker/registry/config.yml';
+// The registry's debug server (health, Prometheus /metrics) listens next to it.
+const DEFAULT_DEBUG_PORT = 5001;
+const CONTAINER_PORT = 5000;
+// Where Docker mounts Swarm secrets; Pulumi uploads the same files there for a standalone container.
+export const SECRETS_DIR = '/run/secrets';
 const HOST = /^[A-Za-z0-9.\-]+$|^\[[0-9a-fA-F:]+\]$/;
+// The registry binds 127.0.0.1 itself, so that is the only address its daemon can use.
+const LOOPBACK = new Set(['127.0.0.1']);
+// Swarm secret names, which also become file names under /run/secrets.
+const SECRET_NAME = /^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$/;
 
 /**
- * The notes' Docker Hub mirror on the Docker hosts themselves: a typed
+ * The Docker Hub mirror on the Docker hosts themselves (docs/practice.md#registry-mirror): a typed
  * `config.yml` written to `dist/<env>/hosts/registry/config.yml`, run as a Swarm
  * service (synth) or a container (Pulumi), with `endpoint` ready for
  * `DockerDaemonConfig.registryMirrors`.
+ *
+ * By default it is host-local: every host runs its own mirror on 127.0.0.1,
+ * reachable by that host's daemon only, so an upstream login cannot be used by
+ * anyone else. A published mirror with a login must require one of its own
+ * (htpasswd); the open combination is refused.
+ *
+ * distribution 2.x (registry:2.8.3, Debian's docker-registry 2.8.2) pings its
+ * upstream when it starts and exits with a panic when the upstream is
+ * unreachable: a mirror (re)started during an upstream outage serves nothing,
+ * its cache included, until the upstream answers again (Swarm and Docker keep
+ * restarting it; the daemons meanwhile pull from the upstream directly, which
+ * is down too). It also ignores proxy.ttl, which is therefore refused.
  */
 export class DockerHostRegistryMirror extends Construct implements IRegistryMirror {
   /** URL the Docker daemons use, e.g. `http://127.0.0.1:5000`. */
   public readonly endpoint: string;
   public readonly remoteUrl: string;
+  public readonly requiresLogin: boolean;
   public readonly name: string;
   public readonly image: string;
+  /** Port on the host (host-local: where it listens; published: where it is published). */
   public readonly port: number;
+  public readonly access: MirrorAccess;
   public readonly config: RegistryConfig;
   public readonly configFile: OutputFile;
   /** Named volume holding the cache. */
   public readonly volume: string;
   public readonly credentials?: MirrorCredentialSecrets;
+  public readonly htpasswdSecret?: string;
+  /** Container command: reads the login from the secret files and starts the registry (only with credentials). */
+  public readonly command?: string[];
+  /** Swarm secrets (files under /run/secrets) the registry needs: the login and the htpasswd file. */
+  public readonly secrets: readonly string[];
   /** The Swarm service, unless `swarm: false`. */
   public readonly service?: SwarmService;
 
@@ -118,39 +180,69 @@ export class DockerHostRegistryMirror extends Construct implements IRegistryMirr
     // Fails early, naming this construct, when it is not inside a Stack.
     Stack.of(this);
     this.name = assertDnsLabel(this, 'name', props.name ?? 'registry-mirror');
-    this.image = props.image ?? REGISTRY_IMAGE;
+    this.image = assertPinnedImage(this, 'image', props.image ?? REGISTRY_IMAGE, REGISTRY_IMAGE);
     this.port = assertInteger(this, 'port', props.port ?? DEFAULT_MIRROR_PORT, 1, 65535);
+    this.access = props.access ?? 'host-local';
+    if (this.access !== 'host-local' && this.access !== 'published') {
+      throw new ShipshapeError(this, { problem: 'access must be "host-local" or "published"', value: props.access, fix: 'pick one' });
+    }
+    const hostLocal = this.access === 'host-local';
     const host = props.advertisedHost ?? '127.0.0.1';
     if (!HOST.test(host)) throw new ShipshapeError(this, { problem: 'advertisedHost must be a host name or IP address', value: host, fix: 'use e.g. "10.0.0.5" or "mirror.internal"' });
+    if (hostLocal && (!LOOPBACK.has(host) || props.publishMode !== undefined)) {
+      throw new ShipshapeError(this, {
+        problem: 'a host-local mirror listens on 127.0.0.1 of each host and publishes nothing, so it has no other address or publish mode',
+        value: { advertisedHost: props.advertisedHost, publishMode: props.publishMode },
+        fix: "remove advertisedHost and publishMode, or set access: 'published' (with an htpasswdSecret when the mirror has credentials)",
+      });
+    }
+    for (const [field, secret] of [['credentials.usernameSecret', props.credentials?.usernameSecret], ['credentials.passwordSecret', props.credentials?.passwordSecret], ['htpasswdSecret', props.htpasswdSecret]] as const) {
+      if (secret !== undefined && !SECRET_NAME.test(secret)) throw new ShipshapeError(this, { problem: `${field} is not a valid Swarm secret name`, value: secret, fix: 'use lower-case letters, digits, "-" or "_"' });
+    }
+    if (props.credentials && !hostLocal && props.htpasswdSecret === undefined) {
+      throw new ShipshapeError(this, {
+        problem: `a published mirror with upstream credentials is an open proxy for that account: it serves the account's private repositories to anyone who can reach port ${this.port} of the hosts`,
+        value: { access: this.access, credentials: props.credentials, htpasswdSecret: undefined },
+        fix: "use access: 'host-local' (only each host's daemon reaches it), or set htpasswdSecret so that clients must log in",
+      });
+    }
     this.credentials = props.credentials;
+    this.htpasswdSecret = props.htpasswdSecret;
+    this.requiresLogin = props.htpasswdSecret !== undefined;
+    // Host-local: the registry itself binds loopback (on the host network); published: the container port is mapped.
+    const debugPort = props.debugPort === false ? false : assertInteger(this, 'debugPort', props.debugPort ?? (hostLocal && this.port === DEFAULT_DEBUG_PORT ? DEFAULT_DEBUG_PORT + 1 : DEFAULT_DEBUG_PORT), 1, 65535);
     this.config = new RegistryConfig(this, {
+      version: distributionVersion(this.image),
+      httpAddress: hostLocal ? `127.0.0.1:${this.port}` : `:${CONTAINER_PORT}`,
+      debugAddress: debugPort === false ? false : hostLocal ? `127.0.0.1:${debugPort}` : `:${debugPort}`,
       storage: { type: 'filesystem' },
       proxy: { remoteUrl: props.remoteUrl ?? DOCKER_HUB_REGISTRY, ttl: props.ttl, authenticated: props.credentials !== undefined },
+      htpasswd: props.htpasswdSecret ? { realm: this.name, path: `${SECRETS_DIR}/${props.htpasswdSecret}` } : undefined,
     });
     this.remoteUrl = this.config.remoteUrl!;
     this.volume = `${this.name}-cache`;
     this.configFile = new OutputFile(this, 'config', { path: props.configPath ?? 'hosts/registry/config.yml', content: () => this.config.render() });
     this.endpoint = `http://${host}:${this.port}`;
+    this.command = props.credentials
+      ? proxyLoginCommand(this, { username: `${SECRETS_DIR}/${props.credentials.usernameSecret}`, password: `${SECRETS_DIR}/${props.credentials.passwordSecret}` })
+      : undefined;
+    this.secrets = [props.credentials?.usernameSecret, props.credentials?.passwordSecret, props.htpasswdSecret].filter((x): x is string => x !== undefined);
 
     if (props.swarm ?? true) {
-      const secrets = props.credentials ? [props.credentials.usernameSecret, props.credentials.passwordSecret] : [];
-      // The registry reads the login only from REGISTRY_PROXY_* variables; fill them from the secret files at start.
-      // `$$` is compose's escape for a literal `$`.
-      const login = props.credentials
-        ? `REGISTRY_PROXY_USERNAME="$$(cat /run/secrets/${props.credentials.usernameSecret})" REGISTRY_PROXY_PASSWORD="$$(cat /run/secrets/${props.credentials.passwordSecret})" `
-        : '';
       this.service = new SwarmService(this, 'service', {
         name: this.name,
         image: this.image,
-        mode: { type: 'replicated', replicas: 1 },
-        ...(props.credentials ? { entrypoint: ['/bin/sh', '-c', `${login}exec registry serve ${CONFIG_TARGET}`] } : {}),
-        ports: [{ target: this.config.port, published: this.port, mode: props.publishMode ?? 'ingress' }],
-        configs: [{ name: 'config', content: this.configFile, target: CONFIG_TARGET }],
-        secrets: secrets.map((s) => ({ name: s })),
+        // Host-local: one mirror per node, each daemon uses its own on 127.0.0.1.
+        mode: hostLocal ? { type: 'global' } : { type: 'replicated', replicas: 1 },
+        ...(this.command ? { entrypoint: this.command } : {}),
+        ...(hostLocal ? { networks: [SWARM_HOST_NETWORK] } : { ports: [{ target: this.config.port, published: this.port, mode: props.publishMode ?? 'ingress' }] }),
+        configs: [{ name: 'config', content: this.configFile, target: MOUNTED_REGISTRY_CONFIG }],
+        secrets: this.secrets.map((s) => ({ name: s })),
         mounts: [{ type: 'volume', source: this.volume, target: this.config.rootDirectory! }],
-        placement: { constraints: props.constraints ?? ['node.role == manager'] },
-        // One cache on one volume: stop the old task before the new one opens the same files.
+        placement: { constraints: props.constraints ?? (hostLocal ? [] : ['node.role == manager']) },
+        // One cache on one volume: stop the old task before the new one opens the same files (and binds the port).
         update: { order: 'stop-first', delay: '0s' },
+        // `/` answers without a login even with htpasswd.
         healthcheck: { test: ['CMD', 'wget', '-q', '--spider', `http://127.0.0.1:${this.config.port}/`] },
         resources: props.resources ?? { cpuReservation: 0.1, memoryReservation: '256M', memoryLimit: '512M' },
         logging: props.logging,

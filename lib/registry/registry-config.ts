@@ -1,7 +1,6 @@
-import { stringify } from 'yaml';
 import { ErrorScope, ShipshapeError } from '../core/errors';
 import { assertInteger } from '../core/names';
-import { YAML_OPTIONS } from '../core/synth';
+import { toYaml } from '../core/yaml';
 import { assertDuration, assertRegistryUrl } from '../docker/units';
 
 /** Blobs on a local (or mounted) filesystem. */
@@ -46,21 +45,31 @@ export interface RegistryProxy {
   /** Upstream registry, e.g. Docker Hub's `https://registry-1.docker.io`. */
   readonly remoteUrl: string;
   /**
-   * Whether the upstream needs a login. The username and password are never written to the file:
-   * the registry reads them from `REGISTRY_PROXY_USERNAME` / `REGISTRY_PROXY_PASSWORD`, which the
-   * workload fills from a secret.
+   * Whether the upstream needs a login. The username and password are never written to this file nor to
+   * environment variables: the workload's start command ({@link proxyLoginCommand}) appends them to a copy
+   * of the file in memory, read from secret files. distribution uses them only with upstreams that answer
+   * with token authentication (Docker Hub, GHCR, Harbor...): 2.8 never sends them to a Basic-auth upstream.
+   * With a login, a proxy serves every repository that login can read, private ones included, to anyone who
+   * can reach it: keep it behind htpasswd or on a binding only its clients reach.
    * @default false
    */
   readonly authenticated?: boolean;
   /**
-   * How long cached content is kept after its last use (distribution 3 honours it; 2.8 always uses 168h).
-   * @default '168h'
+   * How long cached content is kept after its last use. Only distribution 3 reads it: 2.x keeps every
+   * proxied blob and manifest for 168h after its last pull whatever the file says, so a ttl with `version: 2`
+   * is refused rather than written and silently ignored.
+   * @default - distribution's own 168h, not written
    */
   readonly ttl?: string;
 }
 
 /** Props of a {@link RegistryConfig}: the parts of distribution's `config.yml` a mirror needs. */
 export interface RegistryConfigProps {
+  /**
+   * Major version of distribution that reads the file (see {@link distributionVersion} to derive it from an image).
+   * @default 2 (REGISTRY_IMAGE is registry:2.8.3)
+   */
+  readonly version?: DistributionVersion;
   /**
    * Listen address.
    * @default ':5000'
@@ -114,11 +123,14 @@ export interface RegistryConfigProps {
   readonly httpSecretFromSecret?: boolean;
 }
 
+/** distribution major versions whose config.yml this model renders. */
+export type DistributionVersion = 2 | 3;
+
 /** Environment variable the registry reads a secret from, and which secret key fills it. */
 export interface RegistrySecretEnv {
   /** Variable name, e.g. `REGISTRY_PROXY_PASSWORD`. */
   readonly name: string;
-  /** Key of the secret that holds the value (`http-secret`, `username`, `password`, `accesskey`, `secretkey`). */
+  /** Key of the secret that holds the value (`http-secret`, `accesskey`, `secretkey`). */
   readonly key: string;
 }
 
@@ -126,17 +138,28 @@ export const DEFAULT_REGISTRY_ADDRESS = ':5000';
 export const DEFAULT_REGISTRY_DEBUG_ADDRESS = ':5001';
 // The registry image declares /var/lib/registry as its volume.
 export const DEFAULT_REGISTRY_ROOT = '/var/lib/registry';
-// distribution's scheduler keeps proxied content for a week after the last pull.
-export const DEFAULT_PROXY_TTL = '168h';
 // distribution's configuration reference uses this health check as its example.
 const DEFAULT_HEALTH_INTERVAL = '10s';
 const DEFAULT_HEALTH_THRESHOLD = 3;
 const LISTEN = /^([A-Za-z0-9.\-]*|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
 
 /**
+ * The distribution major version an image runs, from its tag (`registry:2.8.3` → 2, `registry:3.0.0` → 3);
+ * 2 when the tag says nothing (a digest only), the conservative choice: nothing 2.x ignores gets written.
+ */
+export function distributionVersion(image: string): DistributionVersion {
+  // The tag follows the last "/" (a registry host may carry a port) and precedes any digest.
+  const name = image.split('@')[0].split('/').pop() ?? '';
+  const major = /:v?(\d+)(?:[.-]|$)/.exec(name);
+  return major && Number(major[1]) >= 3 ? 3 : 2;
+}
+
+/**
  * A typed distribution (`registry:2`/`registry:3`) configuration. Renders
- * `config.yml`; credentials are never part of it, only the environment variables
- * that carry them (see {@link RegistryConfig.secretEnv}).
+ * `config.yml`; credentials are never part of it: upstream logins are appended
+ * from secret files at start ({@link proxyLoginCommand}), other secrets come from
+ * the environment variables listed by {@link RegistryConfig.secretEnv}. The
+ * `proxy` section is always the last one, so that the login can be appended.
  */
 export class RegistryConfig {
   public readonly props: RegistryConfigProps;
@@ -148,9 +171,15 @@ export class RegistryConfig {
   public readonly isProxy: boolean;
   /** Whether its storage can be shared by several replicas. */
   public readonly sharedStorage: boolean;
+  /** distribution major version the file is written for. */
+  public readonly version: DistributionVersion;
+  /** Whether the proxy logs in to its upstream (the login then comes from secret files at start). */
+  public readonly proxyLogin: boolean;
 
   constructor(scope: ErrorScope, props: RegistryConfigProps = {}) {
     this.props = props;
+    this.version = props.version ?? 2;
+    if (this.version !== 2 && this.version !== 3) throw new ShipshapeError(scope, { problem: 'version must be 2 or 3 (the distribution major version)', value: props.version, fix: 'use distributionVersion(image)' });
     const listen = LISTEN.exec(props.httpAddress ?? DEFAULT_REGISTRY_ADDRESS);
     if (!listen) throw new ShipshapeError(scope, { problem: 'httpAddress must be "host:port" or ":port"', value: props.httpAddress, fix: 'use e.g. ":5000"' });
     this.port = assertInteger(scope, 'httpAddress port', Number(listen[2]), 1, 65535);
@@ -173,7 +202,16 @@ export class RegistryConfig {
     if (storage.type === 's3' && storage.regionEndpoint !== undefined) assertRegistryUrl(scope, 'storage.regionEndpoint', storage.regionEndpoint);
     if (props.proxy) {
       assertRegistryUrl(scope, 'proxy.remoteUrl', props.proxy.remoteUrl);
-      assertDuration(scope, 'proxy.ttl', props.proxy.ttl ?? DEFAULT_PROXY_TTL, false);
+      if (props.proxy.ttl !== undefined) {
+        if (this.version === 2) {
+          throw new ShipshapeError(scope, {
+            problem: 'distribution 2.x ignores proxy.ttl (it keeps proxied content for 168h after the last pull whatever the file says), so the setting would do nothing',
+            value: { ttl: props.proxy.ttl, version: this.version },
+            fix: 'remove ttl (168h applies), or run a distribution 3 image (e.g. registry:3.0.0), which reads proxy.ttl',
+          });
+        }
+        assertDuration(scope, 'proxy.ttl', props.proxy.ttl, false);
+      }
       if (props.deleteEnabled === false) {
         throw new ShipshapeError(scope, {
           problem: 'a pull-through cache needs storage.delete enabled: the proxy expires cached blobs and manifests by deleting them, and without delete the cache only grows',
@@ -192,6 +230,7 @@ export class RegistryConfig {
     this.tls = props.tls !== undefined;
     this.isProxy = props.proxy !== undefined;
     this.sharedStorage = storage.type === 's3';
+    this.proxyLogin = props.proxy?.authenticated === true;
   }
 
   /** Filesystem root of the registry's data, when it keeps data on a filesystem. */
@@ -209,7 +248,6 @@ export class RegistryConfig {
   public get secretEnv(): RegistrySecretEnv[] {
     const env: RegistrySecretEnv[] = [];
     if (this.props.httpSecretFromSecret) env.push({ name: 'REGISTRY_HTTP_SECRET', key: 'http-secret' });
-    if (this.props.proxy?.authenticated) env.push({ name: 'REGISTRY_PROXY_USERNAME', key: 'username' }, { name: 'REGISTRY_PROXY_PASSWORD', key: 'password' });
     const storage = this.props.storage;
     if (storage?.type === 's3' && storage.credentialsFromSecret) env.push({ name: 'REGISTRY_STORAGE_S3_ACCESSKEY', key: 'accesskey' }, { name: 'REGISTRY_STORAGE_S3_SECRETKEY', key: 'secretkey' });
     return env;
@@ -242,13 +280,14 @@ export class RegistryConfig {
     if (p.health !== false) {
       doc.health = { storagedriver: { enabled: true, interval: p.health?.interval ?? DEFAULT_HEALTH_INTERVAL, threshold: p.health?.threshold ?? DEFAULT_HEALTH_THRESHOLD } };
     }
-    if (p.proxy) doc.proxy = { remoteurl: this.remoteUrl, ttl: p.proxy.ttl ?? DEFAULT_PROXY_TTL };
+    // Last, as a block mapping indented by two spaces: proxyLoginCommand appends username and password to it.
+    if (p.proxy) doc.proxy = { remoteurl: this.remoteUrl, ...(p.proxy.ttl !== undefined ? { ttl: p.proxy.ttl } : {}) };
     return doc;
   }
 
   /** Renders `config.yml`. */
   public render(): string {
-    return stringify(this.toJson(), YAML_OPTIONS);
+    return toYaml(this.toJson());
   }
 }
 

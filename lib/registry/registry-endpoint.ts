@@ -6,9 +6,15 @@ export interface IRegistryMirror {
   readonly endpoint: string;
   /** The upstream registry the mirror proxies (its `proxy.remoteurl`). */
   readonly remoteUrl: string;
+  /**
+   * Whether clients must log in to pull (htpasswd). Docker daemons have no login of their own for a
+   * registry mirror, so they cannot use such a mirror.
+   * @default false
+   */
+  readonly requiresLogin?: boolean;
 }
 
-/** Docker Hub's registry API, the upstream the notes' mirror proxies. */
+/** Docker Hub's registry API, the upstream mirrors proxy by default (docs/practice.md#registry-mirror). */
 export const DOCKER_HUB_REGISTRY = 'https://registry-1.docker.io';
 
 // Host names that serve Docker Hub's registry API (docker/distribution reference and the daemon's default index).

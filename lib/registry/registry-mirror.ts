@@ -3,9 +3,12 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { ShipshapeError } from '../core/errors';
 import { assertDnsLabel, assertInteger } from '../core/names';
+import { sizeMebibytes } from '../core/quantities';
 import { Stack } from '../core/stack';
+import { assertPinnedImage } from '../core/validate';
 import { AntiAffinityDeployment } from '../workloads/anti-affinity-deployment';
-import { RegistryConfig, S3Storage } from './registry-config';
+import { MOUNTED_REGISTRY_CONFIG, proxyLoginCommand } from './proxy-login';
+import { RegistryConfig, S3Storage, distributionVersion } from './registry-config';
 import { DOCKER_HUB_REGISTRY, IRegistryMirror } from './registry-endpoint';
 
 /** Where the Kubernetes mirror keeps its cache. */
@@ -49,12 +52,14 @@ export interface RegistryMirrorProps {
   readonly image?: string;
   /**
    * Upstream the mirror proxies.
-   * @default 'https://registry-1.docker.io' (Docker Hub, as in the notes)
+   * @default 'https://registry-1.docker.io' (Docker Hub, see docs/practice.md#registry-mirror)
    */
   readonly remoteUrl?: string;
   /**
    * Kubernetes Secret with `username` and `password` keys for the upstream (e.g. a Docker Hub account,
-   * which raises the pull rate limit). Read into environment variables, never written to the config.
+   * which raises the pull rate limit). Mounted as files and read at start into an in-memory copy of the
+   * config; never written to the ConfigMap or to environment variables. The mirror then serves the account's
+   * private repositories to whoever reaches its Service, so it requires `htpasswdSecret`.
    * @default - anonymous pulls
    */
   readonly credentialsSecret?: string;
@@ -70,8 +75,8 @@ export interface RegistryMirrorProps {
    */
   readonly httpSecret?: string;
   /**
-   * Cache expiry after last use.
-   * @default '168h'
+   * Cache expiry after last use. Only distribution 3 images honour it; with a 2.x image it is refused.
+   * @default - distribution's 168h
    */
   readonly ttl?: string;
   /**
@@ -90,8 +95,8 @@ export interface RegistryMirrorProps {
    */
   readonly tlsSecret?: string;
   /**
-   * Secret with an `htpasswd` key to require a login for pulls.
-   * @default - no authentication
+   * Secret with an `htpasswd` key (bcrypt entries) to require a login for pulls.
+   * @default - no authentication (required with credentialsSecret)
    */
   readonly htpasswdSecret?: string;
   /**
@@ -119,6 +124,8 @@ const DEFAULT_RESOURCES: kplus.ContainerResources = {
 const REGISTRY_UID = 1000;
 const CACHE_VOLUME = 'cache';
 const CONFIG_PATH = '/etc/docker/registry';
+// Where the upstream login Secret is mounted as files.
+const LOGIN_DIR = '/run/secrets/upstream';
 // Annotation the cluster-autoscaler reads to drain nodes whose pods hold only disposable local volumes.
 export const SAFE_TO_EVICT_LOCAL_VOLUMES = 'cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes';
 
@@ -132,6 +139,7 @@ export class RegistryMirror extends Construct implements IRegistryMirror {
   /** In-cluster URL, e.g. `http://registry-mirror.prod.svc:5000`. */
   public readonly endpoint: string;
   public readonly remoteUrl: string;
+  public readonly requiresLogin: boolean;
   public readonly config: RegistryConfig;
   public readonly workload: AntiAffinityDeployment;
   public readonly configMap: kplus.ConfigMap;
@@ -158,8 +166,17 @@ export class RegistryMirror extends Construct implements IRegistryMirror {
         fix: 'create a Secret with an "http-secret" key and pass its name as httpSecret',
       });
     }
+    if (props.credentialsSecret !== undefined && props.htpasswdSecret === undefined) {
+      throw new ShipshapeError(this, {
+        problem: 'a mirror with upstream credentials serves the account\'s private repositories to anyone who reaches its Service (every pod of the cluster, and whatever routes to it)',
+        value: { credentialsSecret: props.credentialsSecret, htpasswdSecret: undefined },
+        fix: 'set htpasswdSecret (a Secret with an "htpasswd" key of bcrypt entries) so that clients must log in, or remove credentialsSecret',
+      });
+    }
+    const image = assertPinnedImage(this, 'image', props.image ?? REGISTRY_IMAGE, REGISTRY_IMAGE);
     const tlsDir = '/certs';
     this.config = new RegistryConfig(this, {
+      version: distributionVersion(image),
       storage: storage.type === 's3' ? { ...storage, credentialsFromSecret: props.s3CredentialsSecret !== undefined } : { type: 'filesystem' },
       proxy: { remoteUrl: props.remoteUrl ?? DOCKER_HUB_REGISTRY, ttl: props.ttl, authenticated: props.credentialsSecret !== undefined },
       tls: props.tlsSecret ? { certificate: `${tlsDir}/tls.crt`, key: `${tlsDir}/tls.key` } : undefined,
@@ -167,11 +184,12 @@ export class RegistryMirror extends Construct implements IRegistryMirror {
       httpSecretFromSecret: props.httpSecret !== undefined,
     });
     this.remoteUrl = this.config.remoteUrl!;
+    this.requiresLogin = props.htpasswdSecret !== undefined;
 
     this.configMap = new kplus.ConfigMap(this, 'config', { metadata: { name }, data: { 'config.yml': this.config.render() } });
     const secretEnv: Record<string, { secret: string; key: string }> = {};
     for (const v of this.config.secretEnv) {
-      const secret = v.name === 'REGISTRY_HTTP_SECRET' ? props.httpSecret! : v.name.startsWith('REGISTRY_PROXY') ? props.credentialsSecret! : props.s3CredentialsSecret!;
+      const secret = v.name === 'REGISTRY_HTTP_SECRET' ? props.httpSecret! : props.s3CredentialsSecret!;
       secretEnv[v.name] = { secret: assertDnsLabel(this, 'secret', secret), key: v.key };
     }
     const scheme = this.config.tls ? 'HTTPS' : 'HTTP';
@@ -180,8 +198,9 @@ export class RegistryMirror extends Construct implements IRegistryMirror {
     this.workload = new AntiAffinityDeployment(this, 'workload', {
       name,
       component: 'registry-mirror',
-      image: props.image ?? REGISTRY_IMAGE,
+      image,
       replicas,
+      command: props.credentialsSecret ? proxyLoginCommand(this, { username: `${LOGIN_DIR}/username`, password: `${LOGIN_DIR}/password` }, MOUNTED_REGISTRY_CONFIG) : undefined,
       autoscaling: false,
       nodeGroup: props.nodeGroup,
       ports: [{ name: 'registry', port: REGISTRY_PORT }],
@@ -199,14 +218,19 @@ export class RegistryMirror extends Construct implements IRegistryMirror {
       this.claim = new kplus.PersistentVolumeClaim(this, 'claim', {
         metadata: { name },
         accessModes: [kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE],
-        storage: storage.size ?? DEFAULT_CACHE_SIZE,
+        storage: this.cacheSize('storage.size', storage.size, 1024, 'gibibytes', 'Size.gibibytes(50)'),
         storageClassName: storage.storageClassName,
       });
       container.mount(this.config.rootDirectory!, kplus.Volume.fromPersistentVolumeClaim(this, 'cache-volume', this.claim, { name: CACHE_VOLUME }));
     } else if (storage.type === 'ephemeral') {
-      container.mount(this.config.rootDirectory!, kplus.Volume.fromEmptyDir(this, 'cache-volume', CACHE_VOLUME, { sizeLimit: storage.sizeLimit ?? DEFAULT_CACHE_SIZE }));
+      container.mount(this.config.rootDirectory!, kplus.Volume.fromEmptyDir(this, 'cache-volume', CACHE_VOLUME, { sizeLimit: this.cacheSize('storage.sizeLimit', storage.sizeLimit, 1, 'mebibytes', 'Size.gibibytes(20)') }));
     }
     if (props.tlsSecret) container.mount(tlsDir, kplus.Volume.fromSecret(this, 'tls-volume', kplus.Secret.fromSecretName(this, 'tls', assertDnsLabel(this, 'tlsSecret', props.tlsSecret)), { name: 'tls' }), { readOnly: true });
+    if (props.credentialsSecret) {
+      const secret = kplus.Secret.fromSecretName(this, 'upstream-login', assertDnsLabel(this, 'credentialsSecret', props.credentialsSecret));
+      const items = { username: { path: 'username' }, password: { path: 'password' } };
+      container.mount(LOGIN_DIR, kplus.Volume.fromSecret(this, 'upstream-login-volume', secret, { name: 'upstream-login', items }), { readOnly: true });
+    }
     if (props.htpasswdSecret) {
       const secret = kplus.Secret.fromSecretName(this, 'htpasswd', assertDnsLabel(this, 'htpasswdSecret', props.htpasswdSecret));
       container.mount('/auth', kplus.Volume.fromSecret(this, 'htpasswd-volume', secret, { name: 'htpasswd', items: { htpasswd: { path: 'htpasswd' } } }), { readOnly: true });
@@ -221,5 +245,18 @@ export class RegistryMirror extends Construct implements IRegistryMirror {
       api.addJsonPatch(JsonPatch.add('/spec/template/metadata/annotations', { [SAFE_TO_EVICT_LOCAL_VOLUMES]: `${CACHE_VOLUME},writable-0` }));
     }
     this.endpoint = `${this.config.tls ? 'https' : 'http'}://${name}.${env.namespace}.svc:${REGISTRY_PORT}`;
+  }
+
+  /**
+   * A finite, positive cache size; `unitMiB` is the unit cdk8s-plus renders it in (GiB for a claim, MiB for an
+   * emptyDir limit), which it throws a plain Error for when the size is not a whole number of.
+   */
+  private cacheSize(field: string, size: Size | undefined, unitMiB: number, unit: string, example: string): Size {
+    if (size === undefined) return DEFAULT_CACHE_SIZE;
+    const mebibytes = sizeMebibytes(this, field, size);
+    if (!Number.isInteger(mebibytes / unitMiB)) {
+      throw new ShipshapeError(this, { problem: `${field} must be a whole number of ${unit}`, value: `${mebibytes}Mi`, fix: `use e.g. ${example}` });
+    }
+    return size;
   }
 }

@@ -1,12 +1,15 @@
+import { posix } from 'node:path';
 import { Construct } from 'constructs';
 import { ShipshapeError } from '../core/errors';
 import { assertInteger } from '../core/names';
-import { imageReference } from '../core/policy/rules';
 import { OutputFile } from '../core/output-file';
 import { Stack } from '../core/stack';
+import { assertPinnedImage } from '../core/validate';
 import { DaemonLogging, loggingOptions, validateLogging } from '../docker/docker-daemon-config';
 import { assertByteSize, assertDuration, byteSize } from '../docker/units';
 import { byCodePoint } from '../core/ordering';
+import { CredentialFinding, EXEMPTION_KEY, scanArgs, scanFile, scanText, scanVariable } from '../core/policy/credentials';
+import { DeclaredExemption, exemptionKeys } from '../core/policy/exemptions';
 
 /** Replicated mode: a fixed number of tasks spread over the nodes. */
 export interface ReplicatedMode {
@@ -41,7 +44,7 @@ export interface SwarmPort {
    */
   readonly protocol?: 'tcp' | 'udp';
   /**
-   * `ingress`: every node answers on the port and the routing mesh forwards to a task (the notes' behaviour);
+   * `ingress`: every node answers on the port and the routing mesh forwards to a task (docs/practice.md#published-ports);
    * `host`: only nodes running a task answer, straight into that task (global agents, client IP preserved).
    * @default 'ingress'
    */
@@ -57,7 +60,7 @@ export interface UpdatePolicy {
   readonly parallelism?: number;
   /**
    * Wait between batches (`--update-delay`).
-   * @default '10s' (the notes' example)
+   * @default '10s' (see docs/practice.md#rolling-updates)
    */
   readonly delay?: string;
   /**
@@ -294,11 +297,11 @@ export interface SwarmServiceProps {
   readonly healthcheck?: SwarmHealthcheck | false;
   /**
    * Logging.
-   * @default json-file with max-size 10m and max-file 5 (the notes' rotation)
+   * @default json-file with max-size 10m and max-file 5 (see docs/practice.md#log-rotation)
    */
   readonly logging?: DaemonLogging;
   /**
-   * Overlay networks of the stack the service joins.
+   * Overlay networks of the stack the service joins; {@link SWARM_HOST_NETWORK} joins the nodes' host network.
    * @default - the stack's default network
    */
   readonly networks?: string[];
@@ -332,6 +335,41 @@ export interface SwarmServiceProps {
    * @default {}
    */
   readonly labels?: Record<string, string>;
+  /**
+   * Environment variables whose value `docker stack deploy` may interpolate from the deployer's environment,
+   * e.g. `RELEASE: '${CI_COMMIT_SHA}'`. Every other value (environment, command, entrypoint, healthcheck,
+   * labels, user...) is written with each `$` doubled, so the container gets exactly the string given here and
+   * never a variable of the machine that deploys. The Pulumi back end interpolates nothing.
+   * @default [] (no value is interpolated)
+   */
+  readonly interpolate?: string[];
+  /**
+   * Checks this service breaks on purpose, each with the reason a reviewer can judge. Each is written to the
+   * stack file as a service label `exemptions.shipshape.io/<rule>[.<variable>]` and listed in the synth summary.
+   * @default [] (root, the Docker socket and plain-text credentials are refused)
+   */
+  readonly exemptions?: SwarmExemption[];
+}
+
+/**
+ * Checks a {@link SwarmService} makes that an exemption may waive:
+ * - `secret-env-plaintext`: a credential in plain text in the environment, command, entrypoint, healthcheck or labels;
+ * - `run-as-root`: `user` is root (`root`, `0`, `0:0`);
+ * - `docker-socket`: a bind mount of `/var/run/docker.sock` (or a directory holding it): whoever reaches the socket is root on the host.
+ */
+export type SwarmServiceRule = 'secret-env-plaintext' | 'run-as-root' | 'docker-socket';
+
+/** A reasoned exemption of a {@link SwarmService} from one check. */
+export interface SwarmExemption {
+  /** The check. */
+  readonly rule: SwarmServiceRule;
+  /** Why the service must break it (at least a sentence). */
+  readonly reason: string;
+  /**
+   * For `secret-env-plaintext`: only these variables (environment names, label keys, command-line flags).
+   * @default - the whole service
+   */
+  readonly variables?: string[];
 }
 
 /** Task resources when none are given: the same small footprint as Kubernetes workloads, with a memory limit and no CPU limit. */
@@ -342,7 +380,7 @@ export const DEFAULT_SWARM_RESOURCES: Required<Pick<SwarmResources, 'memoryLimit
 };
 // One task at a time is Docker's default and the safest batch size.
 export const DEFAULT_UPDATE_PARALLELISM = 1;
-// The notes' example waits 10s between batches (`--update-delay 10s`).
+// Wait 10s between batches (`--update-delay 10s`): a bad release shows on one batch first (docs/practice.md#rolling-updates).
 export const DEFAULT_UPDATE_DELAY = '10s';
 // Long enough for a healthcheck with the default interval to fail three times.
 export const DEFAULT_UPDATE_MONITOR = '30s';
@@ -350,6 +388,8 @@ export const DEFAULT_UPDATE_MONITOR = '30s';
 export const DEFAULT_RESTART_DELAY = '5s';
 // Docker's default healthcheck timings, except a shorter interval so bad releases are caught inside the monitor window.
 export const DEFAULT_HEALTHCHECK = { interval: '10s', timeout: '5s', retries: 3, startPeriod: '10s' } as const;
+/** Network name that puts a service on each node's host network (the stack declares Docker's external `host`). */
+export const SWARM_HOST_NETWORK = 'host';
 const SERVICE_NAME = /^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$/;
 const CONSTRAINT = /^(node\.(id|hostname|role|platform\.os|platform\.arch|labels\.[^\s=!]+)|engine\.labels\.[^\s=!]+)\s*(==|!=)\s*\S+$/;
 
@@ -387,6 +427,12 @@ export class SwarmService extends Construct {
   public readonly hostname: string;
   /** The service's config files: stack-level key, output path and content. */
   public readonly configFiles: readonly { readonly key: string; readonly path: string; readonly content: () => string }[];
+  /** How the synth summary names the service. */
+  public readonly policyObject: string;
+  /** Declared exemptions, listed in the synth summary. */
+  public readonly policyExemptions: readonly DeclaredExemption[];
+  // Exemption labels written to the stack file: key → reason.
+  private readonly exemptionLabels: Record<string, string> = {};
 
   constructor(scope: Construct, id: string, props: SwarmServiceProps) {
     super(scope, id);
@@ -397,11 +443,10 @@ export class SwarmService extends Construct {
     }
     this.name = props.name;
     this.hostname = props.name;
-    const { tag, digest } = imageReference(props.image ?? '');
-    if (!props.image || (!digest && (!tag || tag === 'latest'))) {
-      throw new ShipshapeError(this, { problem: 'image must be pinned to a version tag or a digest: "latest" makes every node run whatever it pulled last', value: props.image, fix: 'name a version, e.g. "nginx:1.27.2"' });
-    }
-    this.image = props.image;
+    this.policyObject = `SwarmService ${props.name}`;
+    this.policyExemptions = this.declareExemptions(props.exemptions ?? []);
+    // "latest" makes every node run whatever it pulled last.
+    this.image = assertPinnedImage(this, 'image', props.image, 'nginx:1.27.2');
 
     const mode = props.mode ?? { type: 'replicated' };
     if (mode.type === 'replicated') {
@@ -462,11 +507,14 @@ export class SwarmService extends Construct {
     validateLogging(this, 'logging', this.logging);
     for (const [key] of Object.entries(props.environment ?? {})) {
       if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key)) throw new ShipshapeError(this, { problem: 'an environment variable name must be a C identifier', value: key, fix: 'rename the variable' });
-      // Same heuristic as the Kubernetes policy rule: credentials belong in Swarm secrets.
-      if (/(pass(word|wd)?|secret|token|credential|(^|[_-])(api|access|private|secret|signing|encryption)?[_-]?key($|[_-]))/i.test(key)) {
-        throw new ShipshapeError(this, { problem: `environment variable ${key} looks like a credential and would be written in plain text to docker-stack.yml`, value: key, fix: 'mount it from a Swarm secret (secrets: [{ name }]) and read /run/secrets/<name>' });
+    }
+    for (const name of props.interpolate ?? []) {
+      if (props.environment?.[name] === undefined) {
+        throw new ShipshapeError(this, { problem: `interpolate names ${name}, which is not in environment`, value: name, fix: 'list only environment variable names whose value docker stack deploy should interpolate' });
       }
     }
+    this.checkCredentials(props);
+    this.checkHostAccess(props);
     for (const n of props.networks ?? []) {
       if (!SERVICE_NAME.test(n)) throw new ShipshapeError(this, { problem: 'a network name must be lower-case letters, digits, "-" or "_"', value: n, fix: 'rename the network, e.g. "backend"' });
     }
@@ -497,7 +545,7 @@ export class SwarmService extends Construct {
         if (source.shared) throw new ShipshapeError(this, { problem: `configs[${c.name}] points at a shared output file, outside the environment directory the stack is deployed from`, value: source.path, fix: 'use an environment file' });
         return { key, path: source.path, content: () => source.render() };
       }
-      const file = new OutputFile(this, `config-${c.name}`, { path: `swarm/configs/${key}`, content: source });
+      const file = new OutputFile(this, `config-${c.name}`, { path: `swarm/configs/${key}`, content: source, allowsCredential: (f) => this.allowsCredential(f.subject) });
       return { key, path: file.path, content: () => source };
     });
   }
@@ -513,7 +561,8 @@ export class SwarmService extends Construct {
     const deploy: Record<string, unknown> = { mode: this.mode.type };
     if (this.mode.type === 'replicated') deploy.replicas = this.mode.replicas;
     if (p.endpointMode) deploy.endpoint_mode = p.endpointMode;
-    if (p.labels && Object.keys(p.labels).length > 0) deploy.labels = { ...p.labels };
+    const labels = { ...(p.labels ?? {}), ...this.exemptionLabels };
+    if (Object.keys(labels).length > 0) deploy.labels = labels;
     deploy.update_config = composePolicy(this.update);
     deploy.rollback_config = composePolicy(this.rollback);
     deploy.restart_policy = clean({ condition: this.restart.condition, delay: this.restart.delay, max_attempts: this.restart.maxAttempts, window: this.restart.window });
@@ -547,7 +596,84 @@ export class SwarmService extends Construct {
     if (p.mounts?.length) service.volumes = p.mounts.map((m) => clean({ type: m.type, source: m.source, target: m.target, read_only: m.readOnly || undefined }));
     if (p.stopGracePeriod) service.stop_grace_period = p.stopGracePeriod;
     service.deploy = deploy;
-    return service;
+    // docker stack deploy replaces $VAR and ${VAR} from the deployer's environment everywhere in the file; `$$` is a literal `$`.
+    const escaped = escapeInterpolation(service) as Record<string, unknown>;
+    for (const name of p.interpolate ?? []) (escaped.environment as Record<string, string>)[name] = p.environment![name];
+    return escaped;
+  }
+
+  /** Records the exemptions as labels and summary entries; the reasons are checked like Kubernetes exemptions. */
+  private declareExemptions(exemptions: readonly SwarmExemption[]): DeclaredExemption[] {
+    const declared: DeclaredExemption[] = [];
+    for (const e of exemptions) {
+      if (!SWARM_RULES.includes(e.rule)) throw new ShipshapeError(this, { problem: 'exemptions[].rule must name a SwarmService check', value: e.rule, fix: `use one of ${SWARM_RULES.join(', ')}` });
+      if (e.variables !== undefined && e.rule !== 'secret-env-plaintext') {
+        throw new ShipshapeError(this, { problem: `exemptions of "${e.rule}" apply to the whole service and take no variables`, value: e.variables, fix: 'remove variables' });
+      }
+      const keys = exemptionKeys(this, e.rule, e.reason, e.variables);
+      for (const key of keys) this.exemptionLabels[key] = e.reason;
+      if (e.variables === undefined) declared.push({ ruleId: e.rule, reason: e.reason });
+      else for (const variable of e.variables) declared.push({ ruleId: e.rule, variable, reason: e.reason });
+    }
+    return declared;
+  }
+
+  /** Whether the service's `secret-env-plaintext` exemption covers a credential found in what it writes. */
+  public allowsCredential(subject?: string): boolean {
+    return this.exempted('secret-env-plaintext', subject);
+  }
+
+  private exempted(rule: SwarmServiceRule, variable?: string): boolean {
+    return this.policyExemptions.some((e) => e.ruleId === rule && (e.variable === undefined || e.variable === variable));
+  }
+
+  /**
+   * Refuses plain-text credentials wherever the stack file hands a value to the container or shows it: the
+   * environment (by name and by value), command, entrypoint, healthcheck, labels, image, placement constraints
+   * and the content of config files. Same detector as the
+   * Kubernetes `secret-env-plaintext` rule.
+   */
+  private checkCredentials(p: SwarmServiceProps): void {
+    const fields: ([string, CredentialFinding[]] | [string, CredentialFinding[], string])[] = [
+      ...Object.entries(p.environment ?? {}).map(([k, v]): [string, CredentialFinding[]] => [`environment variable ${k}`, scanVariable(k, String(v)).map((f) => ({ ...f, subject: k }))]),
+      ['entrypoint', scanArgs(p.entrypoint ?? [])],
+      ['command', scanArgs(p.command ?? [])],
+      ['healthcheck.test', p.healthcheck ? scanArgs(p.healthcheck.test ?? []) : []],
+      ...Object.entries(p.labels ?? {}).filter(([k]) => !EXEMPTION_KEY.test(k)).map(([k, v]): [string, CredentialFinding[]] => [`label ${k}`, scanVariable(k.slice(k.lastIndexOf('/') + 1), String(v)).map((f) => ({ ...f, subject: k }))]),
+      ['image', scanText(this.image)],
+      ...this.placement.constraints.map((c, i): [string, CredentialFinding[]] => [`placement constraint ${i}`, scanText(c)]),
+      // Config files are written next to the stack file; output files are scanned with every other file at synth.
+      ...(p.configs ?? []).filter((c) => typeof c.content === 'string').map((c): [string, CredentialFinding[], string] => [`config ${c.name}`, scanFile(c.target ?? '', c.content as string), `swarm/configs/${`${this.name}-${c.name}`.replace(/_/g, '-')}`]),
+    ];
+    for (const [where, findings, file] of fields) {
+      for (const f of findings) {
+        if (this.exempted('secret-env-plaintext', f.subject)) continue;
+        throw new ShipshapeError(this, {
+          problem: `${where} looks like a credential (${f.kind}${f.subject && !where.endsWith(f.subject) ? ` in ${f.subject}` : ''}) and would be written in plain text to ${file ?? 'docker-stack.yml'}`,
+          value: f.excerpt,
+          fix: `mount it from a Swarm secret (secrets: [{ name }]) and read /run/secrets/<name>; if it is not a credential, exempt it with the reason: exemptions: [{ rule: 'secret-env-plaintext', reason, variables: ['${f.subject ?? where}'] }]`,
+        });
+      }
+    }
+  }
+
+  /** Refuses root and the Docker socket unless exempted: either gives the task the host. */
+  private checkHostAccess(p: SwarmServiceProps): void {
+    if (p.user !== undefined && ROOT_USER.test(p.user) && !this.exempted('run-as-root')) {
+      throw new ShipshapeError(this, {
+        problem: 'user runs the task as root: a container escape or a writable host mount is then root on the node',
+        value: p.user,
+        fix: "run as an unprivileged uid:gid (e.g. \"10001:10001\"), or exempt it with the reason: exemptions: [{ rule: 'run-as-root', reason }]",
+      });
+    }
+    for (const [i, m] of (p.mounts ?? []).entries()) {
+      if (m.type !== 'bind' || !exposesDockerSocket(m.source) || this.exempted('docker-socket')) continue;
+      throw new ShipshapeError(this, {
+        problem: `mounts[${i}] binds ${m.source}, which ${DOCKER_SOCKETS.includes(posix.normalize(m.source)) ? 'is' : 'holds'} the Docker socket: whoever can reach it controls dockerd, which is root on the host (a read-only mount does not change that)`,
+        value: m.source,
+        fix: "mount only what the service needs (e.g. /var/lib/docker read-only), or exempt it with the reason: exemptions: [{ rule: 'docker-socket', reason }]",
+      });
+    }
   }
 
   private resolvePolicy(field: 'update' | 'rollback', policy: UpdatePolicy | undefined, defaults: Partial<ResolvedUpdatePolicy>, hostPorts: boolean): ResolvedUpdatePolicy {
@@ -666,6 +792,26 @@ function composePolicy(p: ResolvedUpdatePolicy): Record<string, unknown> {
 
 function clean<T extends Record<string, unknown>>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+const SWARM_RULES: readonly SwarmServiceRule[] = ['secret-env-plaintext', 'run-as-root', 'docker-socket'];
+// `root`, `0`, `0:0`, `root:staff`, `0:1000`: uid 0 whatever the group.
+const ROOT_USER = /^\s*(root|0+)\s*(:.*)?$/;
+/** Where dockerd listens by default. */
+export const DOCKER_SOCKETS: readonly string[] = ['/var/run/docker.sock', '/run/docker.sock'];
+
+/** Whether a bind mount of `source` reaches the Docker socket: the socket itself, or a directory above it. */
+export function exposesDockerSocket(source: string): boolean {
+  const normal = posix.normalize(source).replace(/(.)\/+$/, '$1');
+  return DOCKER_SOCKETS.some((sock) => sock === normal || sock.startsWith(normal === '/' ? '/' : `${normal}/`));
+}
+
+/** Doubles every `$` of every string, so `docker stack deploy` writes the string as given instead of interpolating it. */
+export function escapeInterpolation(value: unknown): unknown {
+  if (typeof value === 'string') return value.replace(/\$/g, '$$$$');
+  if (Array.isArray(value)) return value.map(escapeInterpolation);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, escapeInterpolation(v)]));
+  return value;
 }
 
 function sortKeys(o: Record<string, string>): Record<string, string> {

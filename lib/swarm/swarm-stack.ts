@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { Construct } from 'constructs';
-import { stringify } from 'yaml';
 import { ShipshapeError } from '../core/errors';
 import { assertDnsLabel } from '../core/names';
 import { OutputFile } from '../core/output-file';
 import { Stack } from '../core/stack';
-import { YAML_OPTIONS } from '../core/synth';
-import { SwarmService } from './swarm-service';
+import { toYaml } from '../core/yaml';
+import { SWARM_HOST_NETWORK, SwarmService } from './swarm-service';
 import { byCodePoint } from '../core/ordering';
 
 /** Properties of a {@link SwarmStack}. */
@@ -23,7 +22,7 @@ export interface SwarmStackProps {
    */
   readonly path?: string;
   /**
-   * Deploy with `--with-registry-auth`, so workers pull private images with the manager's login (the notes' advice).
+   * Deploy with `--with-registry-auth`, so workers pull private images with the manager's login (docs/practice.md#private-images).
    * @default true
    */
   readonly withRegistryAuth?: boolean;
@@ -64,7 +63,15 @@ export class SwarmStack extends Construct {
       throw new ShipshapeError(this, { problem: 'path must name a .yml file directly under swarm/, where the services\' config files are written', value: this.path, fix: 'use e.g. "swarm/docker-stack.yml"' });
     }
     this.deployCommand = `docker stack deploy ${props.withRegistryAuth ?? true ? '--with-registry-auth ' : ''}--prune -c ${this.path.split('/').pop()} ${this.name}`;
-    new OutputFile(this, 'file', { path: this.path, content: () => this.render() });
+    new OutputFile(this, 'file', {
+      path: this.path,
+      content: () => this.render(),
+      // A service's own exemption (`secret-env-plaintext`) covers what it writes under services.<name>.
+      allowsCredential: (f) => {
+        const service = /^document \d+: services\.([^.]+)\./.exec(f.path)?.[1];
+        return this.services.some((s) => s.name === service && s.allowsCredential(f.subject));
+      },
+    });
     this.node.addValidation({ validate: () => this.check() });
   }
 
@@ -80,7 +87,8 @@ export class SwarmStack extends Construct {
     doc.services = Object.fromEntries(services.map((s) => [s.name, s.toCompose()]));
     const networks = [...new Set(services.flatMap((s) => s.props.networks ?? []))].sort();
     const attachable = new Set(this.props.attachableNetworks ?? []);
-    if (networks.length > 0) doc.networks = Object.fromEntries(networks.map((n) => [n, { driver: 'overlay', ...(attachable.has(n) ? { attachable: true } : {}) }]));
+    const network = (n: string) => (n === SWARM_HOST_NETWORK ? { external: true, name: 'host' } : { driver: 'overlay', ...(attachable.has(n) ? { attachable: true } : {}) });
+    if (networks.length > 0) doc.networks = Object.fromEntries(networks.map((n) => [n, network(n)]));
     const volumes = [...new Set(services.flatMap((s) => (s.props.mounts ?? []).filter((m) => m.type === 'volume').map((m) => m.source)))].sort();
     if (volumes.length > 0) doc.volumes = Object.fromEntries(volumes.map((v) => [v, {}]));
     const secrets = [...new Set(services.flatMap((s) => (s.props.secrets ?? []).map((x) => x.name)))].sort();
@@ -97,7 +105,7 @@ export class SwarmStack extends Construct {
       `# Swarm stack "${this.name}" (compose ${COMPOSE_VERSION}), synthesized by shipshape.`,
       `# Deploy from this directory: ${this.deployCommand}`,
     ].join('\n');
-    return `${header}\n${stringify(this.toJson(), YAML_OPTIONS)}`;
+    return `${header}\n${toYaml(this.toJson())}`;
   }
 
   private collectConfigs(): Map<string, { file: string; name: string }> {

@@ -6,9 +6,10 @@ import { ShipshapeError } from '../core/errors';
 import { selectorLabels, workloadLabels } from '../core/labels';
 import { assertDnsLabel, assertInteger } from '../core/names';
 import { exempt } from '../core/policy/exemptions';
-import { budgetAllowsEviction, imageReference } from '../core/policy/rules';
-import { CountOrPercent, isCountOrPercent, resolveCountOrPercent } from '../core/quantities';
+import { budgetAllowsEviction } from '../core/policy/rules';
+import { CountOrPercent, assertContainerResources, isCountOrPercent, resolveCountOrPercent } from '../core/quantities';
 import { Stack } from '../core/stack';
+import { INT32_MAX, assertDns1035Label, assertLabelValue, assertMountPaths, assertPinnedImage, assertPortName, configMapKeyProblem } from '../core/validate';
 
 /** A port the main container listens on. */
 export interface WorkloadPort {
@@ -41,7 +42,7 @@ export interface ServiceExposure {
   readonly port?: number;
   /**
    * externalTrafficPolicy for NodePort and LoadBalancer Services.
-   * @default 'Local' (keeps the client address and avoids the extra node hop the notes warn about with `Cluster`)
+   * @default 'Local' (keeps the client address and avoids the extra node hop of `Cluster`, see docs/practice.md#services)
    */
   readonly externalTrafficPolicy?: 'Local' | 'Cluster';
 }
@@ -81,7 +82,7 @@ export interface AutoscalingProps {
   readonly maxReplicas?: number;
   /**
    * Target average CPU utilization, in percent of the CPU request.
-   * @default 40 (the notes' HPA threshold)
+   * @default 40 (HPA CPU target, see docs/practice.md#autoscaling)
    */
   readonly cpuUtilization?: number;
   /**
@@ -217,12 +218,19 @@ export interface AntiAffinityDeploymentProps {
    */
   readonly nodeGroup?: string;
   /**
-   * PodDisruptionBudget; `false` for none (policy then fails for replicated workloads).
-   * @default - maxUnavailable 1, or minAvailable = HPA minReplicas - 1 when autoscaled from two or more
+   * PodDisruptionBudget; `false` for none (policy then fails for replicated workloads). An autoscaled Deployment
+   * starts with one pod (see `autoscaling`), so a `minAvailable` of 1 or more blocks every eviction until the HPA
+   * first scales it up (one HPA sync, 15 s by default); the default never blocks.
+   * @default { maxUnavailable: 1 } (allows one eviction at any size, one pod included; with one pod per node, a node drain never waits on it)
    */
   readonly disruptionBudget?: DisruptionBudgetProps | false;
   /**
-   * HorizontalPodAutoscaler; `false` for none. With an HPA the Deployment leaves `replicas` out.
+   * HorizontalPodAutoscaler; `false` for none. With an HPA the Deployment leaves `replicas` out, so no apply or
+   * sync ever resets the HPA's decision. The price: a newly created Deployment starts with one pod until the HPA's
+   * first sync raises it to `minReplicas` (the HPA does that without waiting for metrics). Writing
+   * `replicas: minReplicas` instead would need every consumer to ignore the field afterwards (Argo CD
+   * `ignoreDifferences` on /spec/replicas with `RespectIgnoreDifferences=true`, Pulumi `ignoreChanges`, never a
+   * plain `kubectl apply`), and a consumer that forgets scales a busy Deployment back to the minimum.
    * @default - the environment's autoscaling, if any
    */
   readonly autoscaling?: AutoscalingProps | false;
@@ -262,10 +270,25 @@ export interface AntiAffinityDeploymentProps {
    */
   readonly priorityClassName?: string;
   /**
-   * Seconds a pod gets to finish in-flight work after SIGTERM.
-   * @default 30
+   * Seconds from the moment a pod is told to stop until it is killed. The clock starts before the preStop delay,
+   * so the application's own shutdown gets `terminationGracePeriodSeconds - preStopDelaySeconds`; it must be
+   * longer than the delay.
+   * @default 30, plus preStopDelaySeconds when that is set (the application keeps Kubernetes' default 30 s after SIGTERM)
    */
   readonly terminationGracePeriodSeconds?: number;
+  /**
+   * Seconds the main container keeps running, and serving, after its pod is marked for deletion and before it
+   * gets SIGTERM. Removing a pod from a Service's endpoints reaches kube-proxy, ingress controllers and load
+   * balancers only after a while; a container that stops at once fails the requests still routed to it. Written
+   * as a `preStop` exec hook running `sleep <seconds>`, so the image must have `sleep` on its PATH (busybox,
+   * coreutils; distroless and scratch images do not, and then the hook fails, the kubelet records a
+   * FailedPreStopHook event and sends SIGTERM without delay). The hook runs with the container's own restricted
+   * securityContext and writes nothing, so the restricted Pod Security Standard and the read-only root
+   * filesystem still hold. (The built-in `sleep` action needs no binary but is alpha behind the
+   * PodLifecycleSleepAction feature gate in Kubernetes 1.29.)
+   * @default - none: the container gets SIGTERM as soon as the pod is deleted
+   */
+  readonly preStopDelaySeconds?: number;
   /**
    * Writable directories (emptyDir) under the read-only root filesystem.
    * @default ['/tmp']
@@ -278,17 +301,20 @@ export const DEFAULT_RESOURCES: kplus.ContainerResources = {
   cpu: { request: kplus.Cpu.millis(100) },
   memory: { request: Size.mebibytes(128), limit: Size.mebibytes(256) },
 };
-// The notes' HPA example scales at 40% CPU.
+// Scale out at 40% of the CPU request: headroom while new pods and nodes start (docs/practice.md#autoscaling).
 const DEFAULT_CPU_UTILIZATION = 40;
 // Kubernetes' own scale-down stabilization window.
 const DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS = 300;
 const DEFAULT_SCALE_DOWN_PERCENT_PER_MINUTE = 50;
-// Used when a workload autoscales in an environment that sets no bounds: the notes' 3-10 node range, halved to 2-10 pods.
+// Used when a workload autoscales in an environment that sets no bounds: 2 survives a node failure, 10 is the
+// node range's ceiling (docs/practice.md#autoscaling).
 const FALLBACK_AUTOSCALING = { minReplicas: 2, maxReplicas: 10 };
 // Enough ReplicaSets to roll back a few releases without cluttering `kubectl get rs` (Kubernetes keeps 10).
 const DEFAULT_REVISION_HISTORY_LIMIT = 5;
 // Kubernetes' default grace period.
 const DEFAULT_GRACE_PERIOD_SECONDS = 30;
+// A pod that must wait minutes for endpoints to converge has a routing problem a sleep will not fix.
+const MAX_PRE_STOP_DELAY_SECONDS = 120;
 const DEFAULT_ANTI_AFFINITY_WEIGHT = 100;
 const ZONE_KEY = 'topology.kubernetes.io/zone';
 
@@ -328,7 +354,7 @@ export class AntiAffinityDeployment extends Construct {
     this.validateImage(props.image);
     const ports = this.resolvePorts(props.ports ?? []);
     const autoscaling = this.resolveAutoscaling(props.autoscaling, env.autoscaling);
-    const replicas = autoscaling ? undefined : assertInteger(this, 'replicas', props.replicas ?? env.replicas, 1);
+    const replicas = autoscaling ? undefined : assertInteger(this, 'replicas', props.replicas ?? env.replicas, 1, INT32_MAX);
     this.replicaRange = autoscaling ? { min: autoscaling.minReplicas, max: autoscaling.maxReplicas } : { min: replicas!, max: replicas! };
     const group = props.nodeGroup === undefined ? undefined : env.nodeGroup(props.nodeGroup, this.node.path);
     const strategy = props.strategy ?? { type: 'RollingUpdate' };
@@ -337,13 +363,14 @@ export class AntiAffinityDeployment extends Construct {
     this.validatePlacement(antiAffinity, strategy, group, env.nodeGroups);
 
     this.selector = Object.freeze(selectorLabels(name, env));
-    const labels = workloadLabels(name, env, props.component);
+    const labels = workloadLabels(name, env, props.component === undefined ? undefined : assertLabelValue(this, 'component', props.component));
     this.serviceAccount = new kplus.ServiceAccount(this, 'service-account', {
       metadata: { name, labels },
       automountToken: false,
     });
 
     const probes = this.resolveProbes(props, ports);
+    const grace = this.resolveGrace(props.terminationGracePeriodSeconds, props.preStopDelaySeconds);
     this.deployment = new kplus.Deployment(this, 'deployment', {
       metadata: { name, labels },
       podMetadata: { labels },
@@ -354,7 +381,7 @@ export class AntiAffinityDeployment extends Construct {
         : kplus.DeploymentStrategy.rollingUpdate({ maxSurge: percentOrAbsolute(strategy.maxSurge ?? '25%'), maxUnavailable: percentOrAbsolute(strategy.maxUnavailable ?? 0) }),
       serviceAccount: this.serviceAccount,
       automountServiceAccountToken: false,
-      terminationGracePeriod: Duration.seconds(assertInteger(this, 'terminationGracePeriodSeconds', props.terminationGracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS, 0)),
+      terminationGracePeriod: Duration.seconds(grace.terminationGracePeriodSeconds),
       securityContext: { ensureNonRoot: true },
     });
     this.deployment.select(kplus.LabelSelector.of({ labels: this.selector }));
@@ -371,6 +398,7 @@ export class AntiAffinityDeployment extends Construct {
       liveness: probes.liveness,
       readiness: probes.readiness,
       startup: props.startup,
+      ...(grace.preStopDelaySeconds !== undefined ? { lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(grace.preStopDelaySeconds)]) } } : {}),
       envVariables: this.resolveEnv(props.env ?? {}),
       envFrom: (props.envFrom ?? []).map((source, i) =>
         'configMap' in source ? kplus.Env.fromConfigMap(this.configMap(source.configMap, `env-from-${i}`)) : kplus.Env.fromSecret(this.secret(source.secret, `env-from-${i}`)),
@@ -378,7 +406,7 @@ export class AntiAffinityDeployment extends Construct {
     }));
     for (const [i, init] of (props.initContainers ?? []).entries()) this.deployment.addInitContainer(hardened(this.withResources(init, `initContainers[${i}]`)));
     for (const [i, sidecar] of (props.sidecars ?? []).entries()) this.deployment.addContainer(hardened(this.withResources(sidecar, `sidecars[${i}]`)));
-    for (const [i, path] of (props.writablePaths ?? ['/tmp']).entries()) {
+    for (const [i, path] of assertMountPaths(this, 'writablePaths', props.writablePaths ?? ['/tmp']).entries()) {
       const volume = kplus.Volume.fromEmptyDir(this, `writable-${i}`, `writable-${i}`);
       for (const c of [...this.deployment.initContainers, ...this.deployment.containers]) c.mount(path, volume);
     }
@@ -402,7 +430,7 @@ export class AntiAffinityDeployment extends Construct {
     // cdk8s-plus labels pods with a value derived from the construct path; nothing here selects by it, and
     // keeping it would roll every pod whenever a construct is renamed.
     podSpec.addJsonPatch(JsonPatch.remove(`/spec/template/metadata/labels/${kplus.Pod.ADDRESS_LABEL.replace('/', '~1')}`));
-    podSpec.addJsonPatch(JsonPatch.add('/spec/revisionHistoryLimit', assertInteger(this, 'revisionHistoryLimit', props.revisionHistoryLimit ?? DEFAULT_REVISION_HISTORY_LIMIT, 0)));
+    podSpec.addJsonPatch(JsonPatch.add('/spec/revisionHistoryLimit', assertInteger(this, 'revisionHistoryLimit', props.revisionHistoryLimit ?? DEFAULT_REVISION_HISTORY_LIMIT, 0, INT32_MAX)));
     // The restricted Pod Security Standard also wants the runtime's default seccomp profile.
     podSpec.addJsonPatch(JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }));
     if (props.priorityClassName !== undefined) {
@@ -435,7 +463,7 @@ export class AntiAffinityDeployment extends Construct {
     }
 
     if (this.replicaRange.max >= 2 && props.disruptionBudget !== false) {
-      this.disruptionBudget = this.createDisruptionBudget(name, labels, props.disruptionBudget, autoscaling?.minReplicas);
+      this.disruptionBudget = this.createDisruptionBudget(name, labels, props.disruptionBudget);
     }
 
     const exposure = props.service;
@@ -444,15 +472,22 @@ export class AntiAffinityDeployment extends Construct {
         throw new ShipshapeError(this, { problem: 'a Service was asked for but the container has no ports', value: exposure, fix: 'add ports, or set service: false' });
       }
       const type = exposure?.type ?? 'ClusterIP';
+      assertDns1035Label(this, 'name', name);
+      const servicePorts = ports.map((p, i) => ({
+        name: p.name,
+        port: i === 0 ? assertInteger(this, 'service.port', exposure?.port ?? p.port, 1, 65535) : p.port,
+        targetPort: p.port,
+        protocol: p.protocol === 'UDP' ? kplus.Protocol.UDP : kplus.Protocol.TCP,
+      }));
+      // The API server refuses two Service ports with one number and protocol.
+      const taken = servicePorts.find((p, i) => servicePorts.findIndex((q) => q.port === p.port && q.protocol === p.protocol) !== i);
+      if (taken) {
+        throw new ShipshapeError(this, { problem: `the Service would have two ports ${taken.port}: service.port gives the first container port the number of another`, value: { servicePort: exposure?.port, ports: ports.map((p) => p.port) }, fix: 'choose a service.port that no other container port uses' });
+      }
       this.service = new kplus.Service(this, 'service', {
         metadata: { name, labels },
         type: { ClusterIP: kplus.ServiceType.CLUSTER_IP, NodePort: kplus.ServiceType.NODE_PORT, LoadBalancer: kplus.ServiceType.LOAD_BALANCER }[type],
-        ports: ports.map((p, i) => ({
-          name: p.name,
-          port: i === 0 ? assertInteger(this, 'service.port', exposure?.port ?? p.port, 1, 65535) : p.port,
-          targetPort: p.port,
-          protocol: p.protocol === 'UDP' ? kplus.Protocol.UDP : kplus.Protocol.TCP,
-        })),
+        ports: servicePorts,
       });
       for (const [key, value] of Object.entries(this.selector)) this.service.selectLabel(key, value);
       const serviceObject = ApiObject.of(this.service);
@@ -463,14 +498,7 @@ export class AntiAffinityDeployment extends Construct {
   }
 
   private validateImage(image: string): void {
-    const { tag, digest } = imageReference(image ?? '');
-    if (!image || (!digest && (!tag || tag === 'latest'))) {
-      throw new ShipshapeError(this, {
-        problem: 'image must be pinned to a version tag or a digest',
-        value: image,
-        fix: 'name a version, e.g. "ghcr.io/acme/web:1.4.2" or "ghcr.io/acme/web@sha256:..."',
-      });
-    }
+    assertPinnedImage(this, 'image', image, 'ghcr.io/acme/web:1.4.2');
   }
 
   private resolvePorts(ports: WorkloadPort[]): Required<WorkloadPort>[] {
@@ -484,11 +512,7 @@ export class AntiAffinityDeployment extends Construct {
       const dup = values.find((v, i) => values.indexOf(v) !== i);
       if (dup !== undefined) throw new ShipshapeError(this, { problem: `two ports share the ${key} ${dup}`, value: ports, fix: `give every port its own ${key}` });
     }
-    for (const p of resolved) {
-      if (p.name.length > 15 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(p.name)) {
-        throw new ShipshapeError(this, { problem: 'a port name must be an IANA service name (at most 15 lower-case letters, digits or -)', value: p.name, fix: 'shorten or rename the port' });
-      }
-    }
+    resolved.forEach((p, i) => assertPortName(this, `ports[${i}].name`, p.name));
     return resolved;
   }
 
@@ -551,6 +575,23 @@ export class AntiAffinityDeployment extends Construct {
     }
   }
 
+  /** The grace period covers the preStop delay and the application's shutdown, so it must outlast the delay. */
+  private resolveGrace(gracePeriod: number | undefined, preStopDelay: number | undefined): { terminationGracePeriodSeconds: number; preStopDelaySeconds?: number } {
+    if (preStopDelay === undefined) {
+      return { terminationGracePeriodSeconds: assertInteger(this, 'terminationGracePeriodSeconds', gracePeriod ?? DEFAULT_GRACE_PERIOD_SECONDS, 0) };
+    }
+    const delay = assertInteger(this, 'preStopDelaySeconds', preStopDelay, 1, MAX_PRE_STOP_DELAY_SECONDS);
+    const total = assertInteger(this, 'terminationGracePeriodSeconds', gracePeriod ?? delay + DEFAULT_GRACE_PERIOD_SECONDS, 0);
+    if (total <= delay) {
+      throw new ShipshapeError(this, {
+        problem: `terminationGracePeriodSeconds ${total} does not outlast preStopDelaySeconds ${delay}: the grace period starts before the delay, so the container would be killed before or right after it gets SIGTERM`,
+        value: { terminationGracePeriodSeconds: total, preStopDelaySeconds: delay },
+        fix: `set terminationGracePeriodSeconds to at least ${delay} plus the application's shutdown time (e.g. ${delay + DEFAULT_GRACE_PERIOD_SECONDS}), or omit it for that default`,
+      });
+    }
+    return { terminationGracePeriodSeconds: total, preStopDelaySeconds: delay };
+  }
+
   private resolveProbes(props: AntiAffinityDeploymentProps, ports: Required<WorkloadPort>[]) {
     const tcpPort = ports.find((p) => p.protocol === 'TCP');
     const fallback = tcpPort ? kplus.Probe.fromTcpSocket({ port: tcpPort.port }) : undefined;
@@ -567,6 +608,7 @@ export class AntiAffinityDeployment extends Construct {
   }
 
   private validateResources(field: string, resources: kplus.ContainerResources): kplus.ContainerResources {
+    assertContainerResources(this, field, resources);
     const request = resources.memory?.request?.toMebibytes({ rounding: 1 });
     const limit = resources.memory?.limit?.toMebibytes({ rounding: 1 });
     if (request !== undefined && limit !== undefined && request > limit) {
@@ -581,6 +623,7 @@ export class AntiAffinityDeployment extends Construct {
   }
 
   private withResources(container: kplus.ContainerProps, field: string): kplus.ContainerProps {
+    assertPinnedImage(this, `${field}.image`, container.image);
     return { ...container, resources: this.validateResources(`${field}.resources`, container.resources ?? DEFAULT_RESOURCES) };
   }
 
@@ -590,8 +633,14 @@ export class AntiAffinityDeployment extends Construct {
       if (!/^[-._a-zA-Z][-._a-zA-Z0-9]*$/.test(key)) {
         throw new ShipshapeError(this, { problem: 'an environment variable name must be a C identifier (letters, digits, _, -, .)', value: key, fix: 'rename the variable' });
       }
-      if (typeof source === 'string') out[key] = kplus.EnvValue.fromValue(source);
-      else if ('configMap' in source) out[key] = kplus.EnvValue.fromConfigMap(this.configMap(source.configMap, `env-${key}`), source.key, { optional: source.optional });
+      if (typeof source === 'string') {
+        out[key] = kplus.EnvValue.fromValue(source);
+        continue;
+      }
+      // The API server checks a referenced key as it checks the keys of the ConfigMap or Secret itself.
+      const keyProblem = configMapKeyProblem(source.key);
+      if (keyProblem) throw new ShipshapeError(this, { problem: `env.${key} references an invalid ${'configMap' in source ? 'ConfigMap' : 'Secret'} key: ${keyProblem}`, value: source.key, fix: 'name the key as it is in the ConfigMap or Secret, e.g. "password" or "app.properties"' });
+      if ('configMap' in source) out[key] = kplus.EnvValue.fromConfigMap(this.configMap(source.configMap, `env-${key}`), source.key, { optional: source.optional });
       else out[key] = kplus.EnvValue.fromSecretValue({ secret: this.secret(source.secret, `env-${key}`), key: source.key }, { optional: source.optional });
     }
     return out;
@@ -605,16 +654,12 @@ export class AntiAffinityDeployment extends Construct {
     return typeof ref === 'string' ? kplus.Secret.fromSecretName(this, id, assertDnsLabel(this, 'secret', ref)) : ref;
   }
 
-  private createDisruptionBudget(name: string, labels: Record<string, string>, props: DisruptionBudgetProps | undefined, hpaMin: number | undefined) {
+  private createDisruptionBudget(name: string, labels: Record<string, string>, props: DisruptionBudgetProps | undefined) {
     let spec: DisruptionBudgetProps;
     if (props && (props.maxUnavailable !== undefined) === (props.minAvailable !== undefined)) {
       throw new ShipshapeError(this, { problem: 'disruptionBudget needs exactly one of maxUnavailable and minAvailable', value: props, fix: 'set one of them, e.g. { maxUnavailable: 1 }' });
-    } else if (props) {
-      spec = props;
-    } else if (hpaMin !== undefined && hpaMin >= 2) {
-      spec = { minAvailable: hpaMin - 1 };
     } else {
-      spec = { maxUnavailable: 1 };
+      spec = props ?? { maxUnavailable: 1 };
     }
     for (const [field, value] of Object.entries(spec)) {
       if (!isCountOrPercent(value)) throw new ShipshapeError(this, { problem: `disruptionBudget.${field} must be a non-negative integer or a percentage`, value, fix: 'use e.g. 1 or "25%"' });

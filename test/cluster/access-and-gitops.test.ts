@@ -5,14 +5,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { Environment, Stack, formatSummary, synth } from '../../lib';
-import { ACCESS_PRESETS, ArgoCdApplication, RbacResource, TeamAccess } from '../../lib/cluster';
+import { Environment, EnvironmentProps, Stack, formatSummary, synth } from '../../lib';
+import { ACCESS_PRESETS, ARGO_CD_RESOURCES_FINALIZER, ArgoCdApplication, POD_DEFINING_RESOURCES, RbacResource, TeamAccess, rulesReadSecrets } from '../../lib/cluster';
 import { validateManifest } from '../support/schema';
 import { findObject, synthStack, testEnvironment } from '../support/synth';
 import { expectValidAndClean, shipshapeError } from './helpers';
 
 describe('TeamAccess', () => {
-  it('gives the notes\' developer1 in team1 a namespaced Role through a RoleBinding', () => {
+  it('gives developer1 in team1 a namespaced Role through a RoleBinding', () => {
     const result = synthStack((stack) => new TeamAccess(stack, 'team1', {
       namespace: 'team1',
       serviceAccounts: ['developer1'],
@@ -23,7 +23,7 @@ describe('TeamAccess', () => {
     expect(ns.metadata.namespace).toBeUndefined();
     expect(ns.metadata.labels!['pod-security.kubernetes.io/enforce']).toBe('restricted');
     expect(findObject(result, 'ServiceAccount', 'developer1').metadata.namespace).toBe('team1');
-    // The notes wrote `deployment` under apiGroups ['', 'apps']; typed resources put each in its own group.
+    // Hand-written Roles often list `deployment` under apiGroups ['', 'apps']; typed resources put each in its own group.
     expect(findObject(result, 'Role', 'team1-custom').rules).toEqual([
       { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
       { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list'] },
@@ -34,8 +34,8 @@ describe('TeamAccess', () => {
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'developer1', namespace: 'team1' }]);
   });
 
-  it('offers read-only and deployer presets without wildcards, cluster roles or secret reads', () => {
-    for (const preset of ['read-only', 'deployer'] as const) {
+  it('offers read-only, operator and deployer presets without wildcards, cluster roles or secret reads', () => {
+    for (const preset of ['read-only', 'operator', 'deployer'] as const) {
       const result = synthStack((stack) => new TeamAccess(stack, 'team', { namespace: 'team1', serviceAccounts: ['ci'], subjects: [{ kind: 'Group', name: 'team1-devs' }], preset }));
       expectValidAndClean(result);
       const rules = findObject(result, 'Role', `team1-${preset}`).rules as any[];
@@ -48,6 +48,41 @@ describe('TeamAccess', () => {
     const deployer = ACCESS_PRESETS.deployer.flatMap((r) => r.verbs);
     expect(deployer).toContain('patch');
     expect(ACCESS_PRESETS['read-only'].flatMap((r) => r.verbs).every((v) => ['get', 'list', 'watch'].includes(v))).toBe(true);
+  });
+
+  it('says which presets can read Secrets by mounting them: deployer can, operator and read-only cannot', () => {
+    const access = (preset: 'read-only' | 'operator' | 'deployer') => {
+      let team!: TeamAccess;
+      const result = synthStack((stack) => { team = new TeamAccess(stack, 'team', { namespace: 'team1', serviceAccounts: ['a'], preset }); });
+      expectValidAndClean(result);
+      return { team, rules: findObject(result, 'Role', `team1-${preset}`).rules as any[] };
+    };
+    const podDefining = new Set(POD_DEFINING_RESOURCES as readonly string[]);
+    const writesPods = (rules: any[]) => rules.filter((r) => r.resources.some((x: string) => podDefining.has(x)) && r.verbs.some((v: string) => ['create', 'update', 'patch'].includes(v)));
+    // deployer creates Deployments: a pod it defines can mount any Secret of the namespace.
+    const deployer = access('deployer');
+    expect(writesPods(deployer.rules).flatMap((r) => r.resources)).toEqual(expect.arrayContaining(['deployments', 'jobs', 'statefulsets', 'cronjobs']));
+    expect(deployer.team.secretsReadable).toBe(true);
+    // operator scales, tunes HPAs and restarts pods, and has no route to a Secret's value.
+    const operator = access('operator');
+    expect(operator.team.secretsReadable).toBe(false);
+    expect(writesPods(operator.rules)).toEqual([]);
+    expect(operator.rules.filter((r) => r.resources.some((x: string) => x === 'secrets' || x.startsWith('pods/') && x !== 'pods/log'))).toEqual([]);
+    expect(operator.rules.filter((r) => r.resources.includes('serviceaccounts')).flatMap((r) => r.verbs)).toEqual(['get', 'list', 'watch']);
+    expect(operator.rules).toEqual(expect.arrayContaining([
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'delete'] },
+      { apiGroups: ['apps'], resources: ['deployments/scale', 'statefulsets/scale'], verbs: ['get', 'update', 'patch'] },
+    ]));
+    expect(operator.rules.find((r) => r.apiGroups[0] === 'autoscaling' && r.verbs.includes('patch'))).toEqual({ apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['get', 'list', 'watch', 'update', 'patch'] });
+    expect(access('read-only').team.secretsReadable).toBe(false);
+    // Each route on its own makes Secrets readable.
+    for (const rule of [
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+      { apiGroups: ['batch'], resources: ['jobs'], verbs: ['create'] },
+      { apiGroups: ['apps'], resources: ['deployments'], verbs: ['patch'] },
+      { apiGroups: [''], resources: ['pods/exec'], verbs: ['create'] },
+    ]) expect(rulesReadSecrets([rule])).toBe(true);
+    expect(rulesReadSecrets([{ apiGroups: [''], resources: ['secrets'], verbs: ['create', 'update'] }])).toBe(false);
   });
 
   it('grants cluster-admin only through an explicit opt-in that the synth summary reports', () => {
@@ -90,11 +125,12 @@ describe('TeamAccess', () => {
 });
 
 describe('ArgoCdApplication', () => {
-  function argo(name: string, props: Partial<ConstructorParameters<typeof ArgoCdApplication>[2]> = {}) {
+  const REPO = 'https://github.com/acme/platform-deploy.git';
+  function argo(environment: Partial<EnvironmentProps> & { name: string }, props: Partial<ConstructorParameters<typeof ArgoCdApplication>[2]> = {}) {
     return synthStack((stack) => {
       new TeamAccess(stack, 'team', { namespace: 'team1', serviceAccounts: ['a'], preset: 'read-only' });
-      new ArgoCdApplication(stack, 'argocd', { repoURL: 'https://github.com/acme/platform-deploy.git', ...props });
-    }, testEnvironment({ name }));
+      new ArgoCdApplication(stack, 'argocd', { repoURL: REPO, ...props });
+    }, testEnvironment(environment));
   }
 
   function documents(result: ReturnType<typeof argo>, file: string) {
@@ -104,44 +140,81 @@ describe('ArgoCdApplication', () => {
     return parseAllDocuments(f.content).map((d) => d.toJS());
   }
 
-  it('syncs dev/stage automatically with prune and self-heal, from dist/<env>/kubernetes', () => {
-    const result = argo('stage', { targetRevision: 'release' });
+  it('syncs an automated environment with prune, self-heal and the domain-qualified finalizer, into its own cluster', () => {
+    const server = 'https://api.stage.k8s.example.com:6443';
+    const result = argo({ name: 'stage', cluster: { server }, delivery: { sync: 'automated' } }, { targetRevision: 'release' });
     expectValidAndClean(result);
     const [project, app] = documents(result, 'argocd/stage.yaml');
     validateManifest(project);
     validateManifest(app);
     expect(app.kind).toBe('Application');
     expect(app.metadata.namespace).toBe('argocd');
-    expect(app.spec.source).toEqual({ repoURL: 'https://github.com/acme/platform-deploy.git', targetRevision: 'release', path: 'dist/stage/kubernetes' });
+    expect(app.metadata.finalizers).toEqual(['resources-finalizer.argocd.argoproj.io/foreground']);
+    expect(ARGO_CD_RESOURCES_FINALIZER).toBe('resources-finalizer.argocd.argoproj.io/foreground');
+    expect(app.spec.source).toEqual({ repoURL: REPO, targetRevision: 'release', path: 'dist/stage/kubernetes' });
+    expect(app.spec.destination).toEqual({ server, namespace: 'stage' });
     expect(app.spec.syncPolicy.automated).toEqual({ prune: true, selfHeal: true });
     expect(app.spec.project).toBe('stage');
     expect(project.kind).toBe('AppProject');
-    expect(project.spec.sourceRepos).toEqual(['https://github.com/acme/platform-deploy.git']);
-    expect(project.spec.destinations.map((d: any) => d.namespace)).toEqual(['stage', 'team1']);
+    expect(project.spec.sourceRepos).toEqual([REPO]);
+    // The project allows the environment's cluster and nothing else.
+    expect(project.spec.destinations).toEqual([{ server, namespace: 'stage' }, { server, namespace: 'team1' }]);
     expect(project.spec.clusterResourceWhitelist).toEqual([{ group: '', kind: 'Namespace' }]);
   });
 
-  it('leaves prod to a manual sync', () => {
-    const result = argo('prod');
-    const [project, app] = documents(result, 'argocd/prod.yaml');
+  it('targets an Argo CD cluster by name, in the Application and every AppProject destination', () => {
+    const [project, app] = documents(argo({ name: 'prod', cluster: { name: 'prod-eu' } }), 'argocd/prod.yaml');
     validateManifest(project);
     validateManifest(app);
-    expect(app.spec.syncPolicy.automated).toBeUndefined();
-    expect(app.metadata.finalizers).toBeUndefined();
-    expect(argo('dev').files.length).toBe(1);
+    expect(app.spec.destination).toEqual({ name: 'prod-eu', namespace: 'prod' });
+    expect(project.spec.destinations).toEqual([{ name: 'prod-eu', namespace: 'prod' }, { name: 'prod-eu', namespace: 'team1' }]);
+  });
+
+  it('takes manual or automated sync from the environment, never from its name', () => {
+    // An environment called prod that asks for automated sync gets it; one called dev that says nothing waits.
+    const [, prodAuto] = documents(argo({ name: 'prod', delivery: { sync: 'automated' } }), 'argocd/prod.yaml');
+    expect(prodAuto.spec.syncPolicy.automated).toEqual({ prune: true, selfHeal: true });
+    for (const environment of [{ name: 'dev' }, { name: 'dev', delivery: { sync: 'manual' as const } }]) {
+      const [, app] = documents(argo(environment), 'argocd/dev.yaml');
+      validateManifest(app);
+      expect(app.spec.syncPolicy.automated).toBeUndefined();
+      // A manually synced Application can be deleted without deleting what it deployed.
+      expect(app.metadata.finalizers).toBeUndefined();
+      // A single Argo CD environment without a stated cluster goes to the cluster Argo CD runs in.
+      expect(app.spec.destination).toEqual({ server: 'https://kubernetes.default.svc', namespace: 'dev' });
+    }
+  });
+
+  it('requires a cluster on every environment once more than one is delivered through Argo CD', () => {
+    const app = new App();
+    const add = (name: string, cluster?: EnvironmentProps['cluster']) => {
+      const stack = new Stack(app, name, { environment: new Environment({ name, kubernetesVersion: '1.29', cluster }) });
+      return () => new ArgoCdApplication(stack, 'argocd', { repoURL: REPO });
+    };
+    add('dev', { server: 'https://dev.k8s.example.com' })();
+    const e = shipshapeError(add('prod'));
+    expect(e.path).toBe('prod/argocd');
+    expect(e.message).toMatch(/2 environments are delivered through Argo CD \(dev, prod\), but "prod" states no cluster/);
+    expect(e.message).toContain('stated: dev → https://dev.k8s.example.com');
+    expect(e.fix).toMatch(/set cluster on environment "prod"/);
+    // The check does not depend on which Application comes first.
+    const app2 = new App();
+    new ArgoCdApplication(new Stack(app2, 'a', { environment: new Environment({ name: 'a', kubernetesVersion: '1.29' }) }), 'argocd', { repoURL: REPO });
+    const other = new Stack(app2, 'b', { environment: new Environment({ name: 'b', kubernetesVersion: '1.29', cluster: { name: 'b' } }) });
+    expect(() => new ArgoCdApplication(other, 'argocd', { repoURL: REPO })).toThrow(/"a" states no cluster/);
   });
 
   it('rejects repository URLs with credentials and paths that leave the repository', () => {
-    expect(() => argo('dev', { repoURL: 'https://user:token@github.com/acme/x.git' })).toThrow(/without credentials/);
-    expect(() => argo('dev', { repoURL: 'ftp://x' })).toThrow(/repoURL/);
-    expect(() => argo('dev', { path: '../other' })).toThrow(/relative directory/);
-    expect(() => argo('dev', { targetRevision: 'a b' })).toThrow(/targetRevision/);
+    expect(() => argo({ name: 'dev' }, { repoURL: 'https://user:token@github.com/acme/x.git' })).toThrow(/without credentials/);
+    expect(() => argo({ name: 'dev' }, { repoURL: 'ftp://x' })).toThrow(/repoURL/);
+    expect(() => argo({ name: 'dev' }, { path: '../other' })).toThrow(/relative directory/);
+    expect(() => argo({ name: 'dev' }, { targetRevision: 'a b' })).toThrow(/targetRevision/);
   });
 
   it('writes dist/argocd/<env>.yaml next to the environments', () => {
     const app = new App();
     for (const name of ['dev', 'prod']) {
-      const stack = new Stack(app, name, { environment: new Environment({ name, kubernetesVersion: '1.29' }) });
+      const stack = new Stack(app, name, { environment: new Environment({ name, kubernetesVersion: '1.29', cluster: { name: `acme-${name}` } }) });
       new ArgoCdApplication(stack, 'argocd', { repoURL: 'git@github.com:acme/platform-deploy.git' });
     }
     const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'argocd-'));

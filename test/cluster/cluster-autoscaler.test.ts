@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { Environment, ShipshapeError, Stack, synthesizeStack } from '../../lib';
-import { AutoscalerCloud, CLUSTER_AUTOSCALER_RELEASES, ClusterAutoscaler, ClusterAutoscalerProps, MetricsServer, clusterApiNodeGroupAnnotations } from '../../lib/cluster';
+import { AutoscalerCloud, CLUSTER_API_MANAGEMENT_RULES, CLUSTER_AUTOSCALER_RELEASES, ClusterAutoscaler, ClusterAutoscalerProps, MetricsServer, NODE_VERBS_BY_PROVIDER, clusterApiNodeGroupAnnotations, clusterAutoscalerClusterRoleRules } from '../../lib/cluster';
 import { findObject, newStack, objectsOfKind, synthStack, testEnvironment } from '../support/synth';
 import { expectValidAndClean, shipshapeError } from './helpers';
 
@@ -17,7 +17,9 @@ function command(result: ReturnType<typeof autoscale>): string[] {
   return findObject(result, 'Deployment', 'cluster-autoscaler').spec.template.spec.containers[0].command;
 }
 
-// charts/cluster-autoscaler/templates/clusterrole.yaml of kubernetes/autoscaler, transcribed from the chart.
+// charts/cluster-autoscaler/templates/clusterrole.yaml of kubernetes/autoscaler, transcribed from the chart, for
+// every provider but kwok and huaweicloud: since kubernetes/autoscaler#8647 (chart 9.52.1) node create is granted
+// only to kwok and node delete only to kwok and huaweicloud.
 const UPSTREAM_CLUSTER_ROLE = `
 - apiGroups: [""]
   resources: [events, endpoints]
@@ -34,7 +36,7 @@ const UPSTREAM_CLUSTER_ROLE = `
   verbs: [get, update]
 - apiGroups: [""]
   resources: [nodes]
-  verbs: [watch, list, create, delete, get, update]
+  verbs: [watch, list, get, update]
 - apiGroups: [""]
   resources: [namespaces, pods, services, replicationcontrollers, persistentvolumeclaims, persistentvolumes]
   verbs: [watch, list, get]
@@ -86,6 +88,8 @@ describe('ClusterAutoscaler', () => {
       '--scale-down-utilization-threshold=0.5',
       '--skip-nodes-with-local-storage=false',
       '--skip-nodes-with-system-pods=true',
+      '--daemonset-eviction-for-empty-nodes=true',
+      '--daemonset-eviction-for-occupied-nodes=true',
       '--max-node-provision-time=15m',
       '--logtostderr=true',
       '--stderrthreshold=info',
@@ -150,6 +154,66 @@ describe('ClusterAutoscaler', () => {
       'cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size': '3',
       'cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size': '10',
     });
+  });
+
+  // One cloud of each provider, with what the chart adds for it.
+  const CLOUDS: Record<AutoscalerCloud['provider'], AutoscalerCloud> = {
+    aws: AWS,
+    gce: { provider: 'gce' },
+    azure: { provider: 'azure', subscriptionId: '0b7e1c5a-1111-4222-8333-944455556666', resourceGroup: 'rg', identity: { credentialsSecret: 'azure-creds' } },
+    clusterapi: { provider: 'clusterapi', clusterName: 'acme-stage' },
+  };
+
+  it.each(Object.keys(CLOUDS) as AutoscalerCloud['provider'][])('narrows the ClusterRole for %s as the current chart does: nodes read and updated, never created or deleted', (provider) => {
+    const result = autoscale({ cloud: CLOUDS[provider] });
+    expectValidAndClean(result);
+    const rules = findObject(result, 'ClusterRole', 'cluster-autoscaler').rules as any[];
+    const nodeRules = rules.filter((r) => r.apiGroups.includes('') && r.resources.includes('nodes'));
+    expect(nodeRules).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['watch', 'list', 'get', 'update'] }]);
+    expect(NODE_VERBS_BY_PROVIDER[provider]).toEqual(['watch', 'list', 'get', 'update']);
+    // Nothing else grants node writes either (no wildcard, no second rule).
+    expect(rules.some((r) => r.resources.includes('nodes') && r.verbs.some((v: string) => ['create', 'delete', 'deletecollection', '*'].includes(v)))).toBe(false);
+    const capi = rules.filter((r) => r.apiGroups.includes('cluster.x-k8s.io'));
+    expect(capi).toEqual(provider === 'clusterapi' ? [...CLUSTER_API_MANAGEMENT_RULES] : []);
+    expect(rules).toEqual([...parse(UPSTREAM_CLUSTER_ROLE), ...capi]);
+    expect(clusterAutoscalerClusterRoleRules(CLOUDS[provider])).toEqual(rules);
+  });
+
+  it('reads Cluster API objects from a separate management cluster through a Secret-mounted kubeconfig (--cloud-config)', () => {
+    const cloud: AutoscalerCloud = { provider: 'clusterapi', clusterName: 'acme-stage', namespace: 'clusters', managementCluster: { kubeconfigSecret: 'capi-management-kubeconfig' } };
+    const result = autoscale({ cloud });
+    expectValidAndClean(result);
+    const pod = findObject(result, 'Deployment', 'cluster-autoscaler').spec.template.spec;
+    const [container] = pod.containers;
+    // The README's "autoscaler running in workload cluster ... with separate management cluster": in-cluster
+    // credentials for the workload cluster (no --kubeconfig), the management kubeconfig as --cloud-config.
+    expect(container.command).toContain('--cloud-config=/etc/cluster-api-management/kubeconfig');
+    expect(container.command.some((a: string) => a.startsWith('--kubeconfig'))).toBe(false);
+    expect(container.command).toContain('--node-group-auto-discovery=clusterapi:clusterName=acme-stage,namespace=clusters');
+    expect(container.volumeMounts).toEqual([{ name: 'management-kubeconfig', mountPath: '/etc/cluster-api-management', readOnly: true }]);
+    expect(pod.volumes).toEqual([{ name: 'management-kubeconfig', secret: { secretName: 'capi-management-kubeconfig', items: [{ key: 'value', path: 'kubeconfig' }], defaultMode: 0o440 } }]);
+    expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsNonRoot: true });
+    // The workload cluster's ClusterRole no longer grants anything on cluster.x-k8s.io: those rules belong in the management cluster.
+    const rules = findObject(result, 'ClusterRole', 'cluster-autoscaler').rules as any[];
+    expect(rules.filter((r) => r.apiGroups.includes('cluster.x-k8s.io'))).toEqual([]);
+    expect(rules).toEqual(parse(UPSTREAM_CLUSTER_ROLE));
+    const custom = autoscale({ cloud: { ...cloud, managementCluster: { kubeconfigSecret: 'mgmt', key: 'admin.conf' } } });
+    expect(findObject(custom, 'Deployment', 'cluster-autoscaler').spec.template.spec.volumes[0].secret.items).toEqual([{ key: 'admin.conf', path: 'kubeconfig' }]);
+    // Without a management cluster there is no mount and no --cloud-config.
+    const inCluster = findObject(autoscale({ cloud: CLOUDS.clusterapi }), 'Deployment', 'cluster-autoscaler').spec.template.spec;
+    expect(inCluster.volumes).toBeUndefined();
+    expect(inCluster.containers[0].command.some((a: string) => a.startsWith('--cloud-config'))).toBe(false);
+  });
+
+  it.each([
+    [{ kubeconfigSecret: 'Bad Name' }, /managementCluster.kubeconfigSecret is not valid.*"Bad Name"/],
+    [{ kubeconfigSecret: '' }, /managementCluster.kubeconfigSecret/],
+    [{ kubeconfigSecret: 'mgmt', key: '../etc' }, /managementCluster.key is not valid/],
+    [{ kubeconfigSecret: 'mgmt', key: '..' }, /managementCluster.key/],
+  ])('refuses a management cluster kubeconfig reference %j', (managementCluster, message) => {
+    const e = shipshapeError(() => autoscale({ cloud: { provider: 'clusterapi', clusterName: 'c', managementCluster: managementCluster as any } }));
+    expect(e.message).toMatch(message);
+    expect(e.path).toBe('test/ca');
   });
 
   it('carries the upstream chart RBAC exactly: ClusterRole, Role and both bindings', () => {
@@ -260,6 +324,10 @@ describe('ClusterAutoscaler', () => {
     expect(() => autoscale({ cloud: AWS, expander: 'priority', priorities: [{ priority: 1, nodeGroups: ['webapi'] }, { priority: 1, nodeGroups: ['batch'] }] })).toThrow(/listed twice/);
     expect(() => autoscale({ cloud: { provider: 'aws', region: 'Europe' } })).toThrow(/cloud.region/);
     expect(() => autoscale({ cloud: { ...AWS, roleArn: 'role/ca' } })).toThrow(/cloud.roleArn/);
+    // IRSA only works on EKS: on a kubeadm control plane the pod would silently run without the role.
+    const kubeadm = testEnvironment({ controlPlane: { kind: 'kubeadm' } });
+    expect(() => autoscale({ cloud: { ...AWS, roleArn: 'arn:aws:iam::123456789012:role/ca' } }, kubeadm)).toThrow(/only EKS turns that annotation into credentials/);
+    expect(() => autoscale({ cloud: { ...AWS, roleArn: 'arn:aws:iam::123456789012:role/ca' } }, testEnvironment({ controlPlane: { kind: 'eks' } }))).not.toThrow();
     expect(() => autoscale({ cloud: AWS, scaleDown: { utilizationThreshold: 1.5 } })).toThrow(/utilizationThreshold/);
     expect(() => autoscale({ cloud: AWS, scaleDown: { unneededTime: Duration.millis(10) } })).toThrow(/unneededTime/);
   });
@@ -305,7 +373,7 @@ describe('ClusterAutoscaler properties', () => {
     fc.record({ provider: fc.constant('aws' as const), region: fc.constantFrom('eu-west-1', 'us-east-2', 'ap-south-1', 'nowhere'), autoDiscovery: maybe(fc.record({ clusterName: fc.constantFrom('acme', 'acme-prod', 'bad name') })) }),
     fc.record({ provider: fc.constant('gce' as const) }),
     fc.record({ provider: fc.constant('azure' as const), subscriptionId: fc.constantFrom('0b7e1c5a-1111-4222-8333-944455556666', '0b7e1c5a-1111-4222-8333-944455556666', 'x'), resourceGroup: fc.constant('rg'), identity: fc.constantFrom({ workloadIdentityClientId: '7d5c8b9e-1111-4222-8333-944455556666' }, { credentialsSecret: 'azure-creds' }) }),
-    fc.record({ provider: fc.constant('clusterapi' as const), clusterName: fc.constantFrom('acme', 'acme', '') }),
+    fc.record({ provider: fc.constant('clusterapi' as const), clusterName: fc.constantFrom('acme', 'acme', ''), managementCluster: maybe(fc.record({ kubeconfigSecret: fc.constantFrom('mgmt-kubeconfig', 'mgmt-kubeconfig', 'Bad') }, { requiredKeys: ['kubeconfigSecret'] })) }),
   );
   const bound = maybe(fc.integer({ min: -1, max: 12 }));
   const priorities = fc.array(fc.record({ priority: fc.integer({ min: -1, max: 100 }), nodeGroups: fc.array(groupName, { minLength: 1, maxLength: 2 }) }), { minLength: 1, maxLength: 2 });
@@ -345,6 +413,12 @@ describe('ClusterAutoscaler properties', () => {
       expectValidAndClean(result);
       const args = findObject(result, 'Deployment', 'cluster-autoscaler').spec.template.spec.containers[0].command as string[];
       expect(args).toContain(`--cloud-provider=${p.cloud.provider}`);
+      // No provider here creates or deletes Node objects, and Cluster API rules sit where the objects are read.
+      const clusterRules = findObject(result, 'ClusterRole', 'cluster-autoscaler').rules as any[];
+      expect(clusterRules.some((r) => r.resources.includes('nodes') && (r.verbs.includes('create') || r.verbs.includes('delete')))).toBe(false);
+      const separateManagement = p.cloud.provider === 'clusterapi' && p.cloud.managementCluster !== undefined;
+      expect(clusterRules.some((r) => r.apiGroups.includes('cluster.x-k8s.io'))).toBe(p.cloud.provider === 'clusterapi' && !separateManagement);
+      expect(args.some((a) => a.startsWith('--cloud-config='))).toBe(separateManagement);
       // Every scaled group appears with bounds min ≤ max, and the image minor matches the cluster.
       for (const g of autoscaler.scaledGroups) expect(g.minSize).toBeLessThanOrEqual(g.maxSize);
       const nodes = args.filter((a) => a.startsWith('--nodes='));
@@ -359,5 +433,24 @@ describe('ClusterAutoscaler properties', () => {
     }), { numRuns: 150 });
     // The generator must exercise the valid space too, not only errors.
     expect(valid).toBeGreaterThan(15);
+  });
+});
+
+describe('ClusterAutoscaler durations', () => {
+  it('refuses NaN, infinite, fractional and non-Duration values with a ShipshapeError, not cdk8s\' plain Error', () => {
+    for (const [scaleDown, field] of [
+      [{ delayAfterAdd: Duration.seconds(NaN) }, 'scaleDown.delayAfterAdd'],
+      [{ unneededTime: Duration.minutes(Infinity) }, 'scaleDown.unneededTime'],
+      [{ unneededTime: Duration.seconds(1.5) }, 'scaleDown.unneededTime'],
+      [{ delayAfterAdd: Duration.seconds(0) }, 'scaleDown.delayAfterAdd'],
+      [{ delayAfterAdd: '10m' as unknown as Duration }, 'scaleDown.delayAfterAdd'],
+    ] as const) {
+      const e = shipshapeError(() => autoscale({ cloud: AWS, scaleDown }));
+      expect(e.path).toBe('test/ca');
+      expect(e.message).toContain(field);
+      expect(e.fix).toMatch(/Duration\.minutes/);
+    }
+    expect(shipshapeError(() => autoscale({ cloud: AWS, maxNodeProvisionTime: Duration.hours(NaN) })).message).toMatch(/maxNodeProvisionTime must be a finite, whole number of seconds.*\(got NaN\)/);
+    expect(command(autoscale({ cloud: AWS, scaleDown: { unneededTime: Duration.seconds(90) } }))).toContain('--scale-down-unneeded-time=90s');
   });
 });

@@ -28,14 +28,25 @@ describe('examples/cluster-autoscaler', () => {
 });
 
 describe('examples/etcd-backup', () => {
-  it('runs and writes the backup CronJob, the restore runbook and team1\'s access', () => {
+  it('runs and writes the backup CronJob with off-node upload, the alerts, the restore runbook for its etcd and team1\'s access', () => {
     const dir = path.join(out, 'etcd');
     const log = run('npx', ['tsx', 'examples/etcd-backup/main.ts'], { cwd: root, env: { ...process.env, OUTDIR: dir } });
     expect(log).toMatch(/stage: \d+ objects, 0 warnings, 2 exemptions/);
     expect(log).toContain('exempt  [pod-security] CronJob kube-system/etcd-backup');
-    const cron = parse(fs.readFileSync(path.join(dir, 'stage', 'kubernetes', 'cronjob-etcd-backup.yaml'), 'utf8'));
-    expect(cron.spec.jobTemplate.spec.template.spec.priorityClassName).toBe('platform-critical');
-    expect(fs.readFileSync(path.join(dir, 'stage', 'runbooks', 'etcd-backup-restore.md'), 'utf8')).toContain('--data-dir /var/lib/etcd-from-backup');
-    expect(fs.existsSync(path.join(dir, 'stage', 'kubernetes', 'rolebinding-team1-deployer.yaml'))).toBe(true);
+    expect(log).toContain('etcd 3.5.15: snapshots in /var/backups/etcd');
+    expect(log).toContain('alerts when no backup has succeeded for 12h');
+    const k = path.join(dir, 'stage', 'kubernetes');
+    const cron = parse(fs.readFileSync(path.join(k, 'cronjob-etcd-backup.yaml'), 'utf8'));
+    const pod = cron.spec.jobTemplate.spec.template.spec;
+    expect(pod.priorityClassName).toBe('platform-critical');
+    // Three control-plane nodes: the snapshot leaves the node that took it.
+    expect(pod.containers.map((c: any) => c.name)).toEqual(['upload']);
+    const rule = parse(fs.readFileSync(path.join(k, 'prometheusrule-etcd-backup-alerts.yaml'), 'utf8'));
+    expect(rule.metadata.labels.release).toBe('kube-prometheus-stack');
+    expect(parse(fs.readFileSync(path.join(dir, 'stage', 'monitoring', 'etcd-backup-alerts.rules.yml'), 'utf8'))).toEqual({ groups: rule.spec.groups });
+    const runbook = fs.readFileSync(path.join(dir, 'stage', 'runbooks', 'etcd-backup-restore.md'), 'utf8');
+    expect(runbook).toContain('--data-dir /var/lib/etcd-from-backup');
+    expect(runbook).toContain('etcdutl snapshot restore /var/backups/etcd/etcd-snapshot-<timestamp>.db');
+    expect(fs.existsSync(path.join(k, 'rolebinding-team1-deployer.yaml'))).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { ShipshapeError, SynthesizedStack } from '../../lib';
+import { SynthesizedStack } from '../../lib';
 import { validateManifest } from '../support/schema';
 
 /** Every object validates against its schema and the policy finds nothing. */
@@ -8,13 +8,4 @@ export function expectValidAndClean(result: SynthesizedStack): void {
   expect(result.problems).toEqual([]);
 }
 
-/** Runs `fn` and returns the ShipshapeError it throws (fails when it throws nothing or something else). */
-export function shipshapeError(fn: () => unknown): ShipshapeError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ShipshapeError);
-    return e as ShipshapeError;
-  }
-  throw new Error('expected a ShipshapeError, nothing was thrown');
-}
+export { shipshapeError } from '../support/errors';

@@ -26,7 +26,8 @@ describe('cluster operations through the Pulumi back end', () => {
         expect(match, `${m.kind} ${m.metadata.name}`).toBeDefined();
       }
       const types = new Set(kubernetes.map((r) => r.type));
-      for (const t of ['kubernetes:apiregistration.k8s.io/v1:APIService', 'kubernetes:scheduling.k8s.io/v1:PriorityClass', 'kubernetes:batch/v1:CronJob', 'kubernetes:rbac.authorization.k8s.io/v1:ClusterRole', 'kubernetes:policy/v1:PodDisruptionBudget']) {
+      // Only stage's self-managed control plane has the etcd backup CronJob; prod is EKS.
+      for (const t of ['kubernetes:apiregistration.k8s.io/v1:APIService', 'kubernetes:scheduling.k8s.io/v1:PriorityClass', ...(envName === 'stage' ? ['kubernetes:batch/v1:CronJob'] : []), 'kubernetes:rbac.authorization.k8s.io/v1:ClusterRole', 'kubernetes:policy/v1:PodDisruptionBudget']) {
         expect(types.has(t), t).toBe(true);
       }
       expect(component.tiers[0]).toEqual(expect.arrayContaining(['PriorityClass platform-critical', 'Namespace team1']));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AntiAffinityDeployment, Environment, ShipshapeError, Stack, synthesizeStack } from '../../lib';
+import { AntiAffinityDeployment, Environment, EnvironmentProps, ShipshapeError, Stack, synthesizeStack } from '../../lib';
 import { App } from 'cdk8s';
 import { newStack, testEnvironment } from '../support/synth';
 import { Construct } from 'constructs';
@@ -21,13 +21,49 @@ describe('Environment', () => {
     [{ kubernetesVersion: 'v1.29' }, /kubernetesVersion/],
     [{ name: 'Prod' }, /environment:Prod: name is not a valid Kubernetes name/],
     [{ zones: ['a', 'a'] }, /zones must be distinct/],
-    [{ replicas: 0 }, /replicas must be an integer ≥ 1/],
+    [{ replicas: 0 }, /replicas must be an integer from 1 to 2147483647/],
     [{ autoscaling: { minReplicas: 4, maxReplicas: 2 } }, /minReplicas 4 is greater than autoscaling.maxReplicas 2/],
     [{ nodeGroups: [{ name: 'webapi', minSize: 5, maxSize: 3 }] }, /environment:test\/nodeGroups\/webapi: minSize 5 is greater than maxSize 3/],
     [{ nodeGroups: [{ name: 'a', minSize: 0, maxSize: 1 }, { name: 'a', minSize: 0, maxSize: 1 }] }, /node group names must be unique/],
   ])('rejects %j', (props, message) => {
     expect(() => testEnvironment(props as any)).toThrow(ShipshapeError);
     expect(() => testEnvironment(props as any)).toThrow(message);
+  });
+});
+
+describe('Environment cluster and delivery', () => {
+  it('states no cluster and manual sync unless told', () => {
+    const env = testEnvironment();
+    expect(env.cluster).toBeUndefined();
+    expect(env.clusterKey).toBeUndefined();
+    expect(env.delivery).toEqual({ sync: 'manual' });
+    expect(testEnvironment({ delivery: { sync: 'automated' } }).delivery.sync).toBe('automated');
+  });
+
+  it('takes an API server URL or an Argo CD cluster name, and compares them as Argo CD would', () => {
+    expect(testEnvironment({ cluster: { server: 'https://api.prod.example.com:6443' } }).cluster).toEqual({ server: 'https://api.prod.example.com:6443' });
+    expect(testEnvironment({ cluster: { name: 'prod-eu' } }).cluster).toEqual({ name: 'prod-eu' });
+    const key = (cluster: EnvironmentProps['cluster']) => testEnvironment({ cluster }).clusterKey;
+    expect(key({ server: 'https://API.Prod.example.com:443/' })).toBe(key({ server: 'https://api.prod.example.com' }));
+    expect(key({ name: 'in-cluster' })).toBe(key({ server: 'https://kubernetes.default.svc' }));
+    expect(key({ server: 'https://a.example.com:6443' })).not.toBe(key({ server: 'https://b.example.com:6443' }));
+    expect(key({ name: 'prod-eu' })).not.toBe(key({ name: 'prod-us' }));
+  });
+
+  it.each([
+    [{ cluster: { server: 'http://api.example.com' } }, /cluster.server must be the https URL of a Kubernetes API server.*"http:\/\/api.example.com"/],
+    [{ cluster: { server: 'https://admin:secret@api.example.com' } }, /without credentials/],
+    [{ cluster: { server: 'https://a.example.com', name: 'a' } }, /cluster needs exactly one of server and name/],
+    [{ cluster: {} }, /cluster needs exactly one of server and name/],
+    [{ cluster: { name: 'prod eu' } }, /cluster.name must be the name of a cluster registered in Argo CD/],
+    [{ delivery: { sync: 'auto' } }, /delivery.sync must be 'automated' or 'manual'/],
+    [{ kubernetesVersion: undefined, cluster: { name: 'edge' } }, /cluster is set on an environment without a Kubernetes cluster/],
+  ])('rejects %j', (props, message) => {
+    const e = (() => { try { testEnvironment(props as any); } catch (err) { return err as ShipshapeError; } throw new Error('nothing thrown'); })();
+    expect(e).toBeInstanceOf(ShipshapeError);
+    expect(e.message).toMatch(message);
+    expect(e.path).toBe('environment:test');
+    expect(e.fix.length).toBeGreaterThan(0);
   });
 });
 
@@ -67,3 +103,27 @@ describe('Docker/Swarm-only environments', () => {
   });
 });
 
+
+describe('Environment and Stack refuse values the API server refuses', () => {
+  it('refuses replicas and autoscaling bounds above 2^31 - 1 (int32)', () => {
+    const base = { name: 'big', nodeGroups: [] } as EnvironmentProps;
+    expect(() => new Environment({ ...base, replicas: 2 ** 31 })).toThrow(/environment:big.*replicas must be an integer from 1 to 2147483647/);
+    expect(() => new Environment({ ...base, autoscaling: { minReplicas: 2, maxReplicas: 2 ** 31 } })).toThrow(/autoscaling\.maxReplicas/);
+    expect(new Environment({ ...base, replicas: 2 ** 31 - 1 }).replicas).toBe(2 ** 31 - 1);
+  });
+
+  it('accepts only the Pod Security Standards as podSecurity', () => {
+    for (const podSecurity of ['on', '', 'Restricted']) {
+      try {
+        new Stack(new App(), 'stack', { environment: testEnvironment(), podSecurity: podSecurity as 'restricted' });
+        expect.unreachable(`podSecurity ${JSON.stringify(podSecurity)} was accepted`);
+      } catch (e) {
+        expect(e).toBeInstanceOf(ShipshapeError);
+        expect((e as ShipshapeError).path).toBe('stack');
+        expect((e as Error).message).toMatch(/podSecurity must be one of privileged, baseline, restricted/);
+      }
+    }
+    const [ns] = new Stack(new App(), 'stack', { environment: testEnvironment(), podSecurity: 'baseline' }).toJson();
+    expect(ns.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('baseline');
+  });
+});

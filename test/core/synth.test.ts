@@ -5,7 +5,8 @@ import { App } from 'cdk8s';
 import { Construct } from 'constructs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AntiAffinityDeployment, OUTPUT_MARKER, OutputFile, ShipshapeError, Stack, formatSummary, synth } from '../../lib';
+import * as kplus from 'cdk8s-plus-27';
+import { AntiAffinityDeployment, EnvironmentProps, OUTPUT_MARKER, OutputFile, ShipshapeError, Stack, crossEnvironmentProblems, formatSummary, synth, synthesizeApp } from '../../lib';
 import { testEnvironment } from '../support/synth';
 
 const tmpDirs: string[] = [];
@@ -150,6 +151,49 @@ describe('synth', () => {
     for (const bad of ['../escape', '/etc/passwd', 'kubernetes/extra.yaml', 'a/./b']) {
       expect(() => new OutputFile(stack, bad, { path: bad, content: '' })).toThrow(ShipshapeError);
     }
+  });
+
+  describe('environments sharing a cluster', () => {
+    // Two environments with their own namespaces that both add the same cluster-wide and shared-namespace objects.
+    function sharing(clusters: [EnvironmentProps['cluster'], EnvironmentProps['cluster']], shared = true): App {
+      const a = new App();
+      for (const [i, name] of ['dev', 'prod'].entries()) {
+        const stack = new Stack(a, name, { environment: testEnvironment({ name, cluster: clusters[i] }) });
+        new AntiAffinityDeployment(stack, 'web', { name: 'web', image: 'web:1.0.0', ports: [{ port: 80 }] });
+        if (shared) {
+          new kplus.k8s.KubeClusterRole(stack, 'reader', { metadata: { name: 'log-reader' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }] });
+          new kplus.k8s.KubeConfigMap(stack, 'settings', { metadata: { name: 'collector', namespace: 'logging' }, data: { level: name } });
+        }
+      }
+      return a;
+    }
+
+    it('refuses two environments on one cluster that would own the same objects, naming both, the objects and the fix', () => {
+      const out = path.join(tmp(), 'dist');
+      let message = '';
+      try {
+        synth(sharing([{ server: 'https://k8s.example.com:6443' }, { server: 'https://K8S.example.com:6443/' }]), { outdir: out });
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      expect(message).toMatch(/synth failed; nothing was written \(1\):/);
+      expect(message).toContain('environments "dev" and "prod" both deploy to https://k8s.example.com:6443 and would both own 2 object(s)');
+      expect(message).toContain('ClusterRole log-reader (dev/reader and prod/reader)');
+      expect(message).toContain('ConfigMap logging/collector (dev/settings and prod/settings)');
+      expect(message).toMatch(/Fix: give "dev" and "prod" different clusters \(Environment.cluster\)/);
+      expect(fs.existsSync(out)).toBe(false);
+      // The same by Argo CD cluster name, and in-cluster by either spelling.
+      expect(() => synthesizeApp(sharing([{ name: 'shared' }, { name: 'shared' }]))).toThrow(/both deploy to Argo CD cluster "shared"/);
+      expect(() => synthesizeApp(sharing([{ name: 'in-cluster' }, { server: 'https://kubernetes.default.svc' }]))).toThrow(/"dev" and "prod" both deploy to/);
+    });
+
+    it('allows one cluster for environments whose objects differ, and separate clusters for any objects', () => {
+      expect(synthesizeApp(sharing([{ name: 'shared' }, { name: 'shared' }], false)).map((r) => r.environment.name)).toEqual(['dev', 'prod']);
+      expect(synthesizeApp(sharing([{ name: 'acme-dev' }, { name: 'acme-prod' }])).length).toBe(2);
+      // Clusters that are not stated are not compared (a single Argo CD environment, or Pulumi with its own provider).
+      expect(synthesizeApp(sharing([undefined, undefined])).length).toBe(2);
+      expect(crossEnvironmentProblems(synthesizeApp(sharing([undefined, { name: 'x' }])))).toEqual([]);
+    });
   });
 
   it('rejects two objects with the same kind, namespace and name', () => {

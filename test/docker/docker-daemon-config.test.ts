@@ -18,7 +18,7 @@ function daemonJson(props: DockerDaemonConfigProps = {}, swarm = false) {
 }
 
 describe('DockerDaemonConfig', () => {
-  it('writes the notes’ defaults to hosts/daemon.json', () => {
+  it('writes the practice defaults (docs/practice.md#docker-daemon) to hosts/daemon.json', () => {
     const { result, json } = daemonJson();
     expect(result.problems).toEqual([]);
     expect(json).toEqual({
@@ -79,7 +79,7 @@ describe('DockerDaemonConfig', () => {
   it('takes a Docker-host mirror’s endpoint by typed wiring', () => {
     const result = synthHost((stack) => {
       new SwarmStack(stack, 'swarm');
-      const mirror = new DockerHostRegistryMirror(stack, 'mirror', { port: 5005, advertisedHost: '10.0.0.5' });
+      const mirror = new DockerHostRegistryMirror(stack, 'mirror', { access: 'published', port: 5005, advertisedHost: '10.0.0.5' });
       new DockerDaemonConfig(stack, 'daemon', { registryMirrors: [mirror] });
     });
     expect(result.problems).toEqual([]);

@@ -2,6 +2,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { App } from 'cdk8s';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { registerDockerResources } from '../../lib/pulumi/docker';
+import { DockerHostRegistryMirror, proxyLoginCommand } from '../../lib/registry';
 import { buildSwarmPlatform } from '../../stacks/swarm';
 import { RegisteredResource, recordResources, settled } from '../support/pulumi-mocks';
 import { hostStack } from './helpers';
@@ -30,29 +31,31 @@ function isSecret(v: any): boolean {
   return Boolean(v && typeof v === 'object' && SECRET_SIG in v);
 }
 
-const SECRETS = { 'swarm:dockerhub-username': 'acme', 'swarm:dockerhub-token': 'dckr_pat_x', 'shipshape:dockerHost': 'ssh://ops@edge-1' };
+const SECRETS = { 'swarm:dockerhub-username': 'acme', 'swarm:dockerhub-token': 'dckr_pat_x', 'swarm:mirror-users': 'ci:$2y$05$x', 'shipshape:dockerHost': 'ssh://ops@edge-1' };
 
 describe('Pulumi mapping of Docker resources', () => {
   beforeEach(() => useMocks(SECRETS));
 
-  it('registers a docker.Service per SwarmService and RemoteImage + Container for the host mirror, through a provider from stack config', async () => {
+  it('registers a docker.Service per SwarmService, the host mirror’s included, through a provider from stack config', async () => {
     const platform = buildSwarmPlatform(new App());
     const resources = registerDockerResources(platform.stack, { parent: new Parent('swarm-edge') });
     await settled([
       ...Object.values(resources.services).map((s) => s.urn),
-      ...Object.values(resources.mirrors).map((m) => m.container.urn),
       ...Object.values(resources.networks).map((n) => n.urn),
     ]);
-    expect(Object.keys(resources.services).sort()).toEqual(['cadvisor', 'web']);
-    expect(Object.keys(resources.mirrors)).toEqual(['registry-mirror']);
+    expect(Object.keys(resources.services).sort()).toEqual(['cadvisor', 'registry-mirror', 'web']);
+    expect(Object.keys(resources.mirrors)).toEqual([]);
+    // Docker's host network exists on every node: only the overlay is created.
+    expect(Object.keys(resources.networks)).toEqual(['edge']);
     const types = registered.map((r) => r.type).filter((t) => t.includes('docker')).sort();
     expect(types).toEqual([
-      'docker:index/container:Container',
       'docker:index/network:Network',
-      'docker:index/remoteImage:RemoteImage',
+      'docker:index/secret:Secret',
+      'docker:index/secret:Secret',
       'docker:index/service:Service',
       'docker:index/service:Service',
-      'docker:index/volume:Volume',
+      'docker:index/service:Service',
+      'docker:index/serviceConfig:ServiceConfig',
       'pulumi:providers:docker',
     ]);
     const provider = registered.find((r) => r.type === 'pulumi:providers:docker')!;
@@ -80,20 +83,60 @@ describe('Pulumi mapping of Docker resources', () => {
     expect(cadvisor.inputs.taskSpec.containerSpec.mounts).toContainEqual({ type: 'bind', source: '/var/lib/docker', target: '/var/lib/docker', readOnly: true });
   });
 
-  it('runs the host mirror as a container with the synthesized config.yml and the login from Pulumi secrets', async () => {
+  it('runs the swarm-edge mirror as a global service on the host network, the login from Swarm secrets made from Pulumi secrets', async () => {
     const platform = buildSwarmPlatform(new App());
     const resources = registerDockerResources(platform.stack, { parent: new Parent('swarm-edge') });
+    await settled([resources.services['registry-mirror'].urn]);
+    const service = registered.find((r) => r.type === 'docker:index/service:Service' && r.inputs.name === 'edge_registry-mirror')!;
+    expect(service.inputs.mode).toEqual({ global: true });
+    expect(service.inputs.endpointSpec.ports).toEqual([]);
+    const task = service.inputs.taskSpec;
+    expect(task.networksAdvanceds).toEqual([{ name: 'host' }]);
+    expect(task.containerSpec.commands).toEqual(platform.mirror.command);
+    expect(task.containerSpec.env).toBeUndefined();
+    expect(task.containerSpec.secrets.map((x: any) => `${x.secretName}:${x.fileName}`)).toEqual(['dockerhub-username:/run/secrets/dockerhub-username', 'dockerhub-token:/run/secrets/dockerhub-token']);
+    expect(task.containerSpec.configs[0]).toMatchObject({ fileName: '/etc/docker/registry/config.yml' });
+    const secrets = registered.filter((r) => r.type === 'docker:index/secret:Secret');
+    expect(secrets.every((x) => isSecret(x.inputs.data))).toBe(true);
+    expect(secrets.map((x) => Buffer.from(unsecret(x.inputs.data), 'base64').toString()).sort()).toEqual(['acme', 'dckr_pat_x']);
+    const config = registered.find((r) => r.type === 'docker:index/serviceConfig:ServiceConfig')!;
+    expect(Buffer.from(config.inputs.data, 'base64').toString()).toBe(platform.mirror.config.render());
+    // The token reaches the engine only inside the (secret) Swarm secret, never in a plain input.
+    for (const r of registered.filter((x) => x.type !== 'docker:index/secret:Secret')) expect(JSON.stringify(r.inputs)).not.toContain('dckr_pat_x');
+  });
+
+  it('runs a standalone host-local mirror as a container on the host network with the login uploaded as secret files', async () => {
+    const stack = hostStack();
+    const mirror = new DockerHostRegistryMirror(stack, 'mirror', { swarm: false, credentials: { usernameSecret: 'dockerhub-username', passwordSecret: 'dockerhub-token' } });
+    const resources = registerDockerResources(stack, { parent: new Parent('edge') });
     await settled([resources.mirrors['registry-mirror'].container.urn]);
     const container = registered.find((r) => r.type === 'docker:index/container:Container')!;
-    expect(container.inputs.image).toBe('sha256:swarm-edge-image-registry-mirror');
-    expect(container.inputs.ports).toEqual([{ internal: 5000, external: 5000 }]);
-    expect(container.inputs.uploads).toEqual([{ file: '/etc/docker/registry/config.yml', content: platform.mirror.config.render() }]);
+    expect(container.inputs.image).toBe('sha256:edge-image-registry-mirror');
+    expect(container.inputs.networkMode).toBe('host');
+    expect(container.inputs.ports).toBeUndefined();
+    expect(container.inputs.entrypoints).toEqual(proxyLoginCommand('x', { username: '/run/secrets/dockerhub-username', password: '/run/secrets/dockerhub-token' }));
+    expect(container.inputs.envs).toBeUndefined();
+    // The uploads carry secrets: Pulumi keeps the whole list encrypted in state.
+    expect(isSecret(container.inputs.uploads)).toBe(true);
+    expect(unsecret(container.inputs.uploads)).toEqual([
+      { file: '/etc/docker/registry/config.yml', content: mirror.config.render() },
+      { file: '/run/secrets/dockerhub-username', content: 'acme' },
+      { file: '/run/secrets/dockerhub-token', content: 'dckr_pat_x' },
+    ]);
     expect(container.inputs.volumes).toEqual([{ volumeName: 'registry-mirror-cache', containerPath: '/var/lib/registry' }]);
-    // The login is a Pulumi secret: encrypted in state, and never part of the synthesized files.
-    expect(isSecret(container.inputs.envs)).toBe(true);
-    expect(unsecret(container.inputs.envs)).toEqual(['REGISTRY_PROXY_USERNAME=acme', 'REGISTRY_PROXY_PASSWORD=dckr_pat_x']);
     expect(container.inputs.restart).toBe('unless-stopped');
     expect(registered.find((r) => r.type === 'docker:index/remoteImage:RemoteImage')!.inputs).toMatchObject({ name: 'registry:2.8.3', keepLocally: true });
+  });
+
+  it('publishes a standalone mirror with htpasswd on the container port', async () => {
+    const stack = hostStack();
+    new DockerHostRegistryMirror(stack, 'mirror', { swarm: false, access: 'published', port: 5050, htpasswdSecret: 'mirror-users', credentials: { usernameSecret: 'dockerhub-username', passwordSecret: 'dockerhub-token' } });
+    const resources = registerDockerResources(stack, { parent: new Parent('edge') });
+    await settled([resources.mirrors['registry-mirror'].container.urn]);
+    const container = registered.find((r) => r.type === 'docker:index/container:Container')!;
+    expect(container.inputs.networkMode).toBeUndefined();
+    expect(container.inputs.ports).toEqual([{ internal: 5000, external: 5050 }]);
+    expect(unsecret(container.inputs.uploads).map((u: any) => u.file)).toEqual(['/etc/docker/registry/config.yml', '/run/secrets/dockerhub-username', '/run/secrets/dockerhub-token', '/run/secrets/mirror-users']);
   });
 
   it('creates Swarm secrets and configs for services that use them, and nothing for a stack without Docker resources', async () => {

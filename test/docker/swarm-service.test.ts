@@ -96,7 +96,7 @@ describe('SwarmService and SwarmStack', () => {
     expect(name('a')).not.toBe(name('b'));
   });
 
-  it('defaults replicas to the environment and the json-file rotation of the notes', () => {
+  it('defaults replicas to the environment and logging to json-file rotation at 10m x 5', () => {
     const { doc } = compose((stack) => new SwarmService(stack, 'web', WEB), swarmEnvironment(3, 5));
     expect(doc.services.web.deploy.replicas).toBe(5);
     expect(doc.services.web.logging).toEqual({ driver: 'json-file', options: { 'max-file': '5', 'max-size': '10m' } });

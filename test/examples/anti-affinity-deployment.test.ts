@@ -21,6 +21,6 @@ describe('examples/anti-affinity-deployment', () => {
     ]));
     const deployment = parse(fs.readFileSync(path.join(dir, 'deployment-shop.yaml'), 'utf8'));
     expect(deployment.spec.template.spec.topologySpreadConstraints[0].topologyKey).toBe('topology.kubernetes.io/zone');
-    expect(parse(fs.readFileSync(path.join(dir, 'poddisruptionbudget-shop.yaml'), 'utf8')).spec.minAvailable).toBe(2);
+    expect(parse(fs.readFileSync(path.join(dir, 'poddisruptionbudget-shop.yaml'), 'utf8')).spec.maxUnavailable).toBe(1);
   });
 });

@@ -3,9 +3,13 @@ import fc from 'fast-check';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { Environment, ShipshapeError, SynthesizedStack, evaluatePolicy, renderFiles, renderManifest } from '../../lib';
-import { EfkStack, EfkStackProps, Elasticsearch, FLUENTD_IMAGES, FluentdDaemonSet, Kibana } from '../../lib/logging';
+import {
+  CREDENTIALS_REVISION_ANNOTATION, DAEMONSET_EVICTION_ANNOTATION, ELASTICSEARCH_CREDENTIAL_KEYS, ELASTICSEARCH_MIN_MEMORY, ELASTICSEARCH_READINESS_PORT,
+  EfkStack, EfkStackProps, Elasticsearch, FLUENTD_IMAGES, FLUENTD_SHUTDOWN_FLUSH_SECONDS, FluentdDaemonSet, Kibana,
+} from '../../lib/logging';
 import { validateManifest } from '../support/schema';
 import { findObject, objectsOfKind, synthStack, testEnvironment } from '../support/synth';
+import { shipshapeError } from '../support/errors';
 
 const devEnv = () => new Environment({ name: 'dev', kubernetesVersion: '1.29', replicas: 1 });
 const prodEnv = (props: { containerRuntime?: 'containerd' | 'docker' | 'cri-o' } = {}) =>
@@ -25,15 +29,6 @@ function prodWithArchive() {
   return efk(prodEnv(), { archive: ARCHIVE, fluentd: { image: CUSTOM_IMAGE } });
 }
 
-function shipshapeError(build: () => unknown): ShipshapeError {
-  try {
-    build();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ShipshapeError);
-    return e as ShipshapeError;
-  }
-  throw new Error('expected a ShipshapeError');
-}
 
 describe('EfkStack', () => {
   it.each([['dev', devEnv], ['prod', prodEnv]])('synthesizes %s with every object valid against its schema and no policy problem', (_, env) => {
@@ -44,8 +39,10 @@ describe('EfkStack', () => {
     expect(logging).toEqual(expect.arrayContaining([
       'StatefulSet/elasticsearch', 'Service/elasticsearch', 'Service/elasticsearch-headless', 'PodDisruptionBudget/elasticsearch', 'NetworkPolicy/elasticsearch',
       'Deployment/kibana', 'Service/kibana', 'DaemonSet/fluentd', 'ConfigMap/fluentd-config', 'ServiceAccount/fluentd', 'Service/fluentd-metrics',
-      'PrometheusRule/fluentd-alerts', 'ServiceMonitor/fluentd',
     ]));
+    // No Prometheus Operator said to be installed: no custom resources whose CRDs may be missing, only the plain rules file.
+    expect(logging.filter((o) => /^(PrometheusRule|ServiceMonitor)\//.test(o))).toEqual([]);
+    expect(result.files.map((f) => f.path)).toContain('monitoring/fluentd-alerts.rules.yml');
   });
 
   it('puts every logging object in the logging namespace, apart from the application namespace', () => {
@@ -65,11 +62,16 @@ describe('EfkStack', () => {
     const conf: string = findObject(result, 'ConfigMap', 'fluentd-config').data['fluent.conf'];
     expect(conf).toContain('  <parse>\n    @type cri\n');
     expect(conf).toContain('@type copy');
+    expect(conf).toContain('<label @ELASTICSEARCH>');
+    expect(conf).toContain('<label @S3>');
+    expect(conf.match(/flush_at_shutdown true/g)).toHaveLength(2);
+    expect(conf).toContain('verify_es_version_at_startup false');
     expect(conf).toContain('@type elasticsearch');
     expect(conf).toContain('    host elasticsearch.logging.svc\n    port 9200\n    scheme http\n');
     expect(conf).toContain('@type s3');
     expect(conf).toContain('path logs/prod/%Y/%m/%d/');
     expect(conf.match(/<buffer[^>]*>\n\s+@type file\n/g)).toHaveLength(2);
+    expect(conf).toContain('<buffer time>');
     expect(conf).toContain('  port 24220\n');
     expect(conf).toContain('  port 24231\n');
     expect(conf).toContain('exclude_path ["/var/log/containers/fluentd-*_logging_*.log"]');
@@ -142,35 +144,95 @@ describe('EfkStack', () => {
     expect(env['xpack.security.transport.ssl.enabled']).toBe('true');
     expect(env.ES_JAVA_OPTS).toBe('-Xms1024m -Xmx1024m');
     expect(sts.spec.template.spec.containers[0].resources.limits.memory).toBe('2048Mi');
-    expect(sts.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey).toBe('kubernetes.io/hostname');
+    // Elastic's chart default: two master-eligible nodes never share a Kubernetes node, so one node loss keeps the quorum.
+    expect(sts.spec.template.spec.affinity.podAntiAffinity).toEqual({
+      requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'elasticsearch', 'app.kubernetes.io/instance': 'prod' } } }],
+    });
     expect(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('51200Mi');
     expect(findObject(result, 'PodDisruptionBudget', 'elasticsearch').spec.maxUnavailable).toBe(1);
     expect(findObject(result, 'Service', 'elasticsearch-headless').spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
-    expect(sts.spec.template.spec.containers[0].readinessProbe.exec.command[2]).toContain('_cluster/health?local=true&wait_for_status=yellow');
     expect(findObject(result, 'Deployment', 'kibana').spec.replicas).toBe(2);
   });
 
-  it('sizes dev small: one node, single-node discovery, the notes\' 256m heap', () => {
+  it('lets master-eligible nodes share a Kubernetes node only when asked (soft anti-affinity)', () => {
+    const sts = findObject(efk(prodEnv(), { elasticsearch: { antiAffinity: 'soft' } }).result, 'StatefulSet', 'elasticsearch');
+    expect(sts.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
+    expect(sts.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey).toBe('kubernetes.io/hostname');
+  });
+
+  it('reports ready on Elasticsearch\'s TCP readiness port, with no credential, so rotating a password never empties the Service', () => {
+    const sts = findObject(prodWithArchive().result, 'StatefulSet', 'elasticsearch');
+    const c = sts.spec.template.spec.containers[0];
+    expect(c.readinessProbe).toMatchObject({ tcpSocket: { port: 'readiness' } });
+    expect(c.readinessProbe.exec).toBeUndefined();
+    expect(c.ports).toContainEqual({ name: 'readiness', containerPort: ELASTICSEARCH_READINESS_PORT });
+    expect(c.env).toContainEqual({ name: 'readiness.port', value: String(ELASTICSEARCH_READINESS_PORT) });
+    // Neither probe reads the elastic password.
+    expect(JSON.stringify([c.readinessProbe, c.livenessProbe])).not.toMatch(/ELASTIC_PASSWORD|elastic:/);
+  });
+
+  it('chowns the data volume only when its root does not match (fsGroupChangePolicy OnRootMismatch)', () => {
+    const { result } = prodWithArchive();
+    expect(findObject(result, 'StatefulSet', 'elasticsearch').spec.template.spec.securityContext).toMatchObject({ fsGroup: 1000, fsGroupChangePolicy: 'OnRootMismatch' });
+    expect(findObject(result, 'Deployment', 'kibana').spec.template.spec.securityContext).toMatchObject({ fsGroupChangePolicy: 'OnRootMismatch' });
+  });
+
+  it('runs Elasticsearch and Kibana at the PriorityClass given, and the collector at system-node-critical', () => {
+    const { result } = efk(prodEnv(), { priorityClassName: 'platform-critical' });
+    expect(result.problems).toEqual([]);
+    expect(findObject(result, 'StatefulSet', 'elasticsearch').spec.template.spec.priorityClassName).toBe('platform-critical');
+    expect(findObject(result, 'Deployment', 'kibana').spec.template.spec.priorityClassName).toBe('platform-critical');
+    expect(findObject(result, 'DaemonSet', 'fluentd').spec.template.spec.priorityClassName).toBe('system-node-critical');
+    // A construct's own setting wins over the stack's.
+    const own = efk(prodEnv(), { priorityClassName: 'platform-critical', kibana: { priorityClassName: 'platform-standard' } }).result;
+    expect(findObject(own, 'Deployment', 'kibana').spec.template.spec.priorityClassName).toBe('platform-standard');
+    // None by default.
+    expect(findObject(efk(prodEnv()).result, 'StatefulSet', 'elasticsearch').spec.template.spec.priorityClassName).toBeUndefined();
+  });
+
+  it('gives every Kibana replica the same three encryption keys from the credentials Secret', () => {
+    const env = findObject(prodWithArchive().result, 'Deployment', 'kibana').spec.template.spec.containers[0].env;
+    const keys = Object.fromEntries(env.filter((e: any) => /ENCRYPTIONKEY$/.test(e.name)).map((e: any) => [e.name, e.valueFrom.secretKeyRef]));
+    expect(keys).toEqual({
+      XPACK_SECURITY_ENCRYPTIONKEY: { name: 'elasticsearch-credentials', key: ELASTICSEARCH_CREDENTIAL_KEYS.kibanaEncryptionKey },
+      XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY: { name: 'elasticsearch-credentials', key: ELASTICSEARCH_CREDENTIAL_KEYS.kibanaSavedObjectsEncryptionKey },
+      XPACK_REPORTING_ENCRYPTIONKEY: { name: 'elasticsearch-credentials', key: ELASTICSEARCH_CREDENTIAL_KEYS.kibanaReportingEncryptionKey },
+    });
+    expect(new Set(Object.values(keys).map((k: any) => k.key)).size).toBe(3);
+  });
+
+  it('sizes dev as one node at Elasticsearch 8\'s floor: single-node discovery, Elastic\'s 1g heap in 2 GiB', () => {
     const { result, stack } = efk(devEnv());
     expect(result.problems).toEqual([]);
     const sts = findObject(result, 'StatefulSet', 'elasticsearch');
     expect(sts.spec.replicas).toBe(1);
     const env = Object.fromEntries(sts.spec.template.spec.containers[0].env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
     expect(env['discovery.type']).toBe('single-node');
-    expect(env.ES_JAVA_OPTS).toBe('-Xms256m -Xmx256m');
+    expect(env.ES_JAVA_OPTS).toBe('-Xms1024m -Xmx1024m');
+    expect(sts.spec.template.spec.containers[0].resources).toMatchObject({ requests: { memory: '2048Mi' }, limits: { memory: '2048Mi' } });
     expect(sts.spec.template.spec.volumes).toBeUndefined();
     expect(stack.bootstrap.script).toContain('"index.number_of_replicas":0');
   });
 
-  it('accepts the notes\' Xms128m/Xmx256m for a single dev node', () => {
-    const { result, stack } = efk(devEnv(), { elasticsearch: { heap: { initial: '128m', max: '256m' } } });
+  it('refuses less than 1 GiB for Elasticsearch 8 (a 256m heap in 512 MiB is OOM-killed), and takes a smaller heap in 1 GiB', () => {
+    const error = shipshapeError(() => efk(devEnv(), { elasticsearch: { heap: '256m' } }));
+    expect(error.path).toBe('dev/logging/elasticsearch');
+    expect(error.message).toMatch(/512 MiB of memory is below Elasticsearch 8's floor of 1024 MiB/);
+    expect(ELASTICSEARCH_MIN_MEMORY.toMebibytes()).toBe(1024);
+    const { result, stack } = efk(devEnv(), { elasticsearch: { heap: { initial: '256m', max: '512m' }, memory: Size.gibibytes(1) } });
     expect(result.problems).toEqual([]);
-    expect(stack.elasticsearch.heapMiB).toEqual({ initial: 128, max: 256 });
-    expect(findObject(result, 'StatefulSet', 'elasticsearch').spec.template.spec.containers[0].env).toContainEqual({ name: 'ES_JAVA_OPTS', value: '-Xms128m -Xmx256m' });
+    expect(stack.elasticsearch.heapMiB).toEqual({ initial: 256, max: 512 });
+    expect(findObject(result, 'StatefulSet', 'elasticsearch').spec.template.spec.containers[0].env).toContainEqual({ name: 'ES_JAVA_OPTS', value: '-Xms256m -Xmx512m' });
   });
 
   it.each<[string, EfkStackProps, RegExp]>([
-    ['a heap above half the memory', { elasticsearch: { heap: '1g', memory: Size.gibibytes(1) } }, /more than half/],
+    ['a heap above half the memory', { elasticsearch: { heap: '1g', memory: Size.mebibytes(1536) } }, /more than half/],
+    ['a single node in 512 MiB', { elasticsearch: { heap: { initial: '128m', max: '256m' } } }, /floor of 1024 MiB/],
+    ['an unknown anti-affinity', { elasticsearch: { antiAffinity: 'strict' as never } }, /antiAffinity/],
+    ['a PriorityClass that is no DNS name', { priorityClassName: 'Platform Critical' }, /priorityClassName/],
+    ['a credentials revision with spaces', { credentialsRevision: 'new one' }, /credentialsRevision/],
+    ['a grace period too short to flush', { fluentd: { terminationGracePeriodSeconds: 30 } }, /shorter than the 45 s a SIGTERM may need/],
+    ['operator labels without the operator', { alerts: { prometheusOperator: false, prometheusLabels: { release: 'x' } } }, /prometheusOperator is false/],
     ['a heap at 31 GiB', { elasticsearch: { heap: '31g', memory: Size.gibibytes(64) } }, /compressed object pointers/],
     ['Xms above Xmx', { elasticsearch: { heap: { initial: '512m', max: '256m' } } }, /larger than heap.max/],
     ['Xms below Xmx in a 3-node cluster', { elasticsearch: { replicas: 3, heap: { initial: '512m', max: '1g' } } }, /multi-node cluster/],
@@ -219,6 +281,7 @@ describe('EfkStack', () => {
       const opts = container.env.find((e: any) => e.name === 'ES_JAVA_OPTS').value as string;
       const max = Number(/-Xmx(\d+)m/.exec(opts)![1]);
       expect(max * 2).toBeLessThanOrEqual(Number(container.resources.limits.memory.replace('Mi', '')));
+      expect(Number(container.resources.limits.memory.replace('Mi', ''))).toBeGreaterThanOrEqual(1024);
       expect(max).toBeLessThan(31 * 1024);
       expect([1, 3, 5]).toContain(sts.spec.replicas);
     }), { numRuns: 60 });
@@ -294,6 +357,13 @@ describe('FluentdDaemonSet', () => {
     expect(findObject(result, 'ClusterRoleBinding', 'fluentd').subjects).toEqual([{ kind: 'ServiceAccount', name: 'fluentd', namespace: 'logging' }]);
   });
 
+  it('asks cluster-autoscaler to evict its pods before removing a node, so the buffers on that node are flushed', () => {
+    const template = findObject(prodWithArchive().result, 'DaemonSet', 'fluentd').spec.template;
+    expect(template.metadata.annotations).toMatchObject({ [DAEMONSET_EVICTION_ANNOTATION]: 'true' });
+    expect(DAEMONSET_EVICTION_ANNOTATION).toBe('cluster-autoscaler.kubernetes.io/enable-ds-eviction');
+    expect(template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(FLUENTD_SHUTDOWN_FLUSH_SECONDS);
+  });
+
   it('rolls the pods when the configuration changes, through a checksum annotation', () => {
     const checksum = (props: EfkStackProps) => findObject(efk(prodEnv(), props).result, 'DaemonSet', 'fluentd').spec.template.metadata.annotations['checksum/config'];
     expect(checksum({})).toMatch(/^[0-9a-f]{64}$/);
@@ -342,6 +412,25 @@ describe('host-path-volume policy rule', () => {
 });
 
 describe('retention and archive', () => {
+  it('re-runs the bootstrap Job and restarts Fluentd and Kibana when the credentials revision is bumped', () => {
+    const build = (credentialsRevision?: string) => efk(prodEnv(), credentialsRevision === undefined ? {} : { credentialsRevision }).result;
+    const jobName = (r: SynthesizedStack) => objectsOfKind(r, 'Job')[0].metadata.name;
+    const revisionOf = (r: SynthesizedStack, kind: string, name: string) => findObject(r, kind, name).spec.template.metadata.annotations?.[CREDENTIALS_REVISION_ANNOTATION];
+    const first = build();
+    const same = build('1');
+    const bumped = build('2');
+    // '1' is the default; the same revision is the same Job, a new one a new Job (Jobs are immutable and run once).
+    expect(jobName(same)).toBe(jobName(first));
+    expect(jobName(bumped)).not.toBe(jobName(first));
+    expect(jobName(bumped)).toMatch(/^elasticsearch-bootstrap-[0-9a-f]{8}$/);
+    for (const [kind, name] of [['DaemonSet', 'fluentd'], ['Deployment', 'kibana']]) {
+      expect(revisionOf(first, kind, name)).toBe('1');
+      expect(revisionOf(bumped, kind, name)).toBe('2');
+    }
+    // The script itself is unchanged: only the name moves.
+    expect(objectsOfKind(bumped, 'Job')[0].spec.template.spec.containers[0].command).toEqual(objectsOfKind(first, 'Job')[0].spec.template.spec.containers[0].command);
+  });
+
   it('applies the hot-window ILM policy and index template with an idempotent, content-named Job', () => {
     const { result, stack } = efk(prodEnv(), { retentionDays: 14 });
     const job = objectsOfKind(result, 'Job')[0];

@@ -2,7 +2,7 @@ import { App } from 'cdk8s';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Stack, synthesizeStack } from '../../lib';
 import { EfkStack } from '../../lib/logging';
-import { ShipshapeStack, kubernetesTypeToken, pulumiResourceName } from '../../lib/pulumi';
+import { ShipshapeStack, kubernetesTypeToken, pulumiChildName } from '../../lib/pulumi';
 import { environments } from '../../stacks/environments';
 import { addLogging } from '../../stacks/logging';
 import { RegisteredResource, recordResources, settled } from '../support/pulumi-mocks';
@@ -28,8 +28,8 @@ describe('EfkStack through the Pulumi back end', () => {
     const kubernetes = registered.filter((r) => r.type.startsWith('kubernetes:'));
     expect(kubernetes).toHaveLength(expected.length);
     for (const manifest of expected) {
-      const match = kubernetes.find((r) => r.name === pulumiResourceName(manifest));
-      expect(match, pulumiResourceName(manifest)).toBeDefined();
+      const match = kubernetes.find((r) => r.name === pulumiChildName('prod', manifest));
+      expect(match, pulumiChildName('prod', manifest)).toBeDefined();
       expect(match!.type).toBe(kubernetesTypeToken(manifest));
       expect(match!.inputs).toEqual(manifest);
     }

@@ -2,7 +2,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { App } from 'cdk8s';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { synthesizeStack } from '../../lib';
-import { ShipshapeStack, kubernetesTypeToken, pulumiResourceName } from '../../lib/pulumi';
+import { ShipshapeStack, kubernetesTypeToken, pulumiChildName, pulumiResourceName } from '../../lib/pulumi';
 import { environments } from '../../stacks/environments';
 import { buildPlatform } from '../../stacks/platform';
 import { RegisteredResource, recordResources, settled } from '../support/pulumi-mocks';
@@ -35,8 +35,8 @@ describe('Pulumi back end', () => {
       expect(kubernetesResources).toHaveLength(expected.length);
       expect(registered.filter((r) => r.type === 'shipshape:index:Stack')).toHaveLength(1);
       for (const manifest of expected) {
-        const matches = kubernetesResources.filter((r) => r.name === pulumiResourceName(manifest));
-        expect(matches, pulumiResourceName(manifest)).toHaveLength(1);
+        const matches = kubernetesResources.filter((r) => r.name === pulumiChildName(environment.name, manifest));
+        expect(matches, pulumiChildName(environment.name, manifest)).toHaveLength(1);
         expect(matches[0].type).toBe(kubernetesTypeToken(manifest));
         expect(matches[0].inputs).toEqual(manifest);
       }
@@ -77,7 +77,7 @@ describe('Pulumi back end', () => {
     await vi.waitFor(() => expect(registered.filter((r) => r.type.startsWith('kubernetes:') && !r.type.startsWith('pulumi:'))).toHaveLength(program.objects));
     const provider = registered.find((r) => r.type === 'pulumi:providers:kubernetes');
     expect(provider?.inputs.context).toBe('prod-cluster');
-    const deployment = registered.find((r) => r.name === 'deployment-prod-web-api')!;
+    const deployment = registered.find((r) => r.name === 'prod-deployment-prod-web-api')!;
     expect(deployment.provider).toMatch(/^urn:pulumi:prod::shipshape-platform::pulumi:providers:kubernetes::kubernetes::/);
   });
 
@@ -91,8 +91,8 @@ describe('Pulumi back end', () => {
     await vi.waitFor(() => expect(registered.filter((r) => r.type === 'docker:index/service:Service')).toHaveLength(program.swarmServices));
     expect(registered.map((r) => r.type)).not.toContain('pulumi:providers:kubernetes');
     expect(registered.find((r) => r.type === 'pulumi:providers:docker')?.inputs.host).toBe('ssh://deploy@edge-manager-1');
-    expect(registered.filter((r) => r.type === 'docker:index/service:Service').map((r) => r.inputs.name).sort()).toEqual(['edge_cadvisor', 'edge_web']);
-    // swarm-edge declares one Docker-host registry mirror.
-    expect(registered.filter((r) => r.type === 'docker:index/container:Container')).toHaveLength(1);
+    // swarm-edge's Docker-host registry mirror is a Swarm service (global, host-local), not a standalone container.
+    expect(registered.filter((r) => r.type === 'docker:index/service:Service').map((r) => r.inputs.name).sort()).toEqual(['edge_cadvisor', 'edge_registry-mirror', 'edge_web']);
+    expect(registered.filter((r) => r.type === 'docker:index/container:Container')).toHaveLength(0);
   });
 });

@@ -2,6 +2,7 @@ import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { describe, expect, it } from 'vitest';
 import { AntiAffinityDeployment, AntiAffinityDeploymentProps, ShipshapeError } from '../../lib';
+import { budgetAllowsEviction } from '../../lib/core/policy/rules';
 import { validateManifest } from '../support/schema';
 import { findObject, newStack, objectsOfKind, synthStack, testEnvironment } from '../support/synth';
 
@@ -84,8 +85,42 @@ describe('AntiAffinityDeployment', () => {
     expect(hpa.spec).toMatchObject({ minReplicas: 3, maxReplicas: 12, scaleTargetRef: { kind: 'Deployment', name: 'web' } });
     expect(hpa.spec.metrics).toEqual([{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 40 } } }]);
     expect(hpa.spec.behavior.scaleDown).toMatchObject({ stabilizationWindowSeconds: 300, policies: [{ type: 'Percent', value: 50, periodSeconds: 60 }] });
-    // minAvailable derived from the HPA minimum keeps one eviction possible at the minimum.
-    expect(findObject(result, 'PodDisruptionBudget', 'web').spec).toMatchObject({ minAvailable: 2, unhealthyPodEvictionPolicy: 'AlwaysAllow' });
+    const pdb = findObject(result, 'PodDisruptionBudget', 'web');
+    expect(pdb.spec).toMatchObject({ maxUnavailable: 1, unhealthyPodEvictionPolicy: 'AlwaysAllow' });
+    expect(pdb.spec.minAvailable).toBeUndefined();
+  });
+
+  it('gives an autoscaled Deployment a PDB that allows an eviction at every size, the single pod it is created with included', () => {
+    // Without replicas the Deployment is created with one pod and waits for the HPA's first sync; a budget keyed
+    // to the HPA minimum (minAvailable: 2 for 3..10) would block every drain in that window.
+    for (const [minReplicas, maxReplicas] of [[2, 4], [3, 10], [5, 12]]) {
+      const { result, deployment } = synthWeb({ autoscaling: { minReplicas, maxReplicas } }, testEnvironment({ nodeGroups: [{ name: 'webapi', minSize: 3, maxSize: 12 }] }));
+      // Only the metrics-server rule fires here (no MetricsServer in this stack); the budget passes policy.
+      expect(result.policy.violations.map((v) => v.ruleId)).toEqual(['autoscaler-metrics']);
+      expect(deployment.spec.replicas).toBeUndefined();
+      const pdb = findObject(result, 'PodDisruptionBudget', 'web');
+      for (let pods = 1; pods <= maxReplicas; pods++) expect(budgetAllowsEviction(pdb, pods)).toBe(true);
+    }
+  });
+
+  it('keeps serving for preStopDelaySeconds before SIGTERM, with a grace period that outlasts the delay', () => {
+    const { result, podSpec } = synthWeb({ preStopDelaySeconds: 5 });
+    expect(result.problems).toEqual([]);
+    for (const o of result.objects) validateManifest(o.manifest);
+    const [main] = podSpec.containers;
+    expect(main.lifecycle).toEqual({ preStop: { exec: { command: ['sleep', '5'] } } });
+    // The delay comes out of the grace period, so the default grows by it: the app keeps 30 s after SIGTERM.
+    expect(podSpec.terminationGracePeriodSeconds).toBe(35);
+    // Restricted Pod Security and the read-only root filesystem still hold: the hook runs in the same container.
+    expect(main.securityContext).toMatchObject({ runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(podSpec.securityContext.seccompProfile).toEqual({ type: 'RuntimeDefault' });
+    expect(synthWeb({ preStopDelaySeconds: 10, terminationGracePeriodSeconds: 60 }).podSpec.terminationGracePeriodSeconds).toBe(60);
+    // Only the main container gets the hook; without the option nobody does.
+    const sidecar = synthWeb({ preStopDelaySeconds: 5, sidecars: [{ name: 'proxy', image: 'envoy:1.30.1', portNumber: 9901 }] }).podSpec.containers;
+    expect(sidecar.map((c: any) => c.lifecycle)).toEqual([{ preStop: { exec: { command: ['sleep', '5'] } } }, undefined]);
+    const plain = synthWeb().podSpec;
+    expect(plain.containers[0].lifecycle).toBeUndefined();
+    expect(plain.terminationGracePeriodSeconds).toBe(30);
   });
 
   it('takes autoscaling from the environment unless switched off', () => {
@@ -168,6 +203,9 @@ describe('AntiAffinityDeployment', () => {
       ['no probes without ports', { ports: [] }, /liveness and readiness probes must be given/],
       ['a zero-progress rollout', { strategy: { type: 'RollingUpdate', maxSurge: 0, maxUnavailable: '0%' } }, /can never replace a pod/],
       ['a bad name', { name: 'Web_API' }, /name is not a valid Kubernetes name/],
+      ['a grace period no longer than the preStop delay', { preStopDelaySeconds: 20, terminationGracePeriodSeconds: 20 }, /terminationGracePeriodSeconds 20 does not outlast preStopDelaySeconds 20.*Fix: set terminationGracePeriodSeconds to at least 20/],
+      ['a zero preStop delay', { preStopDelaySeconds: 0 }, /preStopDelaySeconds must be an integer from 1 to 120/],
+      ['a fractional preStop delay', { preStopDelaySeconds: 2.5 }, /preStopDelaySeconds must be an integer/],
       ['memory request above limit', { resources: { memory: { request: Size.gibibytes(2), limit: Size.gibibytes(1) } } }, /memory.request \(2048Mi\) is above the limit \(1024Mi\)/],
     ])('rejects %s', (_, props, message) => {
       const error = constructionError(props);
@@ -175,5 +213,25 @@ describe('AntiAffinityDeployment', () => {
       expect(error.message).toMatch(message);
       expect(error.message).toContain('Fix:');
     });
+  });
+});
+
+describe('AntiAffinityDeployment int32 fields and port names', () => {
+  it('refuses replicas, HPA bounds, revisionHistoryLimit and budget counts above 2^31 - 1, which the API server reads as negative', () => {
+    expect(constructionError({ replicas: 2 ** 31, autoscaling: false }).message).toMatch(/replicas must be an integer from 1 to 2147483647/);
+    expect(constructionError({ autoscaling: { minReplicas: 2, maxReplicas: 2 ** 31 } }).message).toMatch(/autoscaling\.maxReplicas must be an integer from 1 to 2147483647/);
+    expect(constructionError({ revisionHistoryLimit: 2 ** 31 }).message).toMatch(/revisionHistoryLimit/);
+    expect(constructionError({ disruptionBudget: { maxUnavailable: 2 ** 31 } }).message).toMatch(/disruptionBudget\.maxUnavailable/);
+    expect(constructionError({ strategy: { type: 'RollingUpdate', maxSurge: 2 ** 31 } }).message).toMatch(/strategy\.maxSurge/);
+    expect(synthWeb({ replicas: 3, autoscaling: false }).deployment.spec.replicas).toBe(3);
+  });
+
+  it('refuses port names Kubernetes refuses: "--", no letter, more than 15 characters', () => {
+    for (const name of ['a--b', '8080', '-a', 'a-', 'UPPER', 'p'.repeat(16), '']) {
+      const e = constructionError({ ports: [{ port: 8080, name }] });
+      expect(e.path).toBe('test/web');
+      expect(e.message).toContain('ports[0].name is not a valid port name');
+    }
+    expect(synthWeb({ ports: [{ port: 8080, name: 'http-2' }, { port: 9090, name: 'm9' }] }).podSpec.containers[0].ports.map((p: { name: string }) => p.name)).toEqual(['http-2', 'm9']);
   });
 });

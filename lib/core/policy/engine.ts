@@ -1,4 +1,5 @@
-import { exemptionsOf } from './exemptions';
+import { IConstruct } from 'constructs';
+import { declaresExemptions, exemptionsOf } from './exemptions';
 import { Manifest, ManifestIndex, describe } from './manifest';
 import { PolicyRule, RULES } from './rules';
 
@@ -23,6 +24,8 @@ export interface PolicyFinding {
 /** An exemption an object declares. */
 export interface PolicyExemption {
   readonly ruleId: string;
+  /** The one variable exempted (an environment variable, a key, a flag), or undefined for the whole object. */
+  readonly variable?: string;
   readonly object: string;
   readonly constructPath?: string;
   readonly reason: string;
@@ -51,21 +54,42 @@ export function evaluatePolicy(subjects: readonly PolicySubject[], rules: readon
   const report: PolicyReport = { violations: [], warnings: [], exemptions: [] };
   for (const { manifest, constructPath } of subjects) {
     const object = describe(manifest);
-    const exemptions = exemptionsOf(manifest);
-    for (const [ruleId, reason] of exemptions) {
+    const wholeObject = new Set<string>();
+    const variables = new Map<string, Set<string>>();
+    for (const { ruleId, variable, reason } of exemptionsOf(manifest)) {
       if (!known.has(ruleId)) {
         report.violations.push({ ruleId: 'unknown-exemption', severity: 'error', object, constructPath, message: `declares an exemption from unknown rule "${ruleId}"`, fix: `use one of: ${[...known].join(', ')}` });
-      } else {
-        report.exemptions.push({ ruleId, object, constructPath, reason });
+        continue;
       }
+      report.exemptions.push({ ruleId, ...(variable !== undefined ? { variable } : {}), object, constructPath, reason });
+      if (variable === undefined) wholeObject.add(ruleId);
+      else variables.set(ruleId, (variables.get(ruleId) ?? new Set()).add(variable));
     }
     for (const rule of rules) {
-      if (exemptions.has(rule.id)) continue;
+      if (wholeObject.has(rule.id)) continue;
+      const exempted = variables.get(rule.id) ?? new Set<string>();
+      const used = new Set<string>();
       for (const finding of rule.check(manifest, index)) {
-        const entry: PolicyFinding = { ruleId: rule.id, severity: rule.severity, object, constructPath, ...finding };
+        if (finding.subject !== undefined && exempted.has(finding.subject)) {
+          used.add(finding.subject);
+          continue;
+        }
+        const entry: PolicyFinding = { ruleId: rule.id, severity: rule.severity, object, constructPath, message: finding.message, fix: finding.fix };
         (rule.severity === 'error' ? report.violations : report.warnings).push(entry);
+      }
+      // A variable exemption that matches nothing is a typo or outlived its reason.
+      for (const v of exempted) {
+        if (used.has(v)) continue;
+        report.warnings.push({ ruleId: 'unused-exemption', severity: 'warning', object, constructPath, message: `exempts variable ${v} from "${rule.id}", which finds nothing in ${v}`, fix: `remove the exemption, or name the variable exactly as the finding does` });
       }
     }
   }
   return report;
+}
+
+/** The exemptions declared by constructs that write no Kubernetes object (Swarm services, Docker daemon config). */
+export function constructExemptions(constructs: readonly IConstruct[]): PolicyExemption[] {
+  return constructs.filter(declaresExemptions).flatMap((c) =>
+    c.policyExemptions.map((e) => ({ ruleId: e.ruleId, ...(e.variable !== undefined ? { variable: e.variable } : {}), object: c.policyObject, constructPath: c.node.path, reason: e.reason })),
+  );
 }

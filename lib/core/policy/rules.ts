@@ -1,4 +1,6 @@
-import { resolveCountOrPercent } from '../quantities';
+import { isPositiveQuantity, resolveCountOrPercent } from '../quantities';
+import { configMapKeyProblem } from '../validate';
+import { CredentialFinding, EXEMPTION_KEY, isCredentialName, scanArgs, scanDocument, scanVariable } from './credentials';
 import { ContainerRef, LONG_RUNNING_KINDS, Manifest, ManifestIndex, REPLICATED_KINDS, containersOf, podTemplateOf, selectorMatches } from './manifest';
 
 /** One problem a rule found in one object. */
@@ -7,6 +9,11 @@ export interface RuleFinding {
   readonly message: string;
   /** How to fix it. */
   readonly fix: string;
+  /**
+   * The variable, key or flag the finding is about, for rules that judge values one by one; an exemption
+   * naming it (`exemptions.shipshape.io/<rule>.<subject>`) drops this finding only.
+   */
+  readonly subject?: string;
 }
 
 /** A check run over every synthesized object. */
@@ -46,11 +53,52 @@ export function imageReference(image: string): { tag?: string; digest?: string }
   return { tag: colon >= 0 ? named.slice(colon + 1) : undefined, digest };
 }
 
-// Names that usually carry credentials (PASSWORD, DB_PASS, API_TOKEN, AWS_SECRET_ACCESS_KEY, PRIVATE_KEY...).
-const SECRET_NAME = /(pass(word|wd)?|secret|token|credential|(^|[_-])(api|access|private|secret|signing|encryption)?[_-]?key($|[_-]))/i;
+const MOVE_TO_SECRET = 'reference the value from a Secret (valueFrom.secretKeyRef, envFrom a Secret, or a mounted Secret file), or exempt the variable with the reason it is not a credential: exempt(obj, rule, reason, { variables: [name] })';
 
-// scheme://user:password@host — a credential in a connection string.
-const URL_CREDENTIALS = /[a-z][a-z0-9+.-]*:\/\/[^\s/:@]+:[^\s/@]+@/i;
+/** One finding per variable: where, what was found in it, and the masked values. */
+function perSubject(findings: readonly CredentialFinding[], where: (subject: string | undefined) => string, fix: string): RuleFinding[] {
+  const groups = new Map<string | undefined, CredentialFinding[]>();
+  for (const f of findings) groups.set(f.subject, [...(groups.get(f.subject) ?? []), f]);
+  return [...groups].map(([subject, fs]) => ({
+    message: `${where(subject)} holds ${[...new Set(fs.map((f) => f.kind))].join(' and ')} in plain text (${[...new Set(fs.map((f) => f.excerpt))].join(', ')})`,
+    fix,
+    ...(subject !== undefined ? { subject } : {}),
+  }));
+}
+
+/**
+ * Every credential in a container: environment variables by name and value, ConfigMap references of
+ * credential-named variables, command and args (flags and `--password value` pairs), and every other
+ * string of the container (probe and lifecycle commands). Findings name the variable or flag.
+ */
+function containerCredentials(ref: ContainerRef): RuleFinding[] {
+  const c = ref.container;
+  const who = containerName(ref);
+  const findings: RuleFinding[] = [];
+  const inEnv: CredentialFinding[] = [];
+  for (const e of (c.env ?? []) as any[]) {
+    if (typeof e.value === 'string') {
+      inEnv.push(...scanVariable(e.name, e.value).map((f) => ({ ...f, subject: e.name })));
+    } else if (e.valueFrom?.configMapKeyRef && isCredentialName(e.name)) {
+      findings.push({ message: `${who} takes ${e.name} from a ConfigMap, which is stored and shown in plain text`, fix: MOVE_TO_SECRET, subject: e.name });
+    }
+  }
+  findings.push(...perSubject(inEnv, (s) => `${who} variable ${s}`, MOVE_TO_SECRET));
+  const commandLine = scanArgs([...(c.command ?? []), ...(c.args ?? [])]);
+  findings.push(...perSubject(commandLine, (s) => `${who} command line${s ? ` (${s})` : ''}`, 'read the credential from a mounted Secret file or an environment variable taken from a Secret'));
+  const rest = scanDocument(c, (path) => /^(env|command|args)(\[|$)/.test(path));
+  const at = new Map(rest.map((f) => [f.subject ?? f.path, f.path]));
+  findings.push(...perSubject(rest.map((f) => ({ ...f, subject: f.subject ?? f.path })), (s) => `${who} field ${at.get(s!)}${at.get(s!) === s ? '' : ` (${s})`}`, MOVE_TO_SECRET));
+  return findings;
+}
+
+// Fields other rules judge: container specs (secret-env-plaintext), ConfigMap data, Secret data (secret-data-inline).
+function judgedElsewhere(m: Manifest, path: string): boolean {
+  if (/(^|\.)(containers|initContainers|ephemeralContainers)(\[|$)/.test(path)) return true;
+  if (m.kind === 'ConfigMap' && /^(data|binaryData)(\.|$)/.test(path)) return true;
+  if (m.kind === 'Secret' && /^(data|stringData)(\.|$)/.test(path)) return true;
+  return false;
+}
 
 /** Whether a PodDisruptionBudget lets at least one pod be evicted when the workload runs `replicas` pods. */
 export function budgetAllowsEviction(pdb: any, replicas: number): boolean {
@@ -69,12 +117,13 @@ export const RULES: readonly PolicyRule[] = [
     check: perContainer((ref) => {
       const r = ref.container.resources ?? {};
       const missing = [
-        r.requests?.cpu === undefined && 'requests.cpu',
-        r.requests?.memory === undefined && 'requests.memory',
-        r.limits?.memory === undefined && 'limits.memory',
+        // A zero (or unreadable) amount is as good as none: the scheduler places nothing by it, a 0 limit kills the container.
+        !isPositiveQuantity(r.requests?.cpu) && 'requests.cpu',
+        !isPositiveQuantity(r.requests?.memory) && 'requests.memory',
+        !isPositiveQuantity(r.limits?.memory) && 'limits.memory',
       ].filter(Boolean);
       if (missing.length === 0) return undefined;
-      return { message: `${containerName(ref)} has no ${missing.join(', ')}`, fix: 'set resources (cpu request, memory request and memory limit) on the container' };
+      return { message: `${containerName(ref)} has no ${missing.join(', ')} above zero`, fix: 'set resources (cpu request, memory request and memory limit, each above zero) on the container' };
     }),
   },
   {
@@ -171,35 +220,54 @@ export const RULES: readonly PolicyRule[] = [
   {
     id: 'secret-env-plaintext',
     severity: 'error',
-    description: 'environment variables whose name looks like a credential take their value from a Secret, never from plain text or a ConfigMap, and no value embeds user:password in a URL',
-    check: perContainer((ref) => {
-      const env: any[] = ref.container.env ?? [];
-      const plain = env.filter((e) => SECRET_NAME.test(e.name) && typeof e.value === 'string' && e.value !== '');
-      const fromConfigMap = env.filter((e) => SECRET_NAME.test(e.name) && e.valueFrom?.configMapKeyRef);
-      const inUrl = env.filter((e) => typeof e.value === 'string' && URL_CREDENTIALS.test(e.value));
-      const problems = [
-        plain.length > 0 && `sets ${plain.map((e) => e.name).join(', ')} in plain text`,
-        fromConfigMap.length > 0 && `takes ${fromConfigMap.map((e) => e.name).join(', ')} from a ConfigMap, which is stored and shown in plain text`,
-        inUrl.length > 0 && `embeds a password in the URL of ${inUrl.map((e) => e.name).join(', ')}`,
-      ].filter(Boolean);
-      if (problems.length === 0) return undefined;
-      return { message: `${containerName(ref)} ${problems.join('; ')}`, fix: 'reference the value from a Secret (valueFrom.secretKeyRef or envFrom a Secret)' };
-    }),
+    description: 'nothing that reaches a container process holds a credential in plain text: no credential-named environment variable with a literal value or a ConfigMap source, no password in a URL, no token-shaped value, no `--password=…` or `PASSWORD=…` in the command line, args or probe commands',
+    check: (m) => {
+      const template = podTemplateOf(m);
+      return template ? containersOf(template.spec).flatMap(containerCredentials) : [];
+    },
   },
   {
     id: 'configmap-credentials',
     severity: 'error',
-    description: 'ConfigMaps hold no credentials: no key named like one, no user:password in a URL; ConfigMaps are written to Git and readable by anyone who can read the namespace',
+    description: 'ConfigMaps hold no credentials: no credential-named key with a literal value, and no password, token or `password=`/`"password":`/`password:` assignment inside the files they carry (properties, ini, env, JSON, YAML); ConfigMaps are written to Git and readable by anyone who can read the namespace',
     check: (m) => {
       if (m.kind !== 'ConfigMap') return [];
       const data: Record<string, string> = m.data ?? {};
-      const keys = Object.keys(data).filter((k) => SECRET_NAME.test(k));
-      const urls = Object.keys(data).filter((k) => URL_CREDENTIALS.test(data[k]));
-      if (keys.length === 0 && urls.length === 0) return [];
-      return [{
-        message: [keys.length > 0 && `keys ${keys.join(', ')} look like credentials`, urls.length > 0 && `${urls.join(', ')} embed a password in a URL`].filter(Boolean).join('; '),
-        fix: 'move the credentials to a Secret created outside Git and reference it by name',
-      }];
+      return Object.entries(data).flatMap(([key, value]) =>
+        perSubject(
+          scanVariable(key, String(value), { lines: true }).map((f) => ({ ...f, subject: key })),
+          () => `key ${key}`,
+          'move the credential to a Secret created outside Git and reference it by name (the file can read it from an environment variable or a mounted Secret)',
+        ),
+      );
+    },
+  },
+  {
+    id: 'configmap-keys',
+    severity: 'error',
+    description: 'ConfigMap keys are keys the API server accepts (letters, digits, "-", "_" or ".", at most 253 characters, not "." or ".." or starting with ".."), each in data or binaryData but not both; cdk8s-plus writes any key, and the API server refuses the whole object at apply',
+    check: (m) => {
+      if (m.kind !== 'ConfigMap') return [];
+      const data = Object.keys(m.data ?? {});
+      const binary = Object.keys(m.binaryData ?? {});
+      const findings: RuleFinding[] = [...data.map((k) => ['data', k]), ...binary.map((k) => ['binaryData', k])].flatMap(([field, key]) => {
+        const problem = configMapKeyProblem(key);
+        return problem ? [{ message: `${field} key ${JSON.stringify(key)} is refused by the API server: ${problem}`, fix: 'rename the key, e.g. "app.properties" or "LOG_LEVEL"', subject: key }] : [];
+      });
+      for (const key of binary.filter((k) => data.includes(k))) {
+        findings.push({ message: `key ${JSON.stringify(key)} is in both data and binaryData, which the API server refuses`, fix: 'keep each key in one of them', subject: key });
+      }
+      return findings;
+    },
+  },
+  {
+    id: 'credential-in-manifest',
+    severity: 'error',
+    description: 'no other field of any object (annotations, labels, URLs in specs) holds a credential: a credential-named annotation with a literal value, a password in a URL, a token or private key',
+    check: (m) => {
+      const found = scanDocument(m, (path) => judgedElsewhere(m, path) || EXEMPTION_KEY.test(path.replace(/^.*annotations\./, '')));
+      const at = new Map(found.map((f) => [f.subject ?? f.path, f.path]));
+      return perSubject(found.map((f) => ({ ...f, subject: f.subject ?? f.path })), (s) => `field ${at.get(s!)}${at.get(s!) === s ? '' : ` (${s})`}`, 'keep credentials out of the object: reference a Secret by name');
     },
   },
   {
@@ -245,8 +313,9 @@ export const RULES: readonly PolicyRule[] = [
       const findings: RuleFinding[] = [];
       for (const ref2 of containersOf(podTemplateOf(target)?.spec).filter((c) => !c.init)) {
         for (const r of resources) {
-          if (ref2.container.resources?.requests?.[r] === undefined) {
-            findings.push({ message: `scales on ${r} utilization but ${containerName(ref2)} of ${ref.kind}/${ref.name} requests no ${r}`, fix: `set a ${r} request on every container of the target` });
+          // Utilization is usage divided by the request: a zero request gives the HPA nothing to divide by.
+          if (!isPositiveQuantity(ref2.container.resources?.requests?.[r])) {
+            findings.push({ message: `scales on ${r} utilization but ${containerName(ref2)} of ${ref.kind}/${ref.name} requests no ${r} above zero`, fix: `set a ${r} request above zero on every container of the target` });
           }
         }
       }

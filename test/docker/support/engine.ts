@@ -1,9 +1,11 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { requireTool } from '../../support/tools';
+import { alive, freePort } from '../../support/process';
+
+export { freePort };
 
 /** Fails loudly (never skips) when the Debian tools the real tests drive are missing. */
 export function requireDockerTools(): void {
@@ -31,17 +33,6 @@ export function must(seconds: number, bin: string, args: string[], env: NodeJS.P
   return r.stdout;
 }
 
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** An error that ends a {@link waitFor} at once (a daemon died), instead of being retried. */
 export class FatalError extends Error {}
@@ -63,14 +54,6 @@ export async function waitFor<T>(what: string, seconds: number, check: () => T |
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Stops a process we started: SIGTERM, then SIGKILL after `graceSeconds`. */
 export async function stopPid(pid: number | undefined, graceSeconds = 20): Promise<void> {

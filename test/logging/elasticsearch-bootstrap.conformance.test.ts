@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Environment } from '../../lib';
 import { EfkStack } from '../../lib/logging';
 import { objectsOfKind, synthStack } from '../support/synth';
-import { requireTool } from '../support/tools';
+import { conformanceSuite } from '../support/conformance';
 
 // Real-tool test: the Job's script runs under bash with curl against a stand-in for Elasticsearch's
 // REST API on 127.0.0.1, which records every request.
@@ -21,8 +21,6 @@ let server: http.Server | undefined;
 let url = '';
 
 beforeAll(async () => {
-  requireTool('bash', 'install bash');
-  requireTool('curl', 'install the Debian package "curl"');
   server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
@@ -47,7 +45,7 @@ function runScript(script: string, env: Record<string, string>): Promise<string>
   });
 }
 
-describe('ElasticsearchBootstrap script', () => {
+conformanceSuite('ElasticsearchBootstrap script under bash and curl', ['shell'], () => {
   const prod = new Environment({ name: 'prod', kubernetesVersion: '1.29', zones: ['a', 'b', 'c'], replicas: 3 });
   const result = synthStack((s) => new EfkStack(s, 'logging', { retentionDays: 14 }), prod);
   const job = objectsOfKind(result, 'Job')[0];

@@ -1,0 +1,287 @@
+import { ErrorScope, ShipshapeError } from './errors';
+
+// The rules the API server, the container runtime and the CronJob controller apply, so that a value refused
+// there is refused here first, in the constructor, with the construct path and the fix.
+
+// k8s.io/apimachinery/pkg/util/validation.
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_LABEL_MAX = 63;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS1123_SUBDOMAIN_MAX = 253;
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const QUALIFIED_NAME_PART = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+const QUALIFIED_NAME_MAX = 63;
+/** The longest label value the API server accepts. */
+export const LABEL_VALUE_MAX = 63;
+// The API server refuses metadata.annotations larger than this, keys and values together.
+const ANNOTATIONS_MAX_BYTES = 256 * 1024;
+// IANA_SVC_NAME (RFC 6335), as IsValidPortName checks container and Service port names.
+const PORT_NAME_MAX = 15;
+const PORT_NAME_CHARSET = /^[-a-z0-9]+$/;
+
+/**
+ * The largest value of an int32 field (replicas, HPA bounds, IntOrString counts): the API server decodes a larger
+ * JSON number into the field and wraps it (2^31 reads as -2147483648), or refuses it.
+ */
+export const INT32_MAX = 2 ** 31 - 1;
+
+/** Whether `value` is an RFC 1123 DNS label: most object names, namespaces, label values derived from names. */
+export function isDns1123Label(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= DNS1123_LABEL_MAX && DNS1123_LABEL.test(value);
+}
+
+/** Whether `value` is an RFC 1123 DNS subdomain: ConfigMap, Secret, RBAC and most other object names. */
+export function isDns1123Subdomain(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= DNS1123_SUBDOMAIN_MAX && DNS1123_SUBDOMAIN.test(value);
+}
+
+/** Whether `value` is an RFC 1035 DNS label: Service names, which must start with a letter. */
+export function isDns1035Label(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= DNS1123_LABEL_MAX && DNS1035_LABEL.test(value);
+}
+
+/** Why `key` is not a qualified name (a label or annotation key such as `app.kubernetes.io/name`), or undefined. */
+export function qualifiedNameProblem(key: unknown): string | undefined {
+  if (typeof key !== 'string' || key === '') return 'a key must be a non-empty string';
+  const parts = key.split('/');
+  if (parts.length > 2) return 'a key has at most one "/", between the prefix and the name';
+  const [prefix, name] = parts.length === 2 ? parts : [undefined, parts[0]];
+  if (prefix !== undefined && !isDns1123Subdomain(prefix)) return `the prefix "${prefix}" must be a lower-case DNS subdomain of at most ${DNS1123_SUBDOMAIN_MAX} characters (e.g. "example.com")`;
+  if (name.length > QUALIFIED_NAME_MAX) return `the name part must be at most ${QUALIFIED_NAME_MAX} characters`;
+  if (!QUALIFIED_NAME_PART.test(name)) return 'the name part must be letters, digits, "-", "_" or ".", starting and ending with a letter or digit';
+  return undefined;
+}
+
+/** Why `value` is not a label value, or undefined. */
+export function labelValueProblem(value: unknown): string | undefined {
+  if (typeof value !== 'string') return 'a label value must be a string';
+  if (value.length > LABEL_VALUE_MAX) return `a label value must be at most ${LABEL_VALUE_MAX} characters`;
+  if (value !== '' && !QUALIFIED_NAME_PART.test(value)) return 'a label value must be empty or letters, digits, "-", "_" or ".", starting and ending with a letter or digit';
+  return undefined;
+}
+
+/** Why `name` is not a port name (an IANA service name, as IsValidPortName checks it), or undefined. */
+export function portNameProblem(name: unknown): string | undefined {
+  if (typeof name !== 'string' || name === '') return 'a port name must be a non-empty string';
+  if (name.length > PORT_NAME_MAX) return `a port name must be at most ${PORT_NAME_MAX} characters`;
+  if (!PORT_NAME_CHARSET.test(name)) return 'a port name must consist of lower-case letters, digits and "-"';
+  if (!/[a-z]/.test(name)) return 'a port name must contain at least one letter, or it reads as a port number';
+  if (name.includes('--')) return 'a port name must not contain consecutive hyphens ("--")';
+  if (name.startsWith('-') || name.endsWith('-')) return 'a port name must not begin or end with "-"';
+  return undefined;
+}
+
+/** Throws unless `name` is a valid port name (1-15 lower-case letters, digits and single "-", with a letter); returns it. */
+export function assertPortName(scope: ErrorScope, field: string, name: unknown): string {
+  const problem = portNameProblem(name);
+  if (problem) throw new ShipshapeError(scope, { problem: `${field} is not a valid port name: ${problem}`, value: name, fix: 'use 1-15 lower-case letters, digits and single hyphens with at least one letter, e.g. "http" or "metrics-2"' });
+  return name as string;
+}
+
+// k8s.io/apimachinery IsConfigMapKey: ConfigMap and Secret data keys become file names in a mounted volume.
+const CONFIG_MAP_KEY = /^[-._a-zA-Z0-9]+$/;
+
+/** Why `key` is not a ConfigMap (or Secret) data key the API server accepts, or undefined. */
+export function configMapKeyProblem(key: unknown): string | undefined {
+  if (typeof key !== 'string' || key === '') return 'a key must be a non-empty string';
+  if (key.length > DNS1123_SUBDOMAIN_MAX) return `a key must be at most ${DNS1123_SUBDOMAIN_MAX} characters`;
+  if (!CONFIG_MAP_KEY.test(key)) return 'a key must consist of letters, digits, "-", "_" or "."';
+  // A mounted ConfigMap keeps its files under "..data" and friends; "." and ".." name directories.
+  if (key === '.' || key === '..' || key.startsWith('..')) return 'a key must not be "." or ".." or start with "..", which name directories when the ConfigMap is mounted';
+  return undefined;
+}
+
+function describeMap(value: unknown): [string, unknown][] | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  return Object.entries(value as Record<string, unknown>);
+}
+
+/** Throws unless `labels` is a map of valid label keys to valid label values; returns it. */
+export function assertLabels(scope: ErrorScope, field: string, labels: unknown): Record<string, string> {
+  const entries = describeMap(labels);
+  if (!entries) throw new ShipshapeError(scope, { problem: `${field} must be a map of label keys to values`, value: labels, fix: `write ${field} as { "app.kubernetes.io/part-of": "shop" }` });
+  for (const [key, value] of entries) {
+    const keyProblem = qualifiedNameProblem(key);
+    if (keyProblem) throw new ShipshapeError(scope, { problem: `${field} has an invalid label key: ${keyProblem}`, value: key, fix: 'use a key such as "team" or "example.com/team" (at most 63 characters after the optional prefix)' });
+    const valueProblem = labelValueProblem(value);
+    if (valueProblem) throw new ShipshapeError(scope, { problem: `${field}["${key}"] is not a valid label value: ${valueProblem}`, value, fix: 'shorten the value to 63 characters of letters, digits, "-", "_" or ".", or move free text to an annotation' });
+  }
+  return labels as Record<string, string>;
+}
+
+/** Throws unless `value` is a valid label value (at most 63 letters, digits, "-", "_", "."); returns it. */
+export function assertLabelValue(scope: ErrorScope, field: string, value: unknown): string {
+  const problem = labelValueProblem(value);
+  if (problem) throw new ShipshapeError(scope, { problem: `${field} becomes a label value: ${problem}`, value, fix: 'use at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit (e.g. "frontend")' });
+  return value as string;
+}
+
+/** Throws unless `annotations` is a map of qualified-name keys to string values within the API server's size limit. */
+export function assertAnnotations(scope: ErrorScope, field: string, annotations: unknown): Record<string, string> {
+  const entries = describeMap(annotations);
+  if (!entries) throw new ShipshapeError(scope, { problem: `${field} must be a map of annotation keys to values`, value: annotations, fix: `write ${field} as { "example.com/owner": "team-a" }` });
+  let bytes = 0;
+  for (const [key, value] of entries) {
+    const keyProblem = qualifiedNameProblem(key);
+    if (keyProblem) throw new ShipshapeError(scope, { problem: `${field} has an invalid annotation key: ${keyProblem}`, value: key, fix: 'use a key such as "eks.amazonaws.com/role-arn"' });
+    if (typeof value !== 'string') throw new ShipshapeError(scope, { problem: `${field}["${key}"] must be a string`, value, fix: 'write the annotation value as a string' });
+    bytes += Buffer.byteLength(key) + Buffer.byteLength(value);
+  }
+  if (bytes > ANNOTATIONS_MAX_BYTES) throw new ShipshapeError(scope, { problem: `${field} total ${bytes} bytes, over the API server's limit of ${ANNOTATIONS_MAX_BYTES}`, value: Object.keys(annotations as object), fix: 'keep large data in a ConfigMap' });
+  return annotations as Record<string, string>;
+}
+
+/** Throws unless `value` is a DNS-1035 label (a Service name); returns it. */
+export function assertDns1035Label(scope: ErrorScope, field: string, value: unknown): string {
+  if (!isDns1035Label(value)) {
+    throw new ShipshapeError(scope, {
+      problem: `${field} names a Service and must be an RFC 1035 label: it must start with a letter`,
+      value,
+      fix: `use 1-${DNS1123_LABEL_MAX} lower-case letters, digits or '-', starting with a letter and ending with a letter or digit (e.g. "web-api")`,
+    });
+  }
+  return value;
+}
+
+// github.com/distribution/reference (the grammar Docker, containerd and CRI-O parse image references with).
+const ALPHANUMERIC = '[a-z0-9]+';
+const SEPARATOR = '(?:[._]|__|[-]+)';
+const PATH_COMPONENT = `${ALPHANUMERIC}(?:${SEPARATOR}${ALPHANUMERIC})*`;
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const DOMAIN_NAME = `${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*`;
+const IPV6_ADDRESS = '\\[[a-fA-F0-9:]+\\]';
+const DOMAIN = `(?:${DOMAIN_NAME}|${IPV6_ADDRESS})(?::[0-9]+)?`;
+const TAG = '[\\w][\\w.-]{0,127}';
+const DIGEST = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}';
+const REFERENCE = new RegExp(`^((?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*)(?::(${TAG}))?(?:@(${DIGEST}))?$`);
+const NAME_TOTAL_MAX = 255;
+// go-digest: the algorithms the runtimes verify, with their hex lengths (lower case).
+const DIGEST_HEX_LENGTH: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
+
+/** An image reference split into its parts. */
+export interface ImageReference {
+  /** Registry host and repository path, e.g. `ghcr.io/acme/web`. */
+  readonly name: string;
+  readonly tag?: string;
+  readonly digest?: string;
+}
+
+/** Why `image` is not a valid image reference, or undefined. */
+export function imageReferenceProblem(image: unknown): string | undefined {
+  if (typeof image !== 'string' || image === '') return 'an image must be a non-empty string';
+  if (image !== image.trim() || /\s/.test(image)) return 'an image reference holds no spaces, tabs or line breaks';
+  const m = REFERENCE.exec(image);
+  if (!m) {
+    if (REFERENCE.test(image.toLowerCase())) return 'the repository name must be lower case (only the registry host may hold capitals)';
+    return 'not an image reference ([registry[:port]/]repository[:tag][@algorithm:hex]); a tag is at most 128 letters, digits, "_", "." or "-" and starts with a letter, digit or "_"';
+  }
+  if (m[1].length > NAME_TOTAL_MAX) return `the repository name is longer than ${NAME_TOTAL_MAX} characters`;
+  if (m[3] !== undefined) {
+    const [algorithm, hex] = m[3].split(':');
+    const length = DIGEST_HEX_LENGTH[algorithm];
+    if (length === undefined) return `unknown digest algorithm "${algorithm}" (use sha256, sha384 or sha512)`;
+    if (hex.length !== length || !/^[a-f0-9]+$/.test(hex)) return `a ${algorithm} digest is ${length} lower-case hexadecimal digits`;
+  }
+  return undefined;
+}
+
+/** Splits a valid image reference into name, tag and digest; undefined when it is not one. */
+export function parseImageReference(image: string): ImageReference | undefined {
+  if (imageReferenceProblem(image) !== undefined) return undefined;
+  const m = REFERENCE.exec(image)!;
+  return { name: m[1], ...(m[2] !== undefined ? { tag: m[2] } : {}), ...(m[3] !== undefined ? { digest: m[3] } : {}) };
+}
+
+/**
+ * Throws unless `image` is a valid image reference pinned to a version tag (not `latest`) or a digest;
+ * returns it. `example` goes into the fix.
+ */
+export function assertPinnedImage(scope: ErrorScope, field: string, image: unknown, example = 'ghcr.io/acme/web:1.4.2'): string {
+  const problem = imageReferenceProblem(image);
+  if (problem) throw new ShipshapeError(scope, { problem: `${field} is not a valid image reference: ${problem}`, value: image, fix: `write a reference such as "${example}"` });
+  const ref = parseImageReference(image as string)!;
+  if (!ref.digest && (ref.tag === undefined || ref.tag === 'latest')) {
+    throw new ShipshapeError(scope, { problem: `${field} must be pinned to a version tag or a digest`, value: image, fix: `name a version, e.g. "${example}" or "<repository>@sha256:<digest>"` });
+  }
+  return image as string;
+}
+
+// robfig/cron's standard parser, which the CronJob controller and the API server's validation use.
+const CRON_FIELDS = [
+  { name: 'minute', min: 0, max: 59 },
+  { name: 'hour', min: 0, max: 23 },
+  { name: 'day of month', min: 1, max: 31 },
+  { name: 'month', min: 1, max: 12, names: ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'], offset: 1 },
+  { name: 'day of week', min: 0, max: 6, names: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'], offset: 0 },
+] as const;
+const CRON_MACROS = new Set(['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly']);
+const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
+
+function cronValue(text: string, field: (typeof CRON_FIELDS)[number]): number | undefined {
+  if (/^\d+$/.test(text)) return Number(text);
+  const index = 'names' in field ? (field.names as readonly string[]).indexOf(text.toLowerCase()) : -1;
+  return index >= 0 ? index + ('offset' in field ? field.offset : 0) : undefined;
+}
+
+function cronFieldProblem(expr: string, field: (typeof CRON_FIELDS)[number]): string | undefined {
+  // Empty list items are skipped, as robfig/cron's strings.FieldsFunc does ("1,,2" is "1,2").
+  for (const part of expr.split(',').filter((p) => p !== '')) {
+    const [range, step, extra] = part.split('/');
+    if (extra !== undefined) return `"${part}" has more than one "/"`;
+    if (step !== undefined && (!/^\d+$/.test(step) || Number(step) === 0)) return `the step in "${part}" must be a positive number`;
+    if (range === '*' || range === '?') continue;
+    const bounds = range.split('-');
+    if (bounds.length > 2) return `"${range}" is not a value or a range`;
+    const values = bounds.map((b) => cronValue(b, field));
+    if (values.some((v) => v === undefined)) return `"${range}" is not a ${field.name} (${field.min}-${field.max}${'names' in field ? ` or ${field.names[0].toUpperCase()}-${field.names[field.names.length - 1].toUpperCase()}` : ''})`;
+    const [start, end = start] = values as number[];
+    if (start < field.min || end > field.max) return `${field.name} "${range}" is outside ${field.min}-${field.max}`;
+    if (start > end) return `the range "${range}" starts after it ends`;
+  }
+  return undefined;
+}
+
+/** Why `schedule` is not a schedule a CronJob accepts, or undefined. */
+export function cronScheduleProblem(schedule: unknown): string | undefined {
+  if (typeof schedule !== 'string') return 'a schedule must be a string';
+  const trimmed = schedule.trim();
+  if (/^(CRON_)?TZ=/.test(trimmed)) return 'a time zone in the schedule is refused by the API server; CronJobs take it in spec.timeZone';
+  if (trimmed.startsWith('@')) {
+    if (CRON_MACROS.has(trimmed)) return undefined;
+    const every = /^@every\s+(\S+)$/.exec(trimmed);
+    if (every && GO_DURATION.test(every[1])) return undefined;
+    return `unknown macro "${trimmed}" (use ${[...CRON_MACROS].join(', ')} or "@every <duration>")`;
+  }
+  const fields = trimmed.split(/\s+/);
+  if (fields.length !== CRON_FIELDS.length) return `a schedule has 5 fields (minute hour day-of-month month day-of-week), not ${fields.length}`;
+  for (const [i, field] of CRON_FIELDS.entries()) {
+    const problem = cronFieldProblem(fields[i], field);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+/** Throws unless `schedule` is a cron schedule the CronJob controller accepts; returns it. */
+export function assertCronSchedule(scope: ErrorScope, field: string, schedule: unknown): string {
+  const problem = cronScheduleProblem(schedule);
+  if (problem) throw new ShipshapeError(scope, { problem: `${field} is not a valid cron schedule: ${problem}`, value: schedule, fix: 'use five fields such as "0 3 * * MON" or "*/15 * * * *", or a macro such as "@daily"' });
+  return schedule as string;
+}
+
+/**
+ * Throws unless every path is absolute, free of `.`/`..` segments and repeated slashes, and listed once;
+ * returns the paths. For volume mount paths, which the API server refuses to repeat in one container.
+ */
+export function assertMountPaths(scope: ErrorScope, field: string, paths: unknown): string[] {
+  if (!Array.isArray(paths)) throw new ShipshapeError(scope, { problem: `${field} must be a list of absolute paths`, value: paths, fix: `write ${field} as e.g. ["/tmp"]` });
+  const seen = new Set<string>();
+  for (const p of paths) {
+    const segments = typeof p === 'string' ? p.split('/').slice(1) : [];
+    if (typeof p !== 'string' || !p.startsWith('/') || p === '/' || segments.some((s) => s === '' || s === '.' || s === '..') || /[\s:\\]/.test(p)) {
+      throw new ShipshapeError(scope, { problem: `${field} entries must be absolute directory paths without ".", "..", empty segments, a trailing "/", spaces or ":"`, value: p, fix: 'write e.g. "/tmp" or "/var/cache/app"' });
+    }
+    if (seen.has(p)) throw new ShipshapeError(scope, { problem: `${field} lists "${p}" twice, and a container cannot mount two volumes at one path`, value: paths, fix: 'list each path once' });
+    seen.add(p);
+  }
+  return paths as string[];
+}

@@ -1,0 +1,69 @@
+import { Document, Scalar, visit } from 'yaml';
+
+/** YAML options for every written file: no folding, so diffs stay line-based and stable. */
+export const YAML_OPTIONS = { lineWidth: 0, minContentWidth: 0 } as const;
+
+// Plain scalars that some reader resolves to something other than a string. The `yaml` package quotes what
+// YAML 1.2's core schema would resolve; these add what YAML 1.1 readers resolve: PyYAML and SnakeYAML (the
+// 1.1 type regexes), Go's yaml.v2 (what `kubectl create -f` and most Go tools parse with), and the `yaml`
+// package in 1.1 mode. Each line names the reader that needs it.
+const NON_STRING_PLAIN: readonly RegExp[] = [
+  // null (all)
+  /^(?:~|null|Null|NULL|)$/,
+  // bool: the 1.1 set; y/Y/n/N are yaml.v2 and the `yaml` package
+  /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/,
+  // int: binary, octal, decimal, hexadecimal with `_` separators (1.1), 0o octal (1.2)
+  /^[-+]?0b[0-1_]+$/,
+  /^[-+]?0[0-7_]+$/,
+  /^[-+]?[0-9][0-9_]*$/,
+  /^[-+]?0x[0-9a-fA-F_]+$/,
+  /^0o[0-7]+$/,
+  // sexagesimal int and float (1.1: `1:20` is 80, `12:30:00` is 45000)
+  /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$/,
+  // float: fixed, exponent, infinity and NaN (1.1 and 1.2 spellings)
+  /^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*$/,
+  /^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$/,
+  /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
+  // SnakeYAML reads a sign or digit followed by digits and `_` (`+_1`, `1_.5e3`) as a float
+  /^(?:[-+][0-9_]+|[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?$/,
+  // timestamp: date, or date and time with optional fraction and zone; yaml.v2 also takes one-digit fields
+  /^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?$/,
+  // merge key and the 1.1 value key (PyYAML resolves `=` to a tag it cannot construct)
+  /^(?:<<|=)$/,
+];
+
+/**
+ * Go's yaml.v2 drops every `_` and then hands a scalar starting with a sign or digit to strconv, which
+ * takes Go's base prefixes (0x, 0o, 0b, and a leading 0 for octal) in either case: `0_x1F`, `1__0`, `0O17`.
+ */
+function goNumber(value: string): boolean {
+  if (!/^[-+0-9]/.test(value)) return false;
+  const plain = value.replace(/_/g, '');
+  return /^[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?)$/.test(plain);
+}
+
+/**
+ * Whether a string written as a plain scalar would be read back as something else (bool, number, null,
+ * date, timestamp, merge key) by a YAML 1.1 or 1.2 reader. Such strings must be quoted.
+ */
+export function isAmbiguousPlainScalar(value: string): boolean {
+  return NON_STRING_PLAIN.some((re) => re.test(value)) || goNumber(value);
+}
+
+/**
+ * Renders a value as YAML that every YAML 1.1 and 1.2 reader reads back unchanged: strings that a reader
+ * would resolve to a bool, number, null or date (`on`, `yes`, `1_000`, `2001-01-01`, `12:30:00`) are
+ * double-quoted, keys included, and so is a multi-line string with a line starting with a tab; every other
+ * string is written exactly as the `yaml` package writes it.
+ */
+export function toYaml(value: unknown, options: { readonly lineWidth?: number; readonly minContentWidth?: number } = YAML_OPTIONS): string {
+  const doc = new Document(value);
+  visit(doc, {
+    Scalar(_key, node: Scalar) {
+      if (typeof node.value === 'string' && node.type === undefined && isAmbiguousPlainScalar(node.value)) node.type = Scalar.QUOTE_DOUBLE;
+      // Go's yaml.v3 (docker stack, kubectl) refuses a literal block whose line starts with a tab ("found a tab character").
+      else if (typeof node.value === 'string' && node.type === undefined && /(^|\n)\t/.test(node.value) && node.value.includes('\n')) node.type = Scalar.QUOTE_DOUBLE;
+    },
+  });
+  return doc.toString(options);
+}

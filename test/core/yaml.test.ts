@@ -1,0 +1,123 @@
+import * as fc from 'fast-check';
+import * as kplus from 'cdk8s-plus-27';
+import { parse, parseAllDocuments, stringify } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { AntiAffinityDeployment, Environment, YAML_OPTIONS, renderFiles, synthesizeStack } from '../../lib';
+import { isAmbiguousPlainScalar, toYaml } from '../../lib/core/yaml';
+import { SwarmService, SwarmStack } from '../../lib/swarm';
+import { newStack } from '../support/synth';
+import { YAML_SPECIAL_WORDS } from './value-cases';
+
+const read11 = (text: string) => parse(text, { version: '1.1' });
+const read12 = (text: string) => parse(text, { version: '1.2' });
+
+// Characters that build the scalars the readers disagree on.
+const TRICKY = '0123456789._:-+eExXoObBTtZ~<=yYnN ';
+const tricky = fc.array(fc.constantFrom(...TRICKY), { minLength: 1, maxLength: 12 }).map((c) => c.join(''));
+const anyString = fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }), tricky, fc.constantFrom(...YAML_SPECIAL_WORDS));
+
+describe('YAML every reader reads the same way', () => {
+  it('quotes every special word, as a value, a key and a list item, and both YAML versions read back the string', () => {
+    for (const word of YAML_SPECIAL_WORDS) {
+      expect(isAmbiguousPlainScalar(word), word).toBe(true);
+      const value = { labels: { [word]: word }, args: [word] };
+      const text = toYaml(value);
+      expect(read11(text), text).toEqual(value);
+      expect(read12(text), text).toEqual(value);
+    }
+  });
+
+  it('fixes what plain stringify got wrong: YAML 1.1 read on as true, 1_000 as 1000 and 12:30:00 as 45000', () => {
+    const plain = stringify({ a: 'on', b: '1_000', c: '12:30:00', d: 'y' }, YAML_OPTIONS);
+    expect(read11(plain)).toEqual({ a: true, b: 1000, c: 45000, d: true });
+    expect(read11(toYaml({ a: 'on', b: '1_000', c: '12:30:00', d: 'y' }))).toEqual({ a: 'on', b: '1_000', c: '12:30:00', d: 'y' });
+  });
+
+  it('reads back every string, key and list item unchanged in YAML 1.1 and 1.2 (property)', () => {
+    let quoted = 0;
+    let plain = 0;
+    fc.assert(
+      fc.property(fc.dictionary(anyString, fc.oneof(anyString, fc.array(anyString, { maxLength: 3 })), { maxKeys: 4 }), (value) => {
+        const text = toYaml(value);
+        expect(read11(text)).toEqual(value);
+        expect(read12(text)).toEqual(value);
+        if (Object.keys(value).some(isAmbiguousPlainScalar)) quoted++;
+        else plain++;
+      }),
+      { numRuns: 400 },
+    );
+    // Both kinds of input were exercised.
+    expect(quoted).toBeGreaterThan(20);
+    expect(plain).toBeGreaterThan(20);
+  });
+
+  it('writes exactly the bytes of plain stringify when no string is ambiguous (property)', () => {
+    let compared = 0;
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.array(fc.string(), { maxLength: 3 })), { maxKeys: 5 }), (value) => {
+        const strings = [...Object.keys(value), ...Object.values(value).flat().filter((v): v is string => typeof v === 'string')];
+        fc.pre(!strings.some(isAmbiguousPlainScalar));
+        compared++;
+        expect(toYaml(value)).toBe(stringify(value, YAML_OPTIONS));
+      }),
+      { numRuns: 300 },
+    );
+    expect(compared).toBeGreaterThan(100);
+  });
+
+  it('flags every plain scalar the yaml package reads as something else in YAML 1.1 or 1.2 (property)', () => {
+    let flagged = 0;
+    fc.assert(
+      fc.property(tricky, (s) => {
+        // Scalars the writer never leaves plain anyway: surrounding spaces, comments, indicators.
+        fc.pre(s === s.trim() && !/: | #|^[-?:]( |$)|:$/.test(s));
+        const v11 = read11(`k: ${s}\n`).k;
+        const v12 = read12(`k: ${s}\n`).k;
+        if (v11 !== s || v12 !== s) {
+          expect(isAmbiguousPlainScalar(s), `${s} reads as ${String(v11)} / ${String(v12)}`).toBe(true);
+          flagged++;
+        }
+      }),
+      { numRuns: 3000 },
+    );
+    expect(flagged).toBeGreaterThan(30);
+  });
+
+  it('writes manifests, the kustomization, docker-stack.yml and ConfigMap data that YAML 1.1 reads as the same strings', () => {
+    const stack = newStack(new Environment({ name: 'on', kubernetesVersion: '1.29' }));
+    const settings = new kplus.ConfigMap(stack, 'settings', { metadata: { name: 'settings', annotations: { 'example.com/window': '12:30:00' } }, data: { yes: '2001-01-01', FLAG: 'off' } });
+    new AntiAffinityDeployment(stack, 'web', {
+      name: 'web',
+      image: 'ghcr.io/acme/web:1.0.0',
+      component: 'off',
+      ports: [{ port: 8080 }],
+      args: ['no', '1_000', '0x1F'],
+      env: { ENABLED: 'yes', RATIO: '1:20', WHEN: '2001-12-14t21:59:43.10-05:00', NOTHING: '~' },
+      envFrom: [{ configMap: settings }],
+    });
+    new SwarmStack(stack, 'swarm', { name: 'on' });
+    new SwarmService(stack, 'svc', { name: 'svc', image: 'nginx:1.27.2', environment: { DEBUG: 'on', LIMIT: '1_000' }, healthcheck: false });
+    const result = synthesizeStack(stack);
+    expect(result.problems).toEqual([]);
+    const files = renderFiles([result]);
+    const checked: string[] = [];
+    for (const [file, text] of files) {
+      if (!/\.ya?ml$/.test(file)) continue;
+      const as11 = parseAllDocuments(text, { version: '1.1' }).map((d) => d.toJS());
+      const as12 = parseAllDocuments(text, { version: '1.2' }).map((d) => d.toJS());
+      expect(as11, file).toEqual(as12);
+      checked.push(file);
+    }
+    const deployment = read11(files.get('on/kubernetes/deployment-web.yaml')!);
+    expect(deployment.metadata.namespace).toBe('on');
+    expect(deployment.metadata.labels['app.kubernetes.io/component']).toBe('off');
+    expect(deployment.spec.template.spec.containers[0].args).toEqual(['no', '1_000', '0x1F']);
+    expect(deployment.spec.template.spec.containers[0].env).toEqual(expect.arrayContaining([{ name: 'ENABLED', value: 'yes' }, { name: 'RATIO', value: '1:20' }, { name: 'NOTHING', value: '~' }]));
+    const configMap = read11(files.get('on/kubernetes/configmap-settings.yaml')!);
+    expect(configMap.data).toEqual({ yes: '2001-01-01', FLAG: 'off' });
+    expect(configMap.metadata.annotations['example.com/window']).toBe('12:30:00');
+    const swarm = read11(files.get('on/swarm/docker-stack.yml')!);
+    expect(swarm.services.svc.environment).toMatchObject({ DEBUG: 'on', LIMIT: '1_000' });
+    expect(checked).toEqual(expect.arrayContaining(['on/kubernetes/kustomization.yaml', 'on/kubernetes/namespace-on.yaml', 'on/swarm/docker-stack.yml']));
+  });
+});
