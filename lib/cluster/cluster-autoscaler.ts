@@ -678,15 +678,16 @@ export class ClusterAutoscaler extends Construct {
   }
 
   private resolveImage(image: string | undefined, env: Environment): string {
-    if (image === undefined) return clusterAutoscalerImage(this, env.kubernetesMinor);
-    assertPinnedImage(this, 'image', image, `${IMAGE_REPOSITORY}:v1.${env.kubernetesMinor}.0`);
+    const minor = env.kubernetesMinorFor(this);
+    if (image === undefined) return clusterAutoscalerImage(this, minor);
+    assertPinnedImage(this, 'image', image, `${IMAGE_REPOSITORY}:v1.${minor}.0`);
     const { tag } = parseImageReference(image)!;
     const version = tag ? VERSION_TAG.exec(tag) : null;
-    if (version && Number(version[1]) !== env.kubernetesMinor) {
+    if (version && Number(version[1]) !== minor) {
       throw new ShipshapeError(this, {
-        problem: `image ${image} is cluster-autoscaler 1.${version[1]} but the cluster runs Kubernetes 1.${env.kubernetesMinor}; the autoscaler simulates the scheduler of its own version`,
+        problem: `image ${image} is cluster-autoscaler 1.${version[1]} but the cluster runs Kubernetes 1.${minor}; the autoscaler simulates the scheduler of its own version`,
         value: image,
-        fix: `use a v1.${env.kubernetesMinor}.x image, or omit image for the pinned ${CLUSTER_AUTOSCALER_RELEASES[env.kubernetesMinor] ?? 'release'}`,
+        fix: `use a v1.${minor}.x image, or omit image for the pinned ${CLUSTER_AUTOSCALER_RELEASES[minor] ?? 'release'}`,
       });
     }
     return image;

@@ -411,7 +411,7 @@ export class EtcdBackup extends Construct {
           fix: 'set etcdVersion to the cluster\'s etcd, e.g. "3.5.15" (etcd --version on a control-plane node)',
         });
       }
-      return parseEtcdVersion(kubeadmEtcdTag(env.kubernetesMinor))!;
+      return parseEtcdVersion(kubeadmEtcdTag(env.kubernetesMinorFor(this)))!;
     }
     const version = parseEtcdVersion(given);
     if (!version || version.minor < MIN_ETCD_MINOR) {
@@ -422,11 +422,11 @@ export class EtcdBackup extends Construct {
 
   /** The etcdctl image: kubeadm's for the version, or the given one, whose tag (when it is a version) must have the same minor. */
   private etcdImageFor(env: Environment, etcd: EtcdVersion, given: string | undefined): string {
-    const kubeadmTag = kubeadmEtcdTag(env.kubernetesMinor);
+    const kubeadmTag = kubeadmEtcdTag(env.kubernetesMinorFor(this));
     if (given === undefined) {
       if (parseEtcdVersion(kubeadmTag)!.minor !== etcd.minor) {
         throw new ShipshapeError(this, {
-          problem: `etcdVersion ${etcd.text} is not the etcd kubeadm installs for Kubernetes 1.${env.kubernetesMinor} (${kubeadmTag}), so the default image's etcdctl would not match the cluster`,
+          problem: `etcdVersion ${etcd.text} is not the etcd kubeadm installs for Kubernetes 1.${env.kubernetesMinorFor(this)} (${kubeadmTag}), so the default image's etcdctl would not match the cluster`,
           value: etcd.text,
           fix: `set etcdImage to an image with etcdctl 3.${etcd.minor}, e.g. "${KUBEADM_ETCD_REPOSITORY}:${etcd.minor === 4 ? '3.4.13-0' : `${etcd.text}-0`}"`,
         });

@@ -6,6 +6,7 @@ import { LABELS, MANAGED_BY } from '../core/labels';
 import { assertDnsLabel } from '../core/names';
 import { exempt } from '../core/policy/exemptions';
 import { Stack } from '../core/stack';
+import { LABEL_VALUE_MAX } from '../core/validate';
 
 /** Verbs a Role may grant (no `*`: a wildcard also grants verbs added later). */
 export type RbacVerb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
@@ -175,6 +176,15 @@ export class TeamAccess extends Construct {
     if (namespace === env.namespace || namespace.startsWith('kube-')) {
       throw new ShipshapeError(this, { problem: `namespace "${namespace}" is not a team namespace (it is the environment's or a system namespace)`, value: namespace, fix: 'give the team its own namespace, e.g. "team1"' });
     }
+    // The binding's name is also its app.kubernetes.io/name label value, which the API server caps.
+    const clusterAdminSuffix = '-cluster-admin';
+    if (props.clusterAdmin !== undefined && namespace.length + clusterAdminSuffix.length > LABEL_VALUE_MAX) {
+      throw new ShipshapeError(this, {
+        problem: `with clusterAdmin the ClusterRoleBinding "${namespace}${clusterAdminSuffix}" is also the value of its ${LABELS.name} label, which may be at most ${LABEL_VALUE_MAX} characters`,
+        value: namespace,
+        fix: `shorten the namespace to at most ${LABEL_VALUE_MAX - clusterAdminSuffix.length} characters`,
+      });
+    }
     const accounts = props.serviceAccounts ?? [];
     if (accounts.length === 0 && (props.subjects ?? []).length === 0) {
       throw new ShipshapeError(this, { problem: 'nobody gets the access: no serviceAccounts and no subjects', value: props.serviceAccounts, fix: 'list at least one ServiceAccount, e.g. ["developer1"]' });
@@ -199,7 +209,7 @@ export class TeamAccess extends Construct {
           ...labels(namespace),
           // Like the environment namespaces: a team can deploy, but not privileged or root pods.
           'pod-security.kubernetes.io/enforce': 'restricted',
-          'pod-security.kubernetes.io/enforce-version': `v1.${env.kubernetesMinor}`,
+          'pod-security.kubernetes.io/enforce-version': `v1.${env.kubernetesMinorFor(this)}`,
           'pod-security.kubernetes.io/warn': 'restricted',
         },
       },
@@ -223,7 +233,7 @@ export class TeamAccess extends Construct {
     });
 
     if (props.clusterAdmin !== undefined) {
-      const bindingName = `${namespace}-cluster-admin`;
+      const bindingName = `${namespace}${clusterAdminSuffix}`;
       this.clusterAdminBinding = new kplus.k8s.KubeClusterRoleBinding(this, 'cluster-admin', {
         metadata: { name: bindingName, labels: labels(bindingName) },
         roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },

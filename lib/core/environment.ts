@@ -1,4 +1,4 @@
-import { ShipshapeError } from './errors';
+import { ErrorScope, ShipshapeError } from './errors';
 import { assertDnsLabel, assertInteger } from './names';
 import { SHARED_OUTPUT_FOLDERS } from './output-file';
 import { INT32_MAX, assertLabels, labelValueProblem, qualifiedNameProblem } from './validate';
@@ -275,9 +275,17 @@ export class Environment {
 
   /** The Kubernetes minor version, e.g. 29 for `1.29.3`; throws for a Docker/Swarm-only environment. */
   public get kubernetesMinor(): number {
+    return this.kubernetesMinorFor(`environment:${this.name}`);
+  }
+
+  /**
+   * The Kubernetes minor version for a construct that needs one; throws a ShipshapeError naming `scope` (the
+   * construct's path) for a Docker/Swarm-only environment.
+   */
+  public kubernetesMinorFor(scope: ErrorScope): number {
     if (this.minor === undefined) {
-      throw new ShipshapeError(`environment:${this.name}`, {
-        problem: 'a Kubernetes construct was added, but this environment has no Kubernetes cluster',
+      throw new ShipshapeError(scope, {
+        problem: `a Kubernetes construct was added, but environment "${this.name}" has no Kubernetes cluster`,
         value: this.kubernetesVersion,
         fix: 'set kubernetesVersion on the environment, or keep Kubernetes constructs out of this Docker/Swarm-only stack',
       });
@@ -332,13 +340,24 @@ function validateCluster(path: string, cluster: ClusterDestination | undefined, 
   if ((server === undefined) === (name === undefined)) {
     throw new ShipshapeError(path, { problem: 'cluster needs exactly one of server and name', value: cluster, fix });
   }
-  if (server !== undefined && (typeof server !== 'string' || !CLUSTER_SERVER.test(server) || /@/.test(server))) {
+  if (server !== undefined && (typeof server !== 'string' || !CLUSTER_SERVER.test(server) || /@/.test(server) || !parsesAsServerUrl(server))) {
     throw new ShipshapeError(path, { problem: 'cluster.server must be the https URL of a Kubernetes API server, without credentials', value: server, fix: "use e.g. 'https://prod.k8s.example.com:6443' (Argo CD's own cluster is 'https://kubernetes.default.svc')" });
   }
   if (name !== undefined && (typeof name !== 'string' || !CLUSTER_NAME.test(name))) {
     throw new ShipshapeError(path, { problem: 'cluster.name must be the name of a cluster registered in Argo CD (letters, digits, ".", "_", "-")', value: name, fix: "use e.g. 'prod-eu', as given to argocd cluster add --name" });
   }
   return Object.freeze(server !== undefined ? { server: server as string } : { name: name as string });
+}
+
+// The pattern admits ports 0 and 65536–99999, and names the WHATWG URL parser refuses; Argo CD and later checks parse the URL.
+function parsesAsServerUrl(server: string): boolean {
+  const port = CLUSTER_SERVER.exec(server)?.[2];
+  if (port !== undefined && (Number(port.slice(1)) < 1 || Number(port.slice(1)) > 65535)) return false;
+  try {
+    return new URL(server).protocol === 'https:';
+  } catch {
+    return false;
+  }
 }
 
 // API server host names of the managed services that have one (GKE's endpoint is a bare IP address).

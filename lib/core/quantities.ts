@@ -62,9 +62,12 @@ export function cpuMillicores(scope: ErrorScope, field: string, cpu: unknown, op
   return millis;
 }
 
+// 2^63 bytes in MiB: Kubernetes quantities are int64 underneath, and larger amounts lose their integer form.
+const MAX_MEBIBYTES = 2 ** 43;
+
 /**
  * Mebibytes of a `Size` (possibly fractional); throws a ShipshapeError naming `field` for anything that is
- * not a finite, positive size (NaN, Infinity, zero unless `allowZero`, a string or number where a Size belongs).
+ * not a finite, positive size (NaN, Infinity, zero unless `allowZero`, above 2^63 bytes, a string or number where a Size belongs).
  */
 export function sizeMebibytes(scope: ErrorScope, field: string, size: unknown, options: { allowZero?: boolean } = {}): number {
   const isSize = typeof size === 'object' && size !== null && typeof (size as SizeLike).toMebibytes === 'function';
@@ -74,6 +77,13 @@ export function sizeMebibytes(scope: ErrorScope, field: string, size: unknown, o
       problem: `${field} must be a finite, positive Size${isSize ? '' : ` (a Size object, not ${typeof size === 'string' ? `the string "${size}"` : typeof size})`}${mebibytes === 0 ? '; a zero memory limit or request cannot run any container' : ''}`,
       value: isSize ? mebibytes : size,
       fix: `set ${field} to e.g. Size.mebibytes(256) or Size.gibibytes(1)`,
+    });
+  }
+  if (mebibytes > MAX_MEBIBYTES) {
+    throw new ShipshapeError(scope, {
+      problem: `${field} is larger than 8 EiB (2^63 bytes), the most a Kubernetes quantity holds; beyond it a Size is written in exponent notation ("1.024e+24Mi"), which is no quantity`,
+      value: mebibytes,
+      fix: `set ${field} to a real size, e.g. Size.gibibytes(64) or Size.tebibytes(2)`,
     });
   }
   return mebibytes;

@@ -77,7 +77,7 @@ export class Stack extends Chart {
           name: environment.namespace,
           labels: {
             'pod-security.kubernetes.io/enforce': level,
-            'pod-security.kubernetes.io/enforce-version': `v1.${environment.kubernetesMinor}`,
+            'pod-security.kubernetes.io/enforce-version': `v1.${environment.kubernetesMinorFor(this)}`,
             'pod-security.kubernetes.io/warn': level,
           },
         },

@@ -50,10 +50,15 @@ export function isAmbiguousPlainScalar(value: string): boolean {
   return NON_STRING_PLAIN.some((re) => re.test(value)) || goNumber(value);
 }
 
+// NEL, LS and PS: line breaks to YAML 1.1 readers, ordinary characters to YAML 1.2 ones.
+const YAML11_BREAKS = /[\u0085\u2028\u2029]/;
+const YAML11_BREAKS_ALL = /[\u0085\u2028\u2029]/g;
+
 /**
  * Renders a value as YAML that every YAML 1.1 and 1.2 reader reads back unchanged: strings that a reader
  * would resolve to a bool, number, null or date (`on`, `yes`, `1_000`, `2001-01-01`, `12:30:00`) are
- * double-quoted, keys included, and so is a multi-line string with a line starting with a tab; every other
+ * double-quoted, keys included, and so is a multi-line string with a line starting with a tab or any string
+ * with U+0085, U+2028 or U+2029 (escaped, since YAML 1.1 reads them as line breaks); every other
  * string is written exactly as the `yaml` package writes it.
  */
 export function toYaml(value: unknown, options: { readonly lineWidth?: number; readonly minContentWidth?: number } = YAML_OPTIONS): string {
@@ -63,7 +68,11 @@ export function toYaml(value: unknown, options: { readonly lineWidth?: number; r
       if (typeof node.value === 'string' && node.type === undefined && isAmbiguousPlainScalar(node.value)) node.type = Scalar.QUOTE_DOUBLE;
       // Go's yaml.v3 (docker stack, kubectl) refuses a literal block whose line starts with a tab ("found a tab character").
       else if (typeof node.value === 'string' && node.type === undefined && /(^|\n)\t/.test(node.value) && node.value.includes('\n')) node.type = Scalar.QUOTE_DOUBLE;
+      // YAML 1.1 readers (go-yaml v2 under kubectl, PyYAML) take NEL, LS and PS for line breaks, even quoted.
+      if (typeof node.value === 'string' && YAML11_BREAKS.test(node.value)) node.type = Scalar.QUOTE_DOUBLE;
     },
   });
-  return doc.toString(options);
+  const text = doc.toString(options);
+  // Every string holding one is double-quoted above, and the `yaml` package writes them raw there: escape them.
+  return YAML11_BREAKS.test(text) ? text.replace(YAML11_BREAKS_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : text;
 }

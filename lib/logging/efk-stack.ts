@@ -149,7 +149,7 @@ export class EfkStack extends Construct {
             // baseline Pod Security Standard, so this namespace admits privileged pods; the policy engine's
             // exemptions say which ones and why, and the API server audits baseline violations.
             'pod-security.kubernetes.io/enforce': 'privileged',
-            'pod-security.kubernetes.io/enforce-version': `v1.${env.kubernetesMinor}`,
+            'pod-security.kubernetes.io/enforce-version': `v1.${env.kubernetesMinorFor(this)}`,
             'pod-security.kubernetes.io/audit': 'baseline',
           },
         },

@@ -5,7 +5,7 @@ import { ShipshapeError } from '../core/errors';
 import { assertDnsLabel, assertInteger } from '../core/names';
 import { sizeMebibytes } from '../core/quantities';
 import { Stack } from '../core/stack';
-import { assertPinnedImage } from '../core/validate';
+import { assertPinnedImage, isDns1123Subdomain } from '../core/validate';
 import { AntiAffinityDeployment } from '../workloads/anti-affinity-deployment';
 import { MOUNTED_REGISTRY_CONFIG, proxyLoginCommand } from './proxy-login';
 import { RegistryConfig, S3Storage, distributionVersion } from './registry-config';
@@ -22,7 +22,7 @@ export type MirrorStorage =
        */
       readonly size?: Size;
       /**
-       * StorageClass.
+       * StorageClass; "" binds only a pre-provisioned PersistentVolume without a class.
        * @default - the cluster default
        */
       readonly storageClassName?: string;
@@ -151,6 +151,10 @@ export class RegistryMirror extends Construct implements IRegistryMirror {
     const env = Stack.of(this).environment;
     const name = assertDnsLabel(this, 'name', props.name ?? 'registry-mirror');
     const storage: MirrorStorage = props.storage ?? { type: 'persistent' };
+    // The API server takes "" (no class: bind only a pre-provisioned PersistentVolume) or a DNS subdomain.
+    if (storage.type === 'persistent' && storage.storageClassName !== undefined && storage.storageClassName !== '' && !isDns1123Subdomain(storage.storageClassName)) {
+      throw new ShipshapeError(this, { problem: 'storage.storageClassName is not a StorageClass name: it must be a DNS subdomain', value: storage.storageClassName, fix: 'name an existing StorageClass such as "gp3" or "standard-rwo" (lower-case letters, digits, "-" and "."), or omit it for the cluster default' });
+    }
     const replicas = assertInteger(this, 'replicas', props.replicas ?? 1, 1, 20);
     if (replicas > 1 && storage.type !== 's3') {
       throw new ShipshapeError(this, {

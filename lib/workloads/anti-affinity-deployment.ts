@@ -9,7 +9,7 @@ import { exempt } from '../core/policy/exemptions';
 import { budgetAllowsEviction } from '../core/policy/rules';
 import { CountOrPercent, assertContainerResources, isCountOrPercent, resolveCountOrPercent } from '../core/quantities';
 import { Stack } from '../core/stack';
-import { INT32_MAX, assertDns1035Label, assertLabelValue, assertMountPaths, assertPinnedImage, assertPortName, configMapKeyProblem } from '../core/validate';
+import { INT32_MAX, assertDns1035Label, assertLabelValue, assertMountPaths, assertPinnedImage, assertPortName, configMapKeyProblem, isDns1123Label } from '../core/validate';
 
 /** A port the main container listens on. */
 export interface WorkloadPort {
@@ -404,6 +404,7 @@ export class AntiAffinityDeployment extends Construct {
         'configMap' in source ? kplus.Env.fromConfigMap(this.configMap(source.configMap, `env-from-${i}`)) : kplus.Env.fromSecret(this.secret(source.secret, `env-from-${i}`)),
       ),
     }));
+    this.validateExtraContainers(name, props.initContainers ?? [], props.sidecars ?? []);
     for (const [i, init] of (props.initContainers ?? []).entries()) this.deployment.addInitContainer(hardened(this.withResources(init, `initContainers[${i}]`)));
     for (const [i, sidecar] of (props.sidecars ?? []).entries()) this.deployment.addContainer(hardened(this.withResources(sidecar, `sidecars[${i}]`)));
     for (const [i, path] of assertMountPaths(this, 'writablePaths', props.writablePaths ?? ['/tmp']).entries()) {
@@ -620,6 +621,33 @@ export class AntiAffinityDeployment extends Construct {
       throw new ShipshapeError(this, { problem: `${field}.cpu.request (${cpuRequest}m) is above the limit (${cpuLimit}m)`, value: { request: cpuRequest, limit: cpuLimit }, fix: 'make the CPU request ≤ the CPU limit' });
     }
     return resources;
+  }
+
+  /**
+   * The API server refuses container names that are not DNS labels and names repeated anywhere in the pod (init
+   * containers included); cdk8s-plus names an unnamed container "main" and refuses probes on init containers
+   * with a plain Error, so all of it is checked here first.
+   */
+  private validateExtraContainers(mainName: string, initContainers: kplus.ContainerProps[], sidecars: kplus.ContainerProps[]): void {
+    const seen = new Map<string, string>([[mainName, 'name']]);
+    const fields = [...initContainers.map((c, i) => [c, `initContainers[${i}]`] as const), ...sidecars.map((c, i) => [c, `sidecars[${i}]`] as const)];
+    for (const [container, field] of fields) {
+      if (container.name !== undefined && !isDns1123Label(container.name)) {
+        throw new ShipshapeError(this, { problem: `${field}.name is not a valid container name: it must be an RFC 1123 label`, value: container.name, fix: 'use 1-63 lower-case letters, digits or "-", starting and ending with a letter or digit (e.g. "log-shipper")' });
+      }
+      const effective = container.name ?? 'main';
+      const other = seen.get(effective);
+      if (other !== undefined) {
+        throw new ShipshapeError(this, { problem: `${field} is named "${effective}" like ${other}, and the API server refuses two containers of one pod with the same name`, value: container.name, fix: `give ${field} a name of its own${container.name === undefined ? ' (an unnamed container is called "main")' : ''}` });
+      }
+      seen.set(effective, field);
+    }
+    for (const [i, init] of initContainers.entries()) {
+      const probes = (['liveness', 'readiness', 'startup'] as const).filter((p) => init[p] !== undefined);
+      if (probes.length > 0) {
+        throw new ShipshapeError(this, { problem: `initContainers[${i}] has a ${probes.join(' and a ')} probe, but init containers run to completion and take no probes`, value: probes, fix: `remove ${probes.map((p) => `initContainers[${i}].${p}`).join(' and ')}, or make it a sidecar` });
+      }
+    }
   }
 
   private withResources(container: kplus.ContainerProps, field: string): kplus.ContainerProps {

@@ -99,6 +99,18 @@ describe('TeamAccess', () => {
     }
   });
 
+  it('refuses clusterAdmin for a namespace whose binding name would be too long a label value', () => {
+    const team = (namespace: string) => synthStack((s) => new TeamAccess(s, 'team', { namespace, serviceAccounts: ['a'], preset: 'read-only', clusterAdmin: { reason: 'break-glass' } }));
+    const e = shipshapeError(() => team('n'.repeat(50)));
+    expect(e.path).toBe('test/team');
+    expect(e.value).toBe('n'.repeat(50));
+    expect(e.message).toMatch(/"n{50}-cluster-admin" is also the value of its app\.kubernetes\.io\/name label, which may be at most 63 characters.*Fix: shorten the namespace to at most 49 characters/);
+    const binding = findObject(team('n'.repeat(49)), 'ClusterRoleBinding', `${'n'.repeat(49)}-cluster-admin`);
+    expect(binding.metadata?.labels?.['app.kubernetes.io/name']).toHaveLength(63);
+    // Without clusterAdmin the same namespace is fine.
+    expect(() => synthStack((s) => new TeamAccess(s, 'team', { namespace: 'n'.repeat(50), roleName: 'ops', serviceAccounts: ['a'], preset: 'read-only' }))).not.toThrow();
+  });
+
   it('fails policy for a cluster-admin binding made without the opt-in', () => {
     const result = synthStack((stack) => {
       const team = new TeamAccess(stack, 'team', { namespace: 'team1', serviceAccounts: ['a'], preset: 'read-only' });

@@ -3,6 +3,8 @@ import { AntiAffinityDeployment, Environment, EnvironmentProps, ShipshapeError, 
 import { App } from 'cdk8s';
 import { newStack, testEnvironment } from '../support/synth';
 import { Construct } from 'constructs';
+import { TeamAccess } from '../../lib/cluster';
+import { EfkStack } from '../../lib/logging';
 
 describe('Environment', () => {
   it('fills defaults: namespace = name, containerd, two replicas, instancegroup labels', () => {
@@ -58,6 +60,10 @@ describe('Environment cluster and delivery', () => {
     [{ cluster: { name: 'prod eu' } }, /cluster.name must be the name of a cluster registered in Argo CD/],
     [{ delivery: { sync: 'auto' } }, /delivery.sync must be 'automated' or 'manual'/],
     [{ kubernetesVersion: undefined, cluster: { name: 'edge' } }, /cluster is set on an environment without a Kubernetes cluster/],
+    // The URL parser refuses these; with controlPlane set they used to end in a TypeError.
+    [{ cluster: { server: 'https://10.0.0.1:65536' } }, /cluster.server must be the https URL.*"https:\/\/10.0.0.1:65536"/],
+    [{ cluster: { server: 'https://10.0.0.1:99999' }, controlPlane: { kind: 'kubeadm', nodes: 3 } }, /cluster.server must be the https URL.*99999/],
+    [{ cluster: { server: 'https://api.example.com:0' }, controlPlane: { kind: 'eks' } }, /cluster.server must be the https URL.*:0"/],
   ])('rejects %j', (props, message) => {
     const e = (() => { try { testEnvironment(props as any); } catch (err) { return err as ShipshapeError; } throw new Error('nothing thrown'); })();
     expect(e).toBeInstanceOf(ShipshapeError);
@@ -89,10 +95,32 @@ describe('Docker/Swarm-only environments', () => {
 
   it('have no Kubernetes version, no namespace and no Kubernetes output', () => {
     expect(edge.hasKubernetes).toBe(false);
-    expect(() => edge.kubernetesMinor).toThrow(/environment:edge: a Kubernetes construct was added, but this environment has no Kubernetes cluster.*Fix: set kubernetesVersion/);
+    expect(() => edge.kubernetesMinor).toThrow(/environment:edge: a Kubernetes construct was added, but environment "edge" has no Kubernetes cluster.*Fix: set kubernetesVersion/);
     const stack = new Stack(new App(), 'edge', { environment: edge });
     expect(stack.toJson()).toEqual([]);
     expect(synthesizeStack(stack).problems).toEqual([]);
+  });
+
+  it('accepts ports 1 and 65535 in cluster.server', () => {
+    for (const server of ['https://10.0.0.1:1', 'https://10.0.0.1:65535']) {
+      expect(testEnvironment({ cluster: { server }, controlPlane: { kind: 'kubeadm', nodes: 3 } }).cluster).toEqual({ server });
+    }
+  });
+
+  it('refuse EfkStack and TeamAccess by their construct path, naming the environment', () => {
+    for (const [id, add] of [
+      ['logging', (s: Stack) => new EfkStack(s, 'logging')],
+      ['team-access', (s: Stack) => new TeamAccess(s, 'team-access', { namespace: 'team1', serviceAccounts: ['developer1'], preset: 'deployer' })],
+    ] as const) {
+      const stack = new Stack(new App(), 'edge', { environment: edge });
+      const e = (() => { try { add(stack); } catch (err) { return err as ShipshapeError; } throw new Error('nothing thrown'); })();
+      expect(e).toBeInstanceOf(ShipshapeError);
+      expect(e.path).toBe(`edge/${id}`);
+      expect(e.message).toContain('environment "edge" has no Kubernetes cluster');
+      expect(e.fix).toMatch(/set kubernetesVersion/);
+    }
+    // A stack asked for its namespace names itself.
+    expect(() => new Stack(new App(), 'edge', { environment: edge, createNamespace: true })).toThrow(/^edge: a Kubernetes construct was added/);
   });
 
   it('refuse Kubernetes constructs at synth, naming them and the fix', () => {

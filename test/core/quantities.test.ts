@@ -36,6 +36,19 @@ describe('quantities', () => {
     expect(fraction.message).toContain('not a whole number of mebibytes');
   });
 
+  it('refuses a Size above 2^63 bytes, which would be written in exponent notation ("1.024e+24Mi")', () => {
+    const huge = shipshapeError(() => new AntiAffinityDeployment(newStack(), 'web', { ...web, resources: resources(kplus.Cpu.millis(100), Size.mebibytes(128), Size.gibibytes(1e21)) }));
+    expect(huge.path).toBe('test/web');
+    expect(huge.message).toContain('resources.memory.limit is larger than 8 EiB (2^63 bytes)');
+    expect(huge.message).toContain('(got 1.024e+24)');
+    expect(huge.fix).toMatch(/Size.gibibytes/);
+    const stack = newStack();
+    expect(shipshapeError(() => new Elasticsearch(stack, 'es', { storage: { size: Size.tebibytes(2 ** 24) } })).path).toBe('test/es');
+    // 2^63 bytes itself is still a quantity: 8796093022208Mi.
+    expect(sizeMebibytes('p', 'memory', Size.mebibytes(2 ** 43))).toBe(2 ** 43);
+    expect(() => sizeMebibytes('p', 'memory', Size.mebibytes(2 ** 43 + 1))).toThrow(ShipshapeError);
+  });
+
   it('gives a JavaScript caller passing strings a ShipshapeError, not a TypeError', () => {
     const asString = shipshapeError(() => new AntiAffinityDeployment(newStack(), 'web', { ...web, resources: { cpu: { request: '100m' as unknown as kplus.Cpu }, memory: { request: '128Mi' as unknown as Size, limit: Size.mebibytes(256) } } }));
     expect(asString.message).toContain('resources.cpu.request must be a finite, positive CPU amount (a Cpu object)');

@@ -83,6 +83,27 @@ describe('YAML every reader reads the same way', () => {
     expect(flagged).toBeGreaterThan(30);
   });
 
+  it('escapes U+0085, U+2028 and U+2029 in double quotes, since YAML 1.1 readers (go-yaml v2) take them for line breaks', () => {
+    const value = { 'k\u2028ey': 'nel\u0085x', ls: 'ls\u2028x', ps: ['\u2029', 'a\u2028\nb c\u2029', 'x\\\u2028'], plain: 'on' };
+    const text = toYaml(value);
+    expect(text).not.toMatch(/[\u0085\u2028\u2029]/);
+    expect(text).toContain('ls: "ls\\u2028x"');
+    expect(text).toContain('"k\\u2028ey": "nel\\u0085x"');
+    expect(read11(text), text).toEqual(value);
+    expect(read12(text), text).toEqual(value);
+    // Strings without them keep the bytes stringify writes.
+    expect(toYaml({ a: 'b c', d: 'e\nf' })).toBe(stringify({ a: 'b c', d: 'e\nf' }, YAML_OPTIONS));
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.string(), fc.constantFrom('\u0085', '\u2028', '\u2029', '\\', '"', '\n', ' ')), { maxLength: 8 }).map((p) => p.join('')), (s) => {
+        const out = toYaml({ [s]: [s] }, { lineWidth: 20, minContentWidth: 0 });
+        expect(out).not.toMatch(/[\u0085\u2028\u2029]/);
+        expect(read11(out)).toEqual({ [s]: [s] });
+        expect(read12(out)).toEqual({ [s]: [s] });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('writes manifests, the kustomization, docker-stack.yml and ConfigMap data that YAML 1.1 reads as the same strings', () => {
     const stack = newStack(new Environment({ name: 'on', kubernetesVersion: '1.29' }));
     const settings = new kplus.ConfigMap(stack, 'settings', { metadata: { name: 'settings', annotations: { 'example.com/window': '12:30:00' } }, data: { yes: '2001-01-01', FLAG: 'off' } });

@@ -147,6 +147,16 @@ describe('RegistryMirror on Kubernetes', () => {
     expect(result.objects.some((o) => o.manifest.kind === 'PersistentVolumeClaim')).toBe(false);
   });
 
+  it('refuses a storageClassName the API server refuses, and passes a valid one or "" through to the claim', () => {
+    for (const storageClassName of ['Fast_SSD', 'gp3 ', '-gp3', 'a'.repeat(254)]) {
+      expect(() => new RegistryMirror(newStack(), 'mirror', { storage: { type: 'persistent', storageClassName } })).toThrow(/^test\/mirror: storage\.storageClassName is not a StorageClass name: it must be a DNS subdomain \(got ".*"\)\. Fix: name an existing StorageClass/);
+    }
+    for (const storageClassName of ['standard-rwo', 'ebs.csi.gp3', '']) {
+      const result = synthStack((stack) => new RegistryMirror(stack, 'mirror', { storage: { type: 'persistent', storageClassName } }));
+      expect(findObject(result, 'PersistentVolumeClaim', 'registry-mirror').spec.storageClassName).toBe(storageClassName);
+    }
+  });
+
   it('runs several replicas only on shared storage, with a disruption budget', () => {
     expect(() => new RegistryMirror(newStack(), 'mirror', { replicas: 2 })).toThrow(/test\/mirror: 2 replicas need shared storage: with persistent storage each replica would hold its own cache and a ReadWriteOnce claim/);
     const s3 = { type: 's3' as const, region: 'eu-west-1', bucket: 'cache' };

@@ -206,6 +206,13 @@ describe('AntiAffinityDeployment', () => {
       ['a grace period no longer than the preStop delay', { preStopDelaySeconds: 20, terminationGracePeriodSeconds: 20 }, /terminationGracePeriodSeconds 20 does not outlast preStopDelaySeconds 20.*Fix: set terminationGracePeriodSeconds to at least 20/],
       ['a zero preStop delay', { preStopDelaySeconds: 0 }, /preStopDelaySeconds must be an integer from 1 to 120/],
       ['a fractional preStop delay', { preStopDelaySeconds: 2.5 }, /preStopDelaySeconds must be an integer/],
+      ['an empty sidecar name', { sidecars: [{ name: '', image: 'envoyproxy/envoy:v1.31.2' }] }, /sidecars\[0\]\.name is not a valid container name: it must be an RFC 1123 label \(got ""\)/],
+      ['an init container name that is not a DNS label', { initContainers: [{ name: 'Migrate_DB', image: 'ghcr.io/acme/migrate:1.0.0' }] }, /initContainers\[0\]\.name is not a valid container name.*"Migrate_DB"/],
+      ['a sidecar named like the main container', { sidecars: [{ name: 'web', image: 'envoyproxy/envoy:v1.31.2' }] }, /sidecars\[0\] is named "web" like name, and the API server refuses two containers of one pod with the same name/],
+      ['a sidecar named like an init container', { initContainers: [{ name: 'setup', image: 'ghcr.io/acme/migrate:1.0.0' }], sidecars: [{ name: 'setup', image: 'envoyproxy/envoy:v1.31.2' }] }, /sidecars\[0\] is named "setup" like initContainers\[0\]/],
+      ['two unnamed sidecars (both called "main")', { sidecars: [{ image: 'envoyproxy/envoy:v1.31.2' }, { image: 'envoyproxy/envoy:v1.31.2' }] }, /sidecars\[1\] is named "main" like sidecars\[0\].*an unnamed container is called "main"/],
+      ['an init container with probes', { initContainers: [{ name: 'migrate', image: 'ghcr.io/acme/migrate:1.0.0', liveness: kplus.Probe.fromCommand(['true']), readiness: kplus.Probe.fromCommand(['true']) }] }, /initContainers\[0\] has a liveness and a readiness probe, but init containers run to completion and take no probes.*Fix: remove initContainers\[0\]\.liveness and initContainers\[0\]\.readiness/],
+      ['an init container with a startup probe', { initContainers: [{ name: 'migrate', image: 'ghcr.io/acme/migrate:1.0.0', startup: kplus.Probe.fromCommand(['true']) }] }, /initContainers\[0\] has a startup probe/],
       ['memory request above limit', { resources: { memory: { request: Size.gibibytes(2), limit: Size.gibibytes(1) } } }, /memory.request \(2048Mi\) is above the limit \(1024Mi\)/],
     ])('rejects %s', (_, props, message) => {
       const error = constructionError(props);
