@@ -100,6 +100,19 @@ describe('policy engine', () => {
     expect(RULES.filter((r) => r.severity !== 'warning').every((r) => r.severity === 'error')).toBe(true);
   });
 
+  describe('yaml-line-separators', () => {
+    it('refuses U+0085, U+2028 and U+2029 anywhere, since kubectl reads them as a space', () => {
+      for (const ch of ['\u0085', '\u2028', '\u2029']) {
+        const d = deployment({ replicas: 3, containers: [container({ args: [`a${ch}b`] })] });
+        const v = run(d, pdb({ maxUnavailable: 1 })).violations;
+        expect(v.map((x) => x.ruleId)).toEqual(['yaml-line-separators']);
+        expect(v[0].message).toContain('spec.template.spec.containers[0].args[0]');
+      }
+      const clean = deployment({ replicas: 3, containers: [container({ args: ['a\nb', 'ü→✓'] })] });
+      expect(run(clean, pdb({ maxUnavailable: 1 })).violations).toEqual([]);
+    });
+  });
+
   describe('container-resources', () => {
     it('fails a container without a memory limit, naming what is missing', () => {
       const d = deployment({ replicas: 3, containers: [container({ resources: { requests: { cpu: '1', memory: '1Gi' } } })] });

@@ -3,6 +3,9 @@ import { configMapKeyProblem } from '../validate';
 import { CredentialFinding, EXEMPTION_KEY, isCredentialName, scanArgs, scanDocument, scanVariable } from './credentials';
 import { ContainerRef, LONG_RUNNING_KINDS, Manifest, ManifestIndex, REPLICATED_KINDS, containersOf, podTemplateOf, selectorMatches } from './manifest';
 
+// NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR: line breaks to YAML 1.1 (go-yaml v2, which kubectl uses).
+const LINE_SEPARATORS = /[\u0085\u2028\u2029]/;
+
 /** One problem a rule found in one object. */
 export interface RuleFinding {
   /** What is wrong. */
@@ -268,6 +271,29 @@ export const RULES: readonly PolicyRule[] = [
       const found = scanDocument(m, (path) => judgedElsewhere(m, path) || EXEMPTION_KEY.test(path.replace(/^.*annotations\./, '')));
       const at = new Map(found.map((f) => [f.subject ?? f.path, f.path]));
       return perSubject(found.map((f) => ({ ...f, subject: f.subject ?? f.path })), (s) => `field ${at.get(s!)}${at.get(s!) === s ? '' : ` (${s})`}`, 'keep credentials out of the object: reference a Secret by name');
+    },
+  },
+  {
+    id: 'yaml-line-separators',
+    severity: 'error',
+    description: 'no key or value holds U+0085, U+2028 or U+2029: kubectl and other YAML 1.1 readers fold them into a space, even escaped, so the object would not mean what it says',
+    check: (m) => {
+      const found: string[] = [];
+      const walk = (value: unknown, path: string): void => {
+        if (typeof value === 'string') {
+          if (LINE_SEPARATORS.test(value)) found.push(path);
+        } else if (Array.isArray(value)) {
+          value.forEach((v, i) => walk(v, `${path}[${i}]`));
+        } else if (value !== null && typeof value === 'object') {
+          for (const [k, v] of Object.entries(value)) {
+            const at = path ? `${path}.${k}` : k;
+            if (LINE_SEPARATORS.test(k)) found.push(JSON.stringify(at));
+            walk(v, at);
+          }
+        }
+      };
+      walk(m, '');
+      return found.map((path) => ({ message: `field ${path} holds U+0085, U+2028 or U+2029, which kubectl's YAML reader turns into a space`, fix: 'remove the character (write \\n for a line break)' }));
     },
   },
   {
