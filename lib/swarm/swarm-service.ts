@@ -505,8 +505,12 @@ export class SwarmService extends Construct {
     }
     this.logging = props.logging ?? { driver: 'json-file' };
     validateLogging(this, 'logging', this.logging);
-    for (const [key] of Object.entries(props.environment ?? {})) {
+    for (const [key, value] of Object.entries(props.environment ?? {})) {
       if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key)) throw new ShipshapeError(this, { problem: 'an environment variable name must be a C identifier', value: key, fix: 'rename the variable' });
+      // docker stack deploy fills a variable written with an empty value from the deploying machine's environment.
+      if (value === '' && !(props.interpolate ?? []).includes(key)) {
+        throw new ShipshapeError(this, { problem: `environment variable ${key} is empty, and docker stack deploy would fill it from the deploying machine's environment`, value, fix: 'give it a value or leave the variable out' });
+      }
     }
     for (const name of props.interpolate ?? []) {
       if (props.environment?.[name] === undefined) {

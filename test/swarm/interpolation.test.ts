@@ -15,6 +15,11 @@ function render(props: SwarmServiceProps) {
 }
 
 describe('SwarmService values reach the container as written (docker stack deploy interpolation)', () => {
+  it('refuses an empty environment value, which docker stack deploy would fill from the deploying machine', () => {
+    expect(() => render({ name: 'web', image: 'nginx:1.27.2', environment: { X: '' } })).toThrow(ShipshapeError);
+    expect(() => render({ name: 'web', image: 'nginx:1.27.2', environment: { X: '' } })).toThrow(/edge\/web: environment variable X is empty.*Fix: give it a value/s);
+  });
+
   it('doubles every $ of every value it writes to docker-stack.yml', () => {
     const web = render(DOLLAR_EVERYWHERE);
     const twice = (s: string) => s.replace(/\$/g, '$$$$');
