@@ -67,7 +67,8 @@ export function toYaml(value: unknown, options: { readonly lineWidth?: number; r
     Scalar(_key, node: Scalar) {
       if (typeof node.value === 'string' && node.type === undefined && isAmbiguousPlainScalar(node.value)) node.type = Scalar.QUOTE_DOUBLE;
       // Go's yaml.v3 (docker stack, kubectl) refuses a literal block whose line starts with a tab ("found a tab character").
-      else if (typeof node.value === 'string' && node.type === undefined && /(^|\n)\t/.test(node.value) && node.value.includes('\n')) node.type = Scalar.QUOTE_DOUBLE;
+      // A literal block whose first line is only spaces loses them on reading (" \n" reads back as "\n").
+      else if (typeof node.value === 'string' && node.type === undefined && node.value.includes('\n') && (/(^|\n)\t/.test(node.value) || /^ +(\n|$)/.test(node.value))) node.type = Scalar.QUOTE_DOUBLE;
       // YAML 1.1 readers (go-yaml v2 under kubectl, PyYAML) take NEL, LS and PS for line breaks, even quoted.
       if (typeof node.value === 'string' && YAML11_BREAKS.test(node.value)) node.type = Scalar.QUOTE_DOUBLE;
     },

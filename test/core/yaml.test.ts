@@ -93,9 +93,11 @@ describe('YAML every reader reads the same way', () => {
     expect(read12(text), text).toEqual(value);
     // Strings without them keep the bytes stringify writes.
     expect(toYaml({ a: 'b c', d: 'e\nf' })).toBe(stringify({ a: 'b c', d: 'e\nf' }, YAML_OPTIONS));
+    // A first line of spaces would be lost in a literal block.
+    expect(read11(toYaml({ v: ' \n' }))).toEqual({ v: ' \n' });
     fc.assert(
       fc.property(fc.array(fc.oneof(fc.string(), fc.constantFrom('\u0085', '\u2028', '\u2029', '\\', '"', '\n', ' ')), { maxLength: 8 }).map((p) => p.join('')), (s) => {
-        const out = toYaml({ [s]: [s] }, { lineWidth: 20, minContentWidth: 0 });
+        const out = toYaml({ [s]: [s] });
         expect(out).not.toMatch(/[\u0085\u2028\u2029]/);
         expect(read11(out)).toEqual({ [s]: [s] });
         expect(read12(out)).toEqual({ [s]: [s] });
