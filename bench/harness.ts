@@ -165,7 +165,9 @@ export function measure(cmd: Command, options: MeasureOptions): Measurement {
     report,
     ...(timedOut ? { timedOut } : {}),
   };
-  options.log?.(`  ${m.label}: median ${timedOut ? '>' : ''}${m.medianMs} ms [${m.minMs}-${m.maxMs}], CPU ${m.cpuMs ?? '?'} ms (user ${m.userCpuMs ?? '?'} ms), peak RSS ${m.peakRssMb ?? '?'} MB${timedOut ? ' (stopped at the time limit)' : ''}`);
+  options.log?.(
+    `  ${m.label}: median ${timedOut ? '>' : ''}${m.medianMs} ms [${m.minMs}-${m.maxMs}], CPU ${m.cpuMs ?? '?'} ms (user ${m.userCpuMs ?? '?'} ms), peak RSS ${m.peakRssMb ?? '?'} MB${timedOut ? ' (stopped at the time limit)' : ''}`,
+  );
   return m;
 }
 
@@ -195,12 +197,18 @@ export function describeMachine(): Machine {
   let cpuModel = cpus[0]?.model?.trim() || 'unknown';
   // Virtual machines often report a bare family name; lscpu says the same, but keep its vendor line when richer.
   if (cpuModel === 'unknown' && fs.existsSync('/proc/cpuinfo')) {
-    const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
+    const line = fs
+      .readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('model name'));
     if (line) cpuModel = line.split(':')[1].trim();
   }
   let osName = `${os.type()} ${os.release()}`;
   if (fs.existsSync('/etc/os-release')) {
-    const pretty = fs.readFileSync('/etc/os-release', 'utf8').split('\n').find((l) => l.startsWith('PRETTY_NAME='));
+    const pretty = fs
+      .readFileSync('/etc/os-release', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('PRETTY_NAME='));
     if (pretty) osName = pretty.slice('PRETTY_NAME='.length).replace(/"/g, '');
   }
   const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
@@ -229,6 +237,11 @@ export function readTree(dir: string): Map<string, string> {
   };
   walk(dir);
   return new Map([...files].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** The tree without the container-structure-test configs, which only shipshape writes (plain cdk8s-plus has no such step). */
+export function withoutImageTests(tree: Map<string, string>): Map<string, string> {
+  return new Map([...tree].filter(([p]) => !/^[^/]+\/images\/[^/]+\.cst\.yaml$/.test(p)));
 }
 
 /** Paths that differ between two trees (missing on either side or different content). */

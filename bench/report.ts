@@ -1,6 +1,6 @@
 /** Renders bench results as Markdown (bench/results.md and the README's Performance section). */
 import type { Measurement } from './harness';
-import type { BenchResults } from './run';
+import type { BenchResults } from './results';
 
 function cell(m: Measurement | undefined): string {
   if (!m) return 'n/a';
@@ -51,10 +51,15 @@ export function renderTables(r: BenchResults): string {
   const sizes = r.options.sizes.filter((n) => m[`scale-${n}-shipshape-js`]);
   if (sizes.length > 0) {
     lines.push('**(b) Generated stacks: N AntiAffinityDeployments × 3 environments (dev, stage, prod)**', '');
-    lines.push('| N | objects | shipshape (precompiled) | plain cdk8s-plus-27 (precompiled) | overhead (wall) | CPU shipshape / plain | overhead (user CPU) | shipshape (tsx) | floor | peak RSS shipshape / plain |', '| ---: | ---: | --- | --- | --- | --- | --- | --- | --- | --- |');
+    lines.push(
+      '| N | objects | shipshape (precompiled) | plain cdk8s-plus-27 (precompiled) | overhead (wall) | CPU shipshape / plain | overhead (user CPU) | shipshape (tsx) | floor | peak RSS shipshape / plain |',
+      '| ---: | ---: | --- | --- | --- | --- | --- | --- | --- | --- |',
+    );
     for (const n of sizes) {
       const s = m[`scale-${n}-shipshape-js`];
-      lines.push(`| ${n} | ${s.report?.objects ?? '?'} | ${cell(s)} | ${cell(m[`scale-${n}-raw-js`])} | ${x(d[`scale${n}ShipshapeOverRaw`])} | ${cpu(s)} / ${cpu(m[`scale-${n}-raw-js`])} | ${x(d[`scale${n}ShipshapeOverRawCpu`])} | ${cell(m[`scale-${n}-shipshape-tsx`])} | ${cell(m[`scale-${n}-floor`])} | ${rss(s)} / ${rss(m[`scale-${n}-raw-js`])} |`);
+      lines.push(
+        `| ${n} | ${s.report?.objects ?? '?'} | ${cell(s)} | ${cell(m[`scale-${n}-raw-js`])} | ${x(d[`scale${n}ShipshapeOverRaw`])} | ${cpu(s)} / ${cpu(m[`scale-${n}-raw-js`])} | ${x(d[`scale${n}ShipshapeOverRawCpu`])} | ${cell(m[`scale-${n}-shipshape-tsx`])} | ${cell(m[`scale-${n}-floor`])} | ${rss(s)} / ${rss(m[`scale-${n}-raw-js`])} |`,
+      );
     }
     lines.push('');
     const marginals = Object.entries(d).filter(([k]) => k.startsWith('marginalMsPerObject_'));
@@ -77,7 +82,9 @@ export function renderTables(r: BenchResults): string {
     lines.push('**(c) Against `kubectl kustomize` (generated base + 3 overlays, one `kubectl kustomize` per environment)**', '');
     lines.push('| N | kubectl kustomize | shipshape (precompiled) | shipshape (tsx) | peak RSS kustomize / shipshape |', '| ---: | --- | --- | --- | --- |');
     for (const n of kustomize) {
-      lines.push(`| ${n} | ${cell(m[`kustomize-${n}`])} | ${cell(m[`scale-${n}-shipshape-js`])} | ${cell(m[`scale-${n}-shipshape-tsx`])} | ${rss(m[`kustomize-${n}`])} / ${rss(m[`scale-${n}-shipshape-js`])} |`);
+      lines.push(
+        `| ${n} | ${cell(m[`kustomize-${n}`])} | ${cell(m[`scale-${n}-shipshape-js`])} | ${cell(m[`scale-${n}-shipshape-tsx`])} | ${rss(m[`kustomize-${n}`])} / ${rss(m[`scale-${n}-shipshape-js`])} |`,
+      );
     }
     lines.push('');
   }
@@ -100,7 +107,14 @@ export function renderTables(r: BenchResults): string {
 
 /** bench/results.md. */
 export function renderMarkdown(r: BenchResults): string {
-  const lines = [`# shipshape benchmark results`, '', `Generated ${r.generatedAt} by \`npm run bench\`${r.options.quick ? ' (quick mode: not for publication)' : ''} in ${r.durationS} s.`, '', `Machine: ${machineLine(r)}.`, ''];
+  const lines = [
+    `# shipshape benchmark results`,
+    '',
+    `Generated ${r.generatedAt} by \`npm run bench\`${r.options.quick ? ' (quick mode: not for publication)' : ''} in ${r.durationS} s.`,
+    '',
+    `Machine: ${machineLine(r)}.`,
+    '',
+  ];
   if (r.build) lines.push(`Precompiled path built with tsc into bench/.work/js in ${fmtMs(r.build.tscMs)}${r.build.ok ? '' : ' (tsc reported type errors; JavaScript still emitted)'}.`, '');
   lines.push(renderTables(r));
   if (r.checks.length > 0) {

@@ -17,9 +17,10 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Command, Machine, Measurement, describeMachine, hasGnuTime, measure, readTree, treeDifferences } from './harness';
+import { Command, Measurement, describeMachine, hasGnuTime, measure, readTree, treeDifferences, withoutImageTests } from './harness';
 import { writeKustomizeLayout } from './generators/kustomize';
 import { renderMarkdown } from './report';
+import type { BenchResults } from './results';
 
 const ROOT = path.resolve(__dirname, '..');
 const BENCH = path.join(ROOT, 'bench');
@@ -60,21 +61,6 @@ function parseOptions(argv: string[]): Options {
     throw new Error(`bad options: ${argv.join(' ')}`);
   }
   return options;
-}
-
-/** Everything results.json holds. */
-export interface BenchResults {
-  readonly generatedAt: string;
-  /** Wall time of the whole bench run, seconds. */
-  readonly durationS: number;
-  readonly machine: Machine;
-  readonly options: { runs: number; warmups: number; sizes: number[]; quick: boolean; rss: string };
-  readonly build?: { readonly tscMs: number; readonly ok: boolean; readonly errors?: string };
-  readonly measurements: Record<string, Measurement>;
-  readonly checks: { name: string; ok: boolean; detail: string }[];
-  readonly derived: Record<string, number | null>;
-  readonly targets: { id: string; target: string; value: string; met: boolean | null; note?: string }[];
-  readonly errors: string[];
 }
 
 function log(line: string): void {
@@ -153,14 +139,33 @@ function main(): void {
       log(`  reference platform does not synthesize; (a) skipped\n${dump.stderr.slice(-3000)}`);
     } else {
       run('platform-tsx', 'synth via tsx (tsx stacks/main.ts)', { command: NODE, args: [TSX, 'stacks/main.ts'], cwd: ROOT, env: { CDK8S_OUTDIR: out('platform-tsx') } }, fresh(out('platform-tsx')));
-      run('platform-tsx-cjs', 'synth via tsx hook in one process (node --require tsx/cjs stacks/main.ts)', { command: NODE, args: ['--require', 'tsx/cjs', 'stacks/main.ts'], cwd: ROOT, env: { CDK8S_OUTDIR: out('platform-tsx-cjs') } }, fresh(out('platform-tsx-cjs')));
-      run('platform-npm', 'npm run synth (npm start-up + tsx)', { command: 'npm', args: ['run', '--silent', 'synth'], cwd: ROOT, env: { CDK8S_OUTDIR: out('platform-npm') } }, fresh(out('platform-npm')));
+      run(
+        'platform-tsx-cjs',
+        'synth via tsx hook in one process (node --require tsx/cjs stacks/main.ts)',
+        { command: NODE, args: ['--require', 'tsx/cjs', 'stacks/main.ts'], cwd: ROOT, env: { CDK8S_OUTDIR: out('platform-tsx-cjs') } },
+        fresh(out('platform-tsx-cjs')),
+      );
+      run(
+        'platform-npm',
+        'npm run synth (npm start-up + tsx)',
+        { command: 'npm', args: ['run', '--silent', 'synth'], cwd: ROOT, env: { CDK8S_OUTDIR: out('platform-npm') } },
+        fresh(out('platform-npm')),
+      );
       run('platform-js', 'synth precompiled (node main.js)', { command: NODE, args: [js('stacks/main.js')], cwd: ROOT, env: { CDK8S_OUTDIR: out('platform-js') } }, fresh(out('platform-js')));
-      run('platform-floor', 'floor: JSON dump → same files', { command: NODE, args: [path.join(BENCH, 'programs', 'floor.cjs'), dumpFile, out('platform-floor')], cwd: ROOT }, fresh(out('platform-floor')));
+      run(
+        'platform-floor',
+        'floor: JSON dump → same files',
+        { command: NODE, args: [path.join(BENCH, 'programs', 'floor.cjs'), dumpFile, out('platform-floor')], cwd: ROOT },
+        fresh(out('platform-floor')),
+      );
       for (const variant of ['platform-tsx', 'platform-js']) {
         if (!fs.existsSync(out(variant)) || !fs.existsSync(out('platform-floor'))) continue;
         const diffs = treeDifferences(readTree(out(variant)), readTree(out('platform-floor')));
-        checks.push({ name: `${variant} output = floor output`, ok: diffs.length === 0, detail: diffs.length === 0 ? `${readTree(out('platform-floor')).size} files, byte-identical` : diffs.slice(0, 10).join('; ') });
+        checks.push({
+          name: `${variant} output = floor output`,
+          ok: diffs.length === 0,
+          detail: diffs.length === 0 ? `${readTree(out('platform-floor')).size} files, byte-identical` : diffs.slice(0, 10).join('; '),
+        });
       }
     }
   }
@@ -169,14 +174,34 @@ function main(): void {
   if (options.only.has('b') || options.only.has('c')) {
     log(`(b) generated stacks: ${options.sizes.join(', ')} AntiAffinityDeployments x 3 environments`);
     for (const n of options.sizes) {
-      run(`scale-${n}-shipshape-js`, `shipshape, ${n} services, precompiled`, { command: NODE, args: [js('bench/programs/synth-scale.js'), String(n), out(`scale-${n}-shipshape`)], cwd: ROOT }, fresh(out(`scale-${n}-shipshape`)));
+      run(
+        `scale-${n}-shipshape-js`,
+        `shipshape, ${n} services, precompiled`,
+        { command: NODE, args: [js('bench/programs/synth-scale.js'), String(n), out(`scale-${n}-shipshape`)], cwd: ROOT },
+        fresh(out(`scale-${n}-shipshape`)),
+      );
       if (!options.only.has('b')) continue;
-      run(`scale-${n}-raw-js`, `plain cdk8s-plus-27, ${n} services, precompiled`, { command: NODE, args: [js('bench/programs/raw-scale.js'), String(n), out(`scale-${n}-raw`)], cwd: ROOT }, fresh(out(`scale-${n}-raw`)));
-      run(`scale-${n}-shipshape-tsx`, `shipshape, ${n} services, tsx`, { command: NODE, args: [TSX, 'bench/programs/synth-scale.ts', String(n), out(`scale-${n}-shipshape-tsx`)], cwd: ROOT }, fresh(out(`scale-${n}-shipshape-tsx`)));
+      run(
+        `scale-${n}-raw-js`,
+        `plain cdk8s-plus-27, ${n} services, precompiled`,
+        { command: NODE, args: [js('bench/programs/raw-scale.js'), String(n), out(`scale-${n}-raw`)], cwd: ROOT },
+        fresh(out(`scale-${n}-raw`)),
+      );
+      run(
+        `scale-${n}-shipshape-tsx`,
+        `shipshape, ${n} services, tsx`,
+        { command: NODE, args: [TSX, 'bench/programs/synth-scale.ts', String(n), out(`scale-${n}-shipshape-tsx`)], cwd: ROOT },
+        fresh(out(`scale-${n}-shipshape-tsx`)),
+      );
       const dumpFile = path.join(WORK, `scale-${n}-dump.json`);
       const dump = spawnSync(NODE, [js('bench/programs/dump.js'), String(n), dumpFile], { cwd: ROOT, encoding: 'utf8' });
       if (dump.status === 0) {
-        run(`scale-${n}-floor`, `floor, ${n} services`, { command: NODE, args: [path.join(BENCH, 'programs', 'floor.cjs'), dumpFile, out(`scale-${n}-floor`)], cwd: ROOT }, fresh(out(`scale-${n}-floor`)));
+        run(
+          `scale-${n}-floor`,
+          `floor, ${n} services`,
+          { command: NODE, args: [path.join(BENCH, 'programs', 'floor.cjs'), dumpFile, out(`scale-${n}-floor`)], cwd: ROOT },
+          fresh(out(`scale-${n}-floor`)),
+        );
       } else {
         errors.push(`dump of ${n} services failed: ${dump.stderr.slice(-2000)}`);
       }
@@ -184,8 +209,13 @@ function main(): void {
         const shipshape = readTree(out(`scale-${n}-shipshape`));
         for (const other of ['raw', 'floor']) {
           if (!fs.existsSync(out(`scale-${n}-${other}`))) continue;
-          const diffs = treeDifferences(shipshape, readTree(out(`scale-${n}-${other}`)));
-          checks.push({ name: `${n} services: shipshape output = ${other} output`, ok: diffs.length === 0, detail: diffs.length === 0 ? `${shipshape.size} files, byte-identical` : diffs.slice(0, 10).join('; ') });
+          const compared = other === 'raw' ? withoutImageTests(shipshape) : shipshape;
+          const diffs = treeDifferences(compared, readTree(out(`scale-${n}-${other}`)));
+          checks.push({
+            name: `${n} services: shipshape output = ${other} output`,
+            ok: diffs.length === 0,
+            detail: diffs.length === 0 ? `${compared.size} files, byte-identical` : diffs.slice(0, 10).join('; '),
+          });
         }
       }
     }
@@ -204,10 +234,16 @@ function main(): void {
       // Each run is capped at --kustomize-budget seconds (default 90): a run stopped there is reported as a lower bound.
       const large = n >= 1000;
       const counts = large ? { runs: options.kustomizeRuns, warmups: 0 } : undefined;
-      const m = run(`kustomize-${n}`, `kubectl kustomize, ${n} services x 3 overlays`, { command: 'sh', args: ['-c', script, 'sh', layout, target], cwd: ROOT, timeoutS: large ? options.kustomizeBudgetS : undefined }, () => {
-        fresh(target)();
-        fs.mkdirSync(target, { recursive: true });
-      }, counts);
+      const m = run(
+        `kustomize-${n}`,
+        `kubectl kustomize, ${n} services x 3 overlays`,
+        { command: 'sh', args: ['-c', script, 'sh', layout, target], cwd: ROOT, timeoutS: large ? options.kustomizeBudgetS : undefined },
+        () => {
+          fresh(target)();
+          fs.mkdirSync(target, { recursive: true });
+        },
+        counts,
+      );
       if (m && !m.timedOut) {
         const rendered = ['dev', 'stage', 'prod'].map((e) => (fs.readFileSync(path.join(target, `${e}.yaml`), 'utf8').match(/^kind: /gm) ?? []).length).reduce((a, b) => a + b, 0);
         const expected = measurements[`scale-${n}-shipshape-js`]?.report?.objects;
@@ -225,18 +261,27 @@ function main(): void {
 
   machine.loadAverage.end = Math.round(os.loadavg()[0] * 100) / 100;
   const durationS = Math.round((Date.now() - started) / 1000);
-  const results = derive({
-    generatedAt: new Date().toISOString(),
-    machine,
-    durationS,
-    options: { runs: options.runs, warmups: options.warmups, sizes: options.sizes, quick: options.quick, rss: gnuTime ? 'GNU time %M (max over the process tree)' : 'process.resourceUsage().maxRSS (max over Node processes)' },
-    build,
-    measurements,
-    checks,
-    derived: {},
-    targets: [],
-    errors,
-  }, options.sizes);
+  const results = derive(
+    {
+      generatedAt: new Date().toISOString(),
+      machine,
+      durationS,
+      options: {
+        runs: options.runs,
+        warmups: options.warmups,
+        sizes: options.sizes,
+        quick: options.quick,
+        rss: gnuTime ? 'GNU time %M (max over the process tree)' : 'process.resourceUsage().maxRSS (max over Node processes)',
+      },
+      build,
+      measurements,
+      checks,
+      derived: {},
+      targets: [],
+      errors,
+    },
+    options.sizes,
+  );
   fs.mkdirSync(options.outDir, { recursive: true });
   fs.writeFileSync(path.join(options.outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   fs.writeFileSync(path.join(options.outDir, 'results.md'), renderMarkdown(results));
@@ -275,25 +320,60 @@ function derive(results: BenchResults, sizes: number[]): BenchResults {
   }
   const t = results.targets;
   const fmt = (v: number | undefined | null, unit = ' ms'): string => (v === undefined || v === null ? 'not measured' : `${v}${unit}`);
-  t.push({ id: 'a.wall', target: 'cold synth of the reference platform ≤ 1.5 s wall (tsx)', value: fmt(ms('platform-tsx')), met: ms('platform-tsx') === undefined ? null : ms('platform-tsx')! <= 1500, note: `precompiled: ${fmt(ms('platform-js'))}; npm run synth: ${fmt(ms('platform-npm'))}` });
-  t.push({ id: 'a.floor', target: 'cold synth ≤ 2× the floor', value: `tsx ${fmt(d.platformTsxOverFloor, '×')}, precompiled ${fmt(d.platformJsOverFloor, '×')}`, met: d.platformTsxOverFloor === null ? null : d.platformTsxOverFloor <= 2, note: `floor: ${fmt(ms('platform-floor'))}` });
+  t.push({
+    id: 'a.wall',
+    target: 'cold synth of the reference platform ≤ 1.5 s wall (tsx)',
+    value: fmt(ms('platform-tsx')),
+    met: ms('platform-tsx') === undefined ? null : ms('platform-tsx')! <= 1500,
+    note: `precompiled: ${fmt(ms('platform-js'))}; npm run synth: ${fmt(ms('platform-npm'))}`,
+  });
+  t.push({
+    id: 'a.floor',
+    target: 'cold synth ≤ 2× the floor',
+    value: `tsx ${fmt(d.platformTsxOverFloor, '×')}, precompiled ${fmt(d.platformJsOverFloor, '×')}`,
+    met: d.platformTsxOverFloor === null ? null : d.platformTsxOverFloor <= 2,
+    note: `floor: ${fmt(ms('platform-floor'))}`,
+  });
   for (const n of sizes) {
     const r = d[`scale${n}ShipshapeOverRaw`];
-    t.push({ id: `b.ratio.${n}`, target: `${n} services × 3: ≤ 1.3× plain cdk8s-plus-27`, value: fmt(r, '×'), met: r === null ? null : r <= 1.3, note: `user CPU ratio ${fmt(d[`scale${n}ShipshapeOverRawCpu`], '×')}` });
+    t.push({
+      id: `b.ratio.${n}`,
+      target: `${n} services × 3: ≤ 1.3× plain cdk8s-plus-27`,
+      value: fmt(r, '×'),
+      met: r === null ? null : r <= 1.3,
+      note: `user CPU ratio ${fmt(d[`scale${n}ShipshapeOverRawCpu`], '×')}`,
+    });
   }
   if (sorted.includes(10) && sorted.includes(100) && sorted.includes(1000)) {
     const low = d['marginalMsPerObject_shipshape-js_10to100'];
     const high = d['marginalMsPerObject_shipshape-js_100to1000'];
     const deviation = low && high ? Math.round((high / low - 1) * 1000) / 10 : null;
     d.linearityDeviationPercent = deviation;
-    t.push({ id: 'b.linear', target: 'linear within 10% per object from 100 to 1000', value: `${fmt(high, ' ms/object')} (100→1000) vs ${fmt(low, ' ms/object')} (10→100): ${deviation === null ? '?' : `${deviation > 0 ? '+' : ''}${deviation}%`}`, met: deviation === null ? null : Math.abs(deviation) <= 10 });
+    t.push({
+      id: 'b.linear',
+      target: 'linear within 10% per object from 100 to 1000',
+      value: `${fmt(high, ' ms/object')} (100→1000) vs ${fmt(low, ' ms/object')} (10→100): ${deviation === null ? '?' : `${deviation > 0 ? '+' : ''}${deviation}%`}`,
+      met: deviation === null ? null : Math.abs(deviation) <= 10,
+    });
   }
   const big = Math.max(...sizes);
   const rss = m[`scale-${big}-shipshape-js`]?.peakRssMb;
-  t.push({ id: 'b.rss', target: `peak RSS ≤ 400 MB at ${big} × 3`, value: fmt(rss, ' MB'), met: rss === undefined || rss === null ? null : rss <= 400, note: `plain cdk8s-plus-27: ${fmt(m[`scale-${big}-raw-js`]?.peakRssMb, ' MB')}` });
+  t.push({
+    id: 'b.rss',
+    target: `peak RSS ≤ 400 MB at ${big} × 3`,
+    value: fmt(rss, ' MB'),
+    met: rss === undefined || rss === null ? null : rss <= 400,
+    note: `plain cdk8s-plus-27: ${fmt(m[`scale-${big}-raw-js`]?.peakRssMb, ' MB')}`,
+  });
   const k = ms(`kustomize-${big}`);
   const kLower = m[`kustomize-${big}`]?.timedOut ? '> ' : '';
-  t.push({ id: 'c.kustomize', target: `faster than kubectl kustomize at ${big} services × 3`, value: `precompiled ${fmt(ms(`scale-${big}-shipshape-js`))}, tsx ${fmt(ms(`scale-${big}-shipshape-tsx`))} vs kustomize ${kLower}${fmt(k)}`, met: k === undefined || ms(`scale-${big}-shipshape-js`) === undefined ? null : ms(`scale-${big}-shipshape-js`)! < k, note: `tsx path ${ms(`scale-${big}-shipshape-tsx`) !== undefined && k !== undefined ? (ms(`scale-${big}-shipshape-tsx`)! < k ? 'also faster' : 'slower') : 'not measured'}` });
+  t.push({
+    id: 'c.kustomize',
+    target: `faster than kubectl kustomize at ${big} services × 3`,
+    value: `precompiled ${fmt(ms(`scale-${big}-shipshape-js`))}, tsx ${fmt(ms(`scale-${big}-shipshape-tsx`))} vs kustomize ${kLower}${fmt(k)}`,
+    met: k === undefined || ms(`scale-${big}-shipshape-js`) === undefined ? null : ms(`scale-${big}-shipshape-js`)! < k,
+    note: `tsx path ${ms(`scale-${big}-shipshape-tsx`) !== undefined && k !== undefined ? (ms(`scale-${big}-shipshape-tsx`)! < k ? 'also faster' : 'slower') : 'not measured'}`,
+  });
   return results;
 }
 

@@ -1,23 +1,28 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { App } from 'cdk8s';
-import { ShipshapeStack } from '../lib/pulumi';
-import { environmentNamed } from './environments';
+import { Stack } from '../lib';
+import { StackComponent } from '../lib/pulumi';
+import { environments } from './environments';
 import { buildPlatform } from './platform';
 import { buildSwarmPlatform, swarmEdge } from './swarm';
 
-// `pulumi up -s <env>`: the Pulumi stack name selects the environment.
+// `pulumi up -s <env>`: the Pulumi stack name selects the environment, one of these.
+const PROGRAMS: ReadonlyMap<string, () => Stack> = new Map([
+  ...environments.map((environment) => [environment.name, () => buildPlatform(new App(), environment)] as const),
+  [swarmEdge.name, () => buildSwarmPlatform(new App(), swarmEdge).stack],
+]);
 const name = pulumi.getStack();
-const stack = name === swarmEdge.name ? buildSwarmPlatform(new App()).stack : buildPlatform(new App(), environmentNamed(name));
+const program = PROGRAMS.get(name);
+if (!program) throw new Error(`unknown environment "${name}"; known: ${[...PROGRAMS.keys()].join(', ')}`);
+const stack = program();
 
 // Kubernetes environments take the cluster from stack config; the Swarm environment's Docker host is
 // `shipshape:dockerHost` (read by the component).
 const config = new pulumi.Config();
-const provider = stack.environment.hasKubernetes
-  ? new k8s.Provider('kubernetes', { kubeconfig: config.get('kubeconfig'), context: config.get('context') })
-  : undefined;
+const provider = stack.environment.hasKubernetes ? new k8s.Provider('kubernetes', { kubeconfig: config.get('kubeconfig'), context: config.get('context') }) : undefined;
 
-const platform = new ShipshapeStack(stack.environment.name, { stack, provider });
+const platform = new StackComponent(stack.environment.name, { stack, provider });
 
 /** Number of Kubernetes objects the environment deploys. */
 export const objects = platform.resources.size;

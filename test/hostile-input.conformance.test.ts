@@ -185,19 +185,23 @@ class ApiClient {
 
   private request(method: string, url: string, body?: string, contentType = 'application/json'): Promise<Response & { body: string }> {
     return new Promise((resolve, reject) => {
-      const req = https.request(`${this.server}${url}`, { method, agent: this.agent, timeout: REQUEST_TIMEOUT_MS, headers: { Authorization: `Bearer ${this.token}`, 'Content-Type': contentType, Accept: 'application/json' } }, (res) => {
-        let text = '';
-        res.setEncoding('utf8').on('data', (d: string) => (text += d));
-        res.on('end', () => {
-          let message = text;
-          try {
-            message = JSON.parse(text).message ?? text;
-          } catch {
-            // not a Status object
-          }
-          resolve({ status: res.statusCode ?? 0, message, body: text });
-        });
-      });
+      const req = https.request(
+        `${this.server}${url}`,
+        { method, agent: this.agent, timeout: REQUEST_TIMEOUT_MS, headers: { Authorization: `Bearer ${this.token}`, 'Content-Type': contentType, Accept: 'application/json' } },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (d: string) => (text += d));
+          res.on('end', () => {
+            let message = text;
+            try {
+              message = JSON.parse(text).message ?? text;
+            } catch {
+              // not a Status object
+            }
+            resolve({ status: res.statusCode ?? 0, message, body: text });
+          });
+        },
+      );
       req.on('timeout', () => req.destroy(new Error(`${method} ${url} timed out`)));
       req.on('error', reject);
       req.end(body);
@@ -233,12 +237,18 @@ class ApiClient {
 /** Runs `task` over `items` with at most `limit` at a time. */
 async function parallel<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await task(items[next++]);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await task(items[next++]);
+    }),
+  );
 }
 
-const namespaceDoc = (name: string): Doc => ({ file: '(referenced namespace)', text: `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${JSON.stringify(name)}\n`, object: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
+const namespaceDoc = (name: string): Doc => ({
+  file: '(referenced namespace)',
+  text: `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${JSON.stringify(name)}\n`,
+  object: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } },
+});
 
 /** Namespaces for real (the case's own, and those it only refers to, such as argocd), then every other object by dry-run. */
 async function checkApiServer(batch: readonly Written[], violations: Violation[]): Promise<number> {
@@ -360,7 +370,9 @@ async function checkSwarm(batch: readonly Written[], violations: Violation[]): P
       violations.push({ hostile: w.hostile, message: `docker stack config refused ${f}: ${r.stderr.trim()}` });
       return;
     }
-    const leaked = Object.entries(SENTINELS).filter(([, v]) => r.stdout.includes(v)).map(([k]) => `$${k}`);
+    const leaked = Object.entries(SENTINELS)
+      .filter(([, v]) => r.stdout.includes(v))
+      .map(([k]) => `$${k}`);
     if (leaked.length > 0) violations.push({ hostile: w.hostile, message: `docker stack config took ${leaked.join(', ')} from the deploying machine into ${f}` });
     const written: Record<string, { environment?: Record<string, string> }> = parse(w.files.get(f)!).services ?? {};
     const resolved: Record<string, { environment?: Record<string, string> }> = parse(r.stdout).services ?? {};
@@ -374,7 +386,8 @@ async function checkSwarm(batch: readonly Written[], violations: Violation[]): P
       for (const [k, v] of Object.entries(service.environment ?? {})) {
         const meant = String(v).replace(/\$\$/g, '$');
         const got = resolved[name].environment?.[k];
-        if (got !== meant && got !== meant.replace(/^\n/, '')) violations.push({ hostile: w.hostile, message: `docker stack config resolved ${name}.environment.${k} to ${JSON.stringify(got)}, not ${JSON.stringify(meant)}` });
+        if (got !== meant && got !== meant.replace(/^\n/, ''))
+          violations.push({ hostile: w.hostile, message: `docker stack config resolved ${name}.environment.${k} to ${JSON.stringify(got)}, not ${JSON.stringify(meant)}` });
       }
     }
   });
@@ -390,7 +403,9 @@ function checkSecrets(batch: readonly Written[], violations: Violation[]): numbe
   for (const w of batch) {
     for (const [f, content] of w.files) {
       files++;
-      const literal = Object.entries(PLANTED).filter(([, v]) => content.includes(v)).map(([k]) => k);
+      const literal = Object.entries(PLANTED)
+        .filter(([, v]) => content.includes(v))
+        .map(([k]) => k);
       if (literal.length > 0) violations.push({ hostile: w.hostile, message: `${f} holds the planted ${literal.join(', ')}` });
       const found = scanFile(f, content);
       if (found.length > 0) violations.push({ hostile: w.hostile, message: `${f} holds credentials: ${found.map((h) => `${h.path} ${h.kind} (${h.excerpt})`).join('; ')}` });
@@ -412,7 +427,10 @@ async function checkBatch(cases: readonly HostileCase[], tally: Record<Construct
   const written = cases.map((c) => runCase(c, tally, violations)).filter((w): w is Written => w !== undefined);
   try {
     const objects = await checkApiServer(written, violations);
-    await checkKubectl(written.filter((w) => w.docs.length > 0), violations);
+    await checkKubectl(
+      written.filter((w) => w.docs.length > 0),
+      violations,
+    );
     const stackFiles = await checkSwarm(written, violations);
     const files = checkSecrets(written, violations);
     return { cases: cases.length, written: written.length, objects, stackFiles, files };
@@ -422,128 +440,162 @@ async function checkBatch(cases: readonly HostileCase[], tally: Record<Construct
 }
 
 function printTallies(title: string, tally: Record<ConstructName, Tally>): void {
-  const rows = CONSTRUCTS.map((c) => `  ${c.padEnd(26)} ${String(tally[c].refused).padStart(4)} refused ${String(tally[c].refusedByPolicy).padStart(4)} refused by policy ${String(tally[c].written).padStart(4)} written and accepted`);
-  // eslint-disable-next-line no-console
+  const rows = CONSTRUCTS.map(
+    (c) =>
+      `  ${c.padEnd(26)} ${String(tally[c].refused).padStart(4)} refused ${String(tally[c].refusedByPolicy).padStart(4)} refused by policy ${String(tally[c].written).padStart(4)} written and accepted`,
+  );
   console.log(`${title}\n${rows.join('\n')}`);
 }
 
-conformanceSuite('hostile input: every construct refuses it cleanly or writes what kube-apiserver, kubectl and docker stack accept, with no secret', ['kube-apiserver', 'kubectl', 'docker-cli'], () => {
-  beforeAll(async () => {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'shipshape-hostile-'));
-    dockerConfig = path.join(root, 'docker-config');
-    fs.mkdirSync(dockerConfig);
-    api = await startApiServer({ crds: true });
-    apiClient = new ApiClient(api.kubeconfig);
-    await apiClient.discover();
-  });
+conformanceSuite(
+  'hostile input: every construct refuses it cleanly or writes what kube-apiserver, kubectl and docker stack accept, with no secret',
+  ['kube-apiserver', 'kubectl', 'docker-cli'],
+  () => {
+    beforeAll(async () => {
+      root = fs.mkdtempSync(path.join(os.tmpdir(), 'shipshape-hostile-'));
+      dockerConfig = path.join(root, 'docker-config');
+      fs.mkdirSync(dockerConfig);
+      api = await startApiServer({ crds: true });
+      apiClient = new ApiClient(api.kubeconfig);
+      await apiClient.discover();
+    });
 
-  afterAll(async () => {
-    apiClient?.close();
-    await api?.stop();
-    if (root) fs.rmSync(root, { recursive: true, force: true });
-  });
+    afterAll(async () => {
+      apiClient?.close();
+      await api?.stop();
+      if (root) fs.rmSync(root, { recursive: true, force: true });
+    });
 
-  it('table: one hostile value in one field per case, for every construct', async () => {
-    const start = Date.now();
-    const violations: Violation[] = [];
-    const report = await checkBatch(hostileTable(), tableTally, violations);
-    printTallies(`hostile table: ${report.cases} cases, ${report.written} written (${report.objects} objects sent to kube-apiserver, ${report.stackFiles} stack files, ${report.files} files scanned) in ${((Date.now() - start) / 1000).toFixed(1)} s`, tableTally);
-    // eslint-disable-next-line no-console
-    console.log(`  refused by policy rule: ${[...policyRules].sort((a, b) => b[1] - a[1]).map(([r, n]) => `${r} ×${n}`).join(', ')}`);
-
-    const open = (v: Violation) => OPEN.find((o) => o.construct === v.hostile.construct && o.label.test(v.hostile.label) && o.message.test(v.message));
-    expect(violations.filter((v) => !open(v)).map((v) => `${describeCase(v.hostile)}: ${v.message}`)).toEqual([]);
-    const stillOpen = new Set(violations.map(open));
-    // eslint-disable-next-line no-console
-    console.log(`  open bugs still reproducing (${stillOpen.size}):\n${[...stillOpen].map((o) => `    ${o!.construct}: ${o!.bug}`).join('\n')}`);
-    expect(OPEN.filter((o) => !stillOpen.has(o)).map((o) => `${o.construct}: fixed? remove from OPEN: ${o.bug}`)).toEqual([]);
-    // Both outcomes for every construct, or the table says nothing about one of them.
-    for (const c of CONSTRUCTS) {
-      expect(tableTally[c].refused + tableTally[c].refusedByPolicy, `${c} refused`).toBeGreaterThan(0);
-      expect(tableTally[c].written, `${c} written`).toBeGreaterThan(0);
-    }
-  }, TEST_TIMEOUT_MS);
-
-  it('property: several hostile fields at once, every construct in every run', async () => {
-    const start = Date.now();
-    let runs = 0;
-    let objects = 0;
-    const all = fc.record(ARBITRARY, { noNullPrototype: true });
-    await fc.assert(
-      fc.asyncProperty(all, async (generated) => {
-        runs++;
+    it(
+      'table: one hostile value in one field per case, for every construct',
+      async () => {
+        const start = Date.now();
         const violations: Violation[] = [];
-        objects += (await checkBatch(CONSTRUCTS.map((c) => propertyCase(c, generated[c])), propertyTally, violations)).objects;
-        if (violations.length > 0) throw new Error(violations.map((v) => `${describeCase(v.hostile)}: ${v.message}`).join('\n'));
-      }),
-      { numRuns: PROPERTY_RUNS, interruptAfterTimeLimit: PROPERTY_TIME_LIMIT_MS },
+        const report = await checkBatch(hostileTable(), tableTally, violations);
+        printTallies(
+          `hostile table: ${report.cases} cases, ${report.written} written (${report.objects} objects sent to kube-apiserver, ${report.stackFiles} stack files, ${report.files} files scanned) in ${((Date.now() - start) / 1000).toFixed(1)} s`,
+          tableTally,
+        );
+        console.log(
+          `  refused by policy rule: ${[...policyRules]
+            .sort((a, b) => b[1] - a[1])
+            .map(([r, n]) => `${r} ×${n}`)
+            .join(', ')}`,
+        );
+
+        const open = (v: Violation) => OPEN.find((o) => o.construct === v.hostile.construct && o.label.test(v.hostile.label) && o.message.test(v.message));
+        expect(violations.filter((v) => !open(v)).map((v) => `${describeCase(v.hostile)}: ${v.message}`)).toEqual([]);
+        const stillOpen = new Set(violations.map(open));
+        console.log(`  open bugs still reproducing (${stillOpen.size}):\n${[...stillOpen].map((o) => `    ${o!.construct}: ${o!.bug}`).join('\n')}`);
+        expect(OPEN.filter((o) => !stillOpen.has(o)).map((o) => `${o.construct}: fixed? remove from OPEN: ${o.bug}`)).toEqual([]);
+        // Both outcomes for every construct, or the table says nothing about one of them.
+        for (const c of CONSTRUCTS) {
+          expect(tableTally[c].refused + tableTally[c].refusedByPolicy, `${c} refused`).toBeGreaterThan(0);
+          expect(tableTally[c].written, `${c} written`).toBeGreaterThan(0);
+        }
+      },
+      TEST_TIMEOUT_MS,
     );
-    printTallies(`hostile property: ${runs} runs × ${CONSTRUCTS.length} constructs (${objects} objects sent to kube-apiserver) in ${((Date.now() - start) / 1000).toFixed(1)} s`, propertyTally);
-    const sum = (t: Tally) => ({ refused: t.refused + t.refusedByPolicy, written: t.written });
-    const total = Object.values(propertyTally).map(sum).reduce((a, b) => ({ refused: a.refused + b.refused, written: a.written + b.written }));
-    expect(total.refused).toBeGreaterThan(0);
-    expect(total.written).toBeGreaterThan(0);
-    // Per construct, over the table and the property together.
-    for (const c of CONSTRUCTS) {
-      expect(sum(tableTally[c]).refused + sum(propertyTally[c]).refused, `${c} refused`).toBeGreaterThan(0);
-      expect(sum(tableTally[c]).written + sum(propertyTally[c]).written, `${c} written`).toBeGreaterThan(0);
-    }
-  }, TEST_TIMEOUT_MS);
 
-  it('controls: each consumer refuses what it is there to refuse, so the checks above are not vacuous', async () => {
-    const scratch = newTallies();
-    /** Writes a case, edits one of its files as a careless hand would, and returns what the consumers say. */
-    const edited = async (construct: ConstructName, props: Record<string, unknown>, file: RegExp, edit: (text: string) => string): Promise<string[]> => {
-      const violations: Violation[] = [];
-      const w = runCase(propertyCase(construct, props), scratch, violations)!;
-      expect(violations).toEqual([]);
-      try {
-        const [name, text] = [...w.files].find(([f]) => file.test(f))!;
-        const changed = edit(text);
-        expect(changed).not.toBe(text);
-        fs.writeFileSync(path.join(w.dir, name), changed);
-        const files = new Map(w.files).set(name, changed);
-        const docs = readDocuments(files, w.ids.env);
-        if (typeof docs === 'string') return [docs];
-        const copy = { ...w, files, docs };
-        await checkApiServer([copy], violations);
-        await checkKubectl(copy.docs.length > 0 ? [copy] : [], violations);
-        await checkSwarm([copy], violations);
-        checkSecrets([copy], violations);
-        return violations.map((v) => v.message);
-      } finally {
-        fs.rmSync(w.dir, { recursive: true, force: true });
-      }
-    };
-    // A YAML 1.1 word left bare: the YAML 1.2 parser reads the string, kubectl a boolean.
-    expect(await edited('AntiAffinityDeployment', { component: 'off' }, /deployment-web\.yaml$/, (t) => t.replace(/: "off"$/m, ': off'))).toEqual([
-      expect.stringMatching(/kube-apiserver refused Deployment web .*(cannot unmarshal bool|expected string)/s),
-      expect.stringMatching(/kubectl create --dry-run=client -f refused what synth wrote: .*(cannot unmarshal bool|expected string)/s),
-    ]);
-    // A Swarm value with its `$` unescaped: docker stack config takes the deploying machine's variable.
-    expect(await edited('SwarmService', { environment: { GREETING: '$HOME' } }, /docker-stack\.yml$/, (t) => t.replace('$$HOME', '$HOME'))).toEqual([
-      expect.stringMatching(/^docker stack config took \$HOME from the deploying machine/),
-      'docker stack config resolved web.environment.GREETING to "SENTINEL_HOME", not "$HOME"',
-    ]);
-    // A planted token in a written file.
-    expect(await edited('DockerDaemonConfig', {}, /daemon\.json$/, (t) => t.replace('"10m"', `"10m", "labels": ["ci=${PLANTED.github}"]`))).toEqual([
-      expect.stringMatching(/daemon\.json holds the planted github/),
-      expect.stringMatching(/daemon\.json holds credentials: .*labels a GitHub token/),
-    ]);
-    // An object the API server refuses although it parses: a port name with consecutive hyphens.
-    expect(await edited('AntiAffinityDeployment', {}, /deployment-web\.yaml$/, (t) => t.replace('name: http', 'name: a--b'))).toEqual([
-      expect.stringMatching(/kube-apiserver refused Deployment web .*consecutive hyphens/s),
-    ]);
-  }, TEST_TIMEOUT_MS);
+    it(
+      'property: several hostile fields at once, every construct in every run',
+      async () => {
+        const start = Date.now();
+        let runs = 0;
+        let objects = 0;
+        const all = fc.record(ARBITRARY, { noNullPrototype: true });
+        await fc.assert(
+          fc.asyncProperty(all, async (generated) => {
+            runs++;
+            const violations: Violation[] = [];
+            objects += (
+              await checkBatch(
+                CONSTRUCTS.map((c) => propertyCase(c, generated[c])),
+                propertyTally,
+                violations,
+              )
+            ).objects;
+            if (violations.length > 0) throw new Error(violations.map((v) => `${describeCase(v.hostile)}: ${v.message}`).join('\n'));
+          }),
+          { numRuns: PROPERTY_RUNS, interruptAfterTimeLimit: PROPERTY_TIME_LIMIT_MS },
+        );
+        printTallies(`hostile property: ${runs} runs × ${CONSTRUCTS.length} constructs (${objects} objects sent to kube-apiserver) in ${((Date.now() - start) / 1000).toFixed(1)} s`, propertyTally);
+        const sum = (t: Tally) => ({ refused: t.refused + t.refusedByPolicy, written: t.written });
+        const total = Object.values(propertyTally)
+          .map(sum)
+          .reduce((a, b) => ({ refused: a.refused + b.refused, written: a.written + b.written }));
+        expect(total.refused).toBeGreaterThan(0);
+        expect(total.written).toBeGreaterThan(0);
+        // Per construct, over the table and the property together.
+        for (const c of CONSTRUCTS) {
+          expect(sum(tableTally[c]).refused + sum(propertyTally[c]).refused, `${c} refused`).toBeGreaterThan(0);
+          expect(sum(tableTally[c]).written + sum(propertyTally[c]).written, `${c} written`).toBeGreaterThan(0);
+        }
+      },
+      TEST_TIMEOUT_MS,
+    );
 
-  it('ConfigMap keys: the configmap-keys rule refuses exactly what kube-apiserver refuses', async () => {
-    const keys = [...CONFIG_MAP_KEY_CASES.valid, ...CONFIG_MAP_KEY_CASES.invalid];
-    const verdicts = await Promise.all(keys.map(async (key, i) => {
-      const object = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `key-${i}`, namespace: 'default' }, data: { [key]: 'x' } };
-      const r = await apiClient.apply({ file: '(control)', text: JSON.stringify(object), object }, true);
-      return { key, server: r.status < 300, rule: configMapKeyProblem(key) === undefined };
-    }));
-    expect(verdicts.filter((v) => v.server !== v.rule)).toEqual([]);
-    expect(verdicts.filter((v) => v.server).length).toBe(CONFIG_MAP_KEY_CASES.valid.length);
-  });
-});
+    it(
+      'controls: each consumer refuses what it is there to refuse, so the checks above are not vacuous',
+      async () => {
+        const scratch = newTallies();
+        /** Writes a case, edits one of its files as a careless hand would, and returns what the consumers say. */
+        const edited = async (construct: ConstructName, props: Record<string, unknown>, file: RegExp, edit: (text: string) => string): Promise<string[]> => {
+          const violations: Violation[] = [];
+          const w = runCase(propertyCase(construct, props), scratch, violations)!;
+          expect(violations).toEqual([]);
+          try {
+            const [name, text] = [...w.files].find(([f]) => file.test(f))!;
+            const changed = edit(text);
+            expect(changed).not.toBe(text);
+            fs.writeFileSync(path.join(w.dir, name), changed);
+            const files = new Map(w.files).set(name, changed);
+            const docs = readDocuments(files, w.ids.env);
+            if (typeof docs === 'string') return [docs];
+            const copy = { ...w, files, docs };
+            await checkApiServer([copy], violations);
+            await checkKubectl(copy.docs.length > 0 ? [copy] : [], violations);
+            await checkSwarm([copy], violations);
+            checkSecrets([copy], violations);
+            return violations.map((v) => v.message);
+          } finally {
+            fs.rmSync(w.dir, { recursive: true, force: true });
+          }
+        };
+        // A YAML 1.1 word left bare: the YAML 1.2 parser reads the string, kubectl a boolean.
+        expect(await edited('AntiAffinityDeployment', { component: 'off' }, /deployment-web\.yaml$/, (t) => t.replace(/: "off"$/m, ': off'))).toEqual([
+          expect.stringMatching(/kube-apiserver refused Deployment web .*(cannot unmarshal bool|expected string)/s),
+          expect.stringMatching(/kubectl create --dry-run=client -f refused what synth wrote: .*(cannot unmarshal bool|expected string)/s),
+        ]);
+        // A Swarm value with its `$` unescaped: docker stack config takes the deploying machine's variable.
+        expect(await edited('SwarmService', { environment: { GREETING: '$HOME' } }, /docker-stack\.yml$/, (t) => t.replace('$$HOME', '$HOME'))).toEqual([
+          expect.stringMatching(/^docker stack config took \$HOME from the deploying machine/),
+          'docker stack config resolved web.environment.GREETING to "SENTINEL_HOME", not "$HOME"',
+        ]);
+        // A planted token in a written file.
+        expect(await edited('DockerDaemonConfig', {}, /daemon\.json$/, (t) => t.replace('"10m"', `"10m", "labels": ["ci=${PLANTED.github}"]`))).toEqual([
+          expect.stringMatching(/daemon\.json holds the planted github/),
+          expect.stringMatching(/daemon\.json holds credentials: .*labels a GitHub token/),
+        ]);
+        // An object the API server refuses although it parses: a port name with consecutive hyphens.
+        expect(await edited('AntiAffinityDeployment', {}, /deployment-web\.yaml$/, (t) => t.replace('name: http', 'name: a--b'))).toEqual([
+          expect.stringMatching(/kube-apiserver refused Deployment web .*consecutive hyphens/s),
+        ]);
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    it('ConfigMap keys: the configmap-keys rule refuses exactly what kube-apiserver refuses', async () => {
+      const keys = [...CONFIG_MAP_KEY_CASES.valid, ...CONFIG_MAP_KEY_CASES.invalid];
+      const verdicts = await Promise.all(
+        keys.map(async (key, i) => {
+          const object = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `key-${i}`, namespace: 'default' }, data: { [key]: 'x' } };
+          const r = await apiClient.apply({ file: '(control)', text: JSON.stringify(object), object }, true);
+          return { key, server: r.status < 300, rule: configMapKeyProblem(key) === undefined };
+        }),
+      );
+      expect(verdicts.filter((v) => v.server !== v.rule)).toEqual([]);
+      expect(verdicts.filter((v) => v.server).length).toBe(CONFIG_MAP_KEY_CASES.valid.length);
+    });
+  },
+);

@@ -10,11 +10,11 @@ describe('the published package', () => {
     const probe = [
       "const s = require('shipshape');",
       "const pulumiLoaded = () => Object.keys(require.cache).some((k) => k.includes('@pulumi'));",
-      "const before = pulumiLoaded();",
+      'const before = pulumiLoaded();',
       "const p = require('shipshape/pulumi');",
-      "console.log(JSON.stringify({ before, after: pulumiLoaded(), deployment: typeof s.AntiAffinityDeployment, stack: typeof p.ShipshapeStack }));",
+      'console.log(JSON.stringify({ before, after: pulumiLoaded(), deployment: typeof s.AntiAffinityDeployment, component: typeof p.StackComponent, alias: p.ShipshapeStack === p.StackComponent, internal: typeof s.writeFilesAtomically }));',
     ].join('\n');
     const result = JSON.parse(run('node', ['-e', probe], { cwd: root }));
-    expect(result).toEqual({ before: false, after: true, deployment: 'function', stack: 'function' });
+    expect(result).toEqual({ before: false, after: true, deployment: 'function', component: 'function', alias: true, internal: 'undefined' });
   });
 });

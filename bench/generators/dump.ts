@@ -1,5 +1,7 @@
 import { App } from 'cdk8s';
-import { YAML_OPTIONS, renderFiles, synthesizeApp } from '../../lib';
+import { synthesizeApp } from '../../lib';
+import { renderFiles } from '../../lib/core/writer';
+import { YAML_OPTIONS } from '../../lib/core/yaml';
 
 /** One file of a dump: a YAML object to serialize, or text written as is. */
 export type DumpEntry = { readonly path: string; readonly object: unknown } | { readonly path: string; readonly text: string };
@@ -21,4 +23,3 @@ export function dumpApp(app: App): { yamlOptions: typeof YAML_OPTIONS; files: Du
   const files: DumpEntry[] = [...rendered.keys()].sort().map((p) => (objects.has(p) ? { path: p, object: objects.get(p) } : { path: p, text: rendered.get(p)! }));
   return { yamlOptions: YAML_OPTIONS, files };
 }
-

@@ -1,7 +1,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
-import { BENCH_ENVIRONMENTS, BENCH_LABELS as LABELS, BENCH_YAML_OPTIONS as YAML_OPTIONS, MANAGED_BY_VALUE as MANAGED_BY, METRICS_EXEMPTION, METRICS_EXEMPTION_ANNOTATION, ZONE_KEY, generatedServices, namespaceLabels } from './spec';
+import {
+  BENCH_ENVIRONMENTS,
+  BENCH_LABELS as LABELS,
+  BENCH_YAML_OPTIONS as YAML_OPTIONS,
+  MANAGED_BY_VALUE as MANAGED_BY,
+  METRICS_EXEMPTION,
+  METRICS_EXEMPTION_ANNOTATION,
+  ZONE_KEY,
+  generatedServices,
+  namespaceLabels,
+} from './spec';
 
 /**
  * A kustomize layout rendering the same three environments as {@link buildShipshapeScaleApp}:
@@ -34,19 +44,25 @@ export function writeKustomizeLayout(count: number, root: string): Record<string
           template: {
             metadata: { labels },
             spec: {
-              affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ podAffinityTerm: { labelSelector: { matchLabels: selector }, topologyKey: 'kubernetes.io/hostname' }, weight: 100 }] } },
+              affinity: {
+                podAntiAffinity: {
+                  preferredDuringSchedulingIgnoredDuringExecution: [{ podAffinityTerm: { labelSelector: { matchLabels: selector }, topologyKey: 'kubernetes.io/hostname' }, weight: 100 }],
+                },
+              },
               automountServiceAccountToken: false,
-              containers: [{
-                image: s.image,
-                imagePullPolicy: 'IfNotPresent',
-                livenessProbe: { failureThreshold: 3, tcpSocket: { port: s.port } },
-                name: s.name,
-                ports: [{ containerPort: s.port, name: 'http', protocol: 'TCP' }],
-                readinessProbe: { failureThreshold: 3, tcpSocket: { port: s.port } },
-                resources: { limits: { memory: '256Mi' }, requests: { cpu: '100m', memory: '128Mi' } },
-                securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, privileged: false, readOnlyRootFilesystem: true, runAsNonRoot: true },
-                volumeMounts: [{ mountPath: '/tmp', name: 'writable-0' }],
-              }],
+              containers: [
+                {
+                  image: s.image,
+                  imagePullPolicy: 'IfNotPresent',
+                  livenessProbe: { failureThreshold: 3, tcpSocket: { port: s.port } },
+                  name: s.name,
+                  ports: [{ containerPort: s.port, name: 'http', protocol: 'TCP' }],
+                  readinessProbe: { failureThreshold: 3, tcpSocket: { port: s.port } },
+                  resources: { limits: { memory: '256Mi' }, requests: { cpu: '100m', memory: '128Mi' } },
+                  securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, privileged: false, readOnlyRootFilesystem: true, runAsNonRoot: true },
+                  volumeMounts: [{ mountPath: '/tmp', name: 'writable-0' }],
+                },
+              ],
               dnsPolicy: 'ClusterFirst',
               hostNetwork: false,
               restartPolicy: 'Always',
@@ -79,14 +95,23 @@ export function writeKustomizeLayout(count: number, root: string): Record<string
     const workloads = path.join(dir, 'workloads');
     fs.mkdirSync(workloads, { recursive: true });
     // The Namespace sits outside the workloads' kustomization so the instance label (a selector label) stays off it.
-    fs.writeFileSync(path.join(dir, 'kustomization.yaml'), stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: ['namespace.yaml', 'workloads'] }, YAML_OPTIONS));
+    fs.writeFileSync(
+      path.join(dir, 'kustomization.yaml'),
+      stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: ['namespace.yaml', 'workloads'] }, YAML_OPTIONS),
+    );
     const resources = ['../../../base'];
-    fs.writeFileSync(path.join(dir, 'namespace.yaml'), stringify({
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { labels: { ...namespaceLabels(env), [LABELS.managedBy]: MANAGED_BY, [LABELS.environment]: env.name }, name: env.namespace },
-      spec: {},
-    }, YAML_OPTIONS));
+    fs.writeFileSync(
+      path.join(dir, 'namespace.yaml'),
+      stringify(
+        {
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: { labels: { ...namespaceLabels(env), [LABELS.managedBy]: MANAGED_BY, [LABELS.environment]: env.name }, name: env.namespace },
+          spec: {},
+        },
+        YAML_OPTIONS,
+      ),
+    );
     const deploymentPatch: unknown[] = [];
     const autoscaling = env.autoscaling;
     if (!autoscaling) deploymentPatch.push({ op: 'add', path: '/spec/replicas', value: env.replicas });
@@ -103,7 +128,14 @@ export function writeKustomizeLayout(count: number, root: string): Record<string
           spec: {
             behavior: {
               scaleDown: { policies: [{ periodSeconds: 60, type: 'Percent', value: 50 }], selectPolicy: 'Max', stabilizationWindowSeconds: 300 },
-              scaleUp: { policies: [{ periodSeconds: 60, type: 'Pods', value: 4 }, { periodSeconds: 60, type: 'Percent', value: 200 }], selectPolicy: 'Max', stabilizationWindowSeconds: 0 },
+              scaleUp: {
+                policies: [
+                  { periodSeconds: 60, type: 'Pods', value: 4 },
+                  { periodSeconds: 60, type: 'Percent', value: 200 },
+                ],
+                selectPolicy: 'Max',
+                stabilizationWindowSeconds: 0,
+              },
             },
             maxReplicas: autoscaling.maxReplicas,
             metrics: [{ resource: { name: 'cpu', target: { averageUtilization: 40, type: 'Utilization' } }, type: 'Resource' }],
@@ -133,18 +165,29 @@ export function writeKustomizeLayout(count: number, root: string): Record<string
     // The base spreads every Deployment over zones; an environment with fewer than two zones drops that with one patch.
     if (env.zones < 2) deploymentPatch.push({ op: 'remove', path: '/spec/template/spec/topologySpreadConstraints' });
     if (deploymentPatch.length > 0) patches.push({ target: { kind: 'Deployment' }, patch: stringify(deploymentPatch, YAML_OPTIONS) });
-    fs.writeFileSync(path.join(workloads, 'kustomization.yaml'), stringify({
-      apiVersion: 'kustomize.config.k8s.io/v1beta1',
-      kind: 'Kustomization',
-      namespace: env.namespace,
-      resources,
-      labels: [
-        // includeSelectors covers selectors, templates and affinity terms but not topologySpreadConstraints: named here.
-        { pairs: { [LABELS.instance]: env.name }, includeSelectors: true, includeTemplates: true, fields: [{ kind: 'Deployment', path: 'spec/template/spec/topologySpreadConstraints/labelSelector/matchLabels', create: false }] },
-        { pairs: { [LABELS.environment]: env.name }, includeSelectors: false, includeTemplates: true },
-      ],
-      ...(patches.length > 0 ? { patches } : {}),
-    }, YAML_OPTIONS));
+    fs.writeFileSync(
+      path.join(workloads, 'kustomization.yaml'),
+      stringify(
+        {
+          apiVersion: 'kustomize.config.k8s.io/v1beta1',
+          kind: 'Kustomization',
+          namespace: env.namespace,
+          resources,
+          labels: [
+            // includeSelectors covers selectors, templates and affinity terms but not topologySpreadConstraints: named here.
+            {
+              pairs: { [LABELS.instance]: env.name },
+              includeSelectors: true,
+              includeTemplates: true,
+              fields: [{ kind: 'Deployment', path: 'spec/template/spec/topologySpreadConstraints/labelSelector/matchLabels', create: false }],
+            },
+            { pairs: { [LABELS.environment]: env.name }, includeSelectors: false, includeTemplates: true },
+          ],
+          ...(patches.length > 0 ? { patches } : {}),
+        },
+        YAML_OPTIONS,
+      ),
+    );
     overlays[env.name] = dir;
   }
   return overlays;

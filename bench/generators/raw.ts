@@ -4,7 +4,19 @@ import { ApiObject, App, Chart, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
-import { BENCH_ENVIRONMENTS, BENCH_LABELS as LABELS, BENCH_YAML_OPTIONS, BenchEnvironment, GeneratedService, MANAGED_BY_VALUE as MANAGED_BY, METRICS_EXEMPTION, METRICS_EXEMPTION_ANNOTATION, ZONE_KEY, generatedServices, namespaceLabels } from './spec';
+import {
+  BENCH_ENVIRONMENTS,
+  BENCH_LABELS as LABELS,
+  BENCH_YAML_OPTIONS,
+  BenchEnvironment,
+  GeneratedService,
+  MANAGED_BY_VALUE as MANAGED_BY,
+  METRICS_EXEMPTION,
+  METRICS_EXEMPTION_ANNOTATION,
+  ZONE_KEY,
+  generatedServices,
+  namespaceLabels,
+} from './spec';
 import { byCodePoint } from '../../lib/core/ordering';
 
 /**
@@ -77,9 +89,17 @@ function rawService(chart: Chart, env: BenchEnvironment, s: GeneratedService): v
   object.addJsonPatch(JsonPatch.add('/spec/revisionHistoryLimit', 5));
   object.addJsonPatch(JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }));
   if (env.zones >= 2) {
-    object.addJsonPatch(JsonPatch.add('/spec/template/spec/topologySpreadConstraints', [{
-      maxSkew: 1, topologyKey: ZONE_KEY, whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { ...selector } }, matchLabelKeys: ['pod-template-hash'],
-    }]));
+    object.addJsonPatch(
+      JsonPatch.add('/spec/template/spec/topologySpreadConstraints', [
+        {
+          maxSkew: 1,
+          topologyKey: ZONE_KEY,
+          whenUnsatisfiable: 'ScheduleAnyway',
+          labelSelector: { matchLabels: { ...selector } },
+          matchLabelKeys: ['pod-template-hash'],
+        },
+      ]),
+    );
   }
   if (autoscaling) {
     new kplus.HorizontalPodAutoscaler(scope, 'autoscaler', {
@@ -121,12 +141,19 @@ export function writeRawApp(app: App, outdir: string): number {
   const errors = app.node.findAll().flatMap((c) => c.node.validate().map((e) => `[${c.node.path}] ${e}`));
   if (errors.length > 0) throw new Error(`Validation failed:\n  ${errors.join('\n  ')}`);
   for (const chart of app.node.children as Chart[]) {
-    const manifests = chart.node.findAll().filter(ApiObject.isApiObject).map((o) => o.toJson()).map((m: any) => {
-      if (m.kind !== 'Namespace') return m;
-      const { namespace: _dropped, ...metadata } = m.metadata;
-      return { ...m, metadata };
-    });
-    manifests.sort((a: any, b: any) => tier(a.kind) - tier(b.kind) || byCodePoint(a.kind, b.kind) || byCodePoint(a.metadata.namespace ?? '', b.metadata.namespace ?? '') || byCodePoint(a.metadata.name, b.metadata.name));
+    const manifests = chart.node
+      .findAll()
+      .filter(ApiObject.isApiObject)
+      .map((o) => o.toJson())
+      .map((m: any) => {
+        if (m.kind !== 'Namespace') return m;
+        const { namespace: _dropped, ...metadata } = m.metadata;
+        return { ...m, metadata };
+      });
+    manifests.sort(
+      (a: any, b: any) =>
+        tier(a.kind) - tier(b.kind) || byCodePoint(a.kind, b.kind) || byCodePoint(a.metadata.namespace ?? '', b.metadata.namespace ?? '') || byCodePoint(a.metadata.name, b.metadata.name),
+    );
     const dir = path.join(outdir, chart.node.id, 'kubernetes');
     fs.mkdirSync(dir, { recursive: true });
     const names = manifests.map((m: any) => `${m.kind.toLowerCase()}-${m.metadata.name}.yaml`);
@@ -136,4 +163,3 @@ export function writeRawApp(app: App, outdir: string): number {
   }
   return count;
 }
-

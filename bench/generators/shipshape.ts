@@ -17,4 +17,3 @@ export function buildShipshapeScaleApp(count: number): App {
   }
   return app;
 }
-

@@ -2,7 +2,7 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { App } from 'cdk8s';
-import { ShipshapeStack } from '../../lib/pulumi';
+import { StackComponent } from '../../lib/pulumi';
 import { environments } from '../../stacks/environments';
 import { buildPlatform } from '../../stacks/platform';
 
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const urns: pulumi.Output<string>[] = [];
   for (const environment of environments) {
     const provider = new k8s.Provider(`kubernetes-${environment.name}`, {});
-    const component = new ShipshapeStack(environment.name, { stack: buildPlatform(new App(), environment), provider });
+    const component = new StackComponent(environment.name, { stack: buildPlatform(new App(), environment), provider });
     urns.push(component.urn, ...[...component.resources.values()].map((r) => r.urn));
   }
   await new Promise((resolve) => pulumi.all(urns).apply(resolve));

@@ -1,8 +1,8 @@
 // A web service that survives node and zone failures, in one production environment.
-// Run: npx tsx examples/anti-affinity-deployment/main.ts [outdir]
+// Run: npx tsx examples/anti-affinity-deployment/main.ts [outdir]   (or SHIPSHAPE_OUTDIR=...)
 import { App } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { AntiAffinityDeployment, Environment, MetricsServer, Stack, formatSummary, synth } from '../../lib';
+import { AntiAffinityDeployment, Environment, MetricsServer, Stack, formatSummary, synth } from 'shipshape';
 
 const prod = new Environment({
   name: 'prod',
@@ -28,5 +28,5 @@ const shop = new AntiAffinityDeployment(stack, 'shop', {
   env: { PAYMENT_API_TOKEN: { secret: 'shop-payment', key: 'token' } },
 });
 
-for (const summary of synth(app, { outdir: process.argv[2] ?? 'dist-examples/anti-affinity-deployment' })) console.log(formatSummary(summary));
+for (const summary of synth(app, { outdir: process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/anti-affinity-deployment' })) console.log(formatSummary(summary));
 console.log(`shop is reachable at ${shop.url}`);

@@ -1,8 +1,7 @@
 // cluster-autoscaler (3-10 webapi nodes, docs/practice.md#autoscaling) on AWS, with metrics-server for the HPAs.
-// Run: npx tsx examples/cluster-autoscaler/main.ts [outdir]   (or set OUTDIR)
+// Run: npx tsx examples/cluster-autoscaler/main.ts [outdir]   (or SHIPSHAPE_OUTDIR=...)
 import { App } from 'cdk8s';
-import { Environment, Stack, formatSummary, synth } from '../../lib';
-import { ClusterAutoscaler, MetricsServer } from '../../lib/cluster';
+import { ClusterAutoscaler, Environment, MetricsServer, Stack, formatSummary, synth } from 'shipshape';
 
 const prod = new Environment({
   name: 'prod',
@@ -28,6 +27,6 @@ const autoscaler = new ClusterAutoscaler(stack, 'cluster-autoscaler', {
 });
 new MetricsServer(stack, 'metrics-server');
 
-const outdir = process.argv[2] ?? process.env.OUTDIR ?? 'dist-examples/cluster-autoscaler';
+const outdir = process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/cluster-autoscaler';
 for (const summary of synth(app, { outdir })) console.log(formatSummary(summary));
 console.log(`cluster-autoscaler ${autoscaler.image} scales ${autoscaler.scaledGroups.map((g) => `${g.cloudGroupName} ${g.minSize}-${g.maxSize}`).join(', ')}; metrics at ${autoscaler.metricsUrl}`);

@@ -2,8 +2,7 @@
 // mirror (docs/practice.md#docker-daemon), written to <outdir>/docker-hosts/hosts/daemon.json.
 // Run: npx tsx examples/docker-daemon-config/main.ts [outdir]   (or SHIPSHAPE_OUTDIR=...)
 import { App } from 'cdk8s';
-import { Environment, Stack, formatSummary, synth } from '../../lib';
-import { DockerDaemonConfig } from '../../lib/docker';
+import { DockerDaemonConfig, Environment, Stack, formatSummary, synth } from 'shipshape';
 
 const hosts = new Environment({ name: 'docker-hosts' });
 const app = new App();

@@ -1,9 +1,8 @@
 // Centralized logging for a development and a production cluster: Fluentd on every node ships container
 // logs to Elasticsearch (searched in Kibana); production also archives every line to S3.
-// Run: npx tsx examples/efk-stack/main.ts [outdir]   (or set EFK_EXAMPLE_OUTDIR)
+// Run: npx tsx examples/efk-stack/main.ts [outdir]   (or SHIPSHAPE_OUTDIR=...)
 import { App, Size } from 'cdk8s';
-import { Environment, Stack, formatSummary, synth } from '../../lib';
-import { EfkStack } from '../../lib/logging';
+import { EfkLogging, Environment, Stack, formatSummary, synth } from 'shipshape';
 
 const dev = new Environment({ name: 'dev', kubernetesVersion: '1.29', replicas: 1 });
 const prod = new Environment({
@@ -18,13 +17,13 @@ const app = new App();
 
 // dev: one Elasticsearch node at Elasticsearch 8's floor (Elastic's 1g heap in 2 GiB), three days searchable.
 // No Prometheus Operator here: the alerts are the plain rules file only.
-const devLogging = new EfkStack(new Stack(app, 'dev', { environment: dev }), 'logging', {
+const devLogging = new EfkLogging(new Stack(app, 'dev', { environment: dev }), 'logging', {
   retentionDays: 3,
 });
 
 // prod: three nodes, two weeks searchable, a year in S3. The collector image adds the S3 plugin to the
 // Elasticsearch variant; its Dockerfile is written next to the manifests.
-const prodLogging = new EfkStack(new Stack(app, 'prod', { environment: prod }), 'logging', {
+const prodLogging = new EfkLogging(new Stack(app, 'prod', { environment: prod }), 'logging', {
   retentionDays: 14,
   elasticsearch: { heap: '2g', memory: Size.gibibytes(4) },
   fluentd: { image: 'registry.example.com/platform/fluentd-efk:v1.17.1-1.0' },
@@ -35,8 +34,10 @@ const prodLogging = new EfkStack(new Stack(app, 'prod', { environment: prod }), 
   credentialsRevision: '1',
 });
 
-const outdir = process.argv[2] ?? process.env.EFK_EXAMPLE_OUTDIR ?? 'dist-examples/efk-stack';
+const outdir = process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/efk-stack';
 for (const summary of synth(app, { outdir })) console.log(formatSummary(summary));
 for (const efk of [devLogging, prodLogging]) {
-  console.log(`${efk.node.scope!.node.id}: Fluentd (${efk.fluentd.config.parser} parser) → ${efk.elasticsearch.url}${efk.fluentd.config.outputs.includes('s3') ? ' and S3' : ''}; Kibana at ${efk.kibana.url}`);
+  console.log(
+    `${efk.node.scope!.node.id}: Fluentd (${efk.fluentd.config.parser} parser) → ${efk.elasticsearch.url}${efk.fluentd.config.outputs.includes('s3') ? ' and S3' : ''}; Kibana at ${efk.kibana.url}`,
+  );
 }

@@ -4,10 +4,7 @@
 // listens on 127.0.0.1 of each host, for that host's daemon only.
 // Run: npx tsx examples/registry-mirror/main.ts [outdir]   (or SHIPSHAPE_OUTDIR=...)
 import { App, Size } from 'cdk8s';
-import { Environment, Stack, formatSummary, synth } from '../../lib';
-import { DockerDaemonConfig } from '../../lib/docker';
-import { DockerHostRegistryMirror, RegistryMirror } from '../../lib/registry';
-import { SwarmStack } from '../../lib/swarm';
+import { DockerDaemonConfig, DockerHostRegistryMirror, Environment, RegistryMirror, Stack, SwarmProject, formatSummary, synth } from 'shipshape';
 
 const app = new App();
 
@@ -18,8 +15,8 @@ const inCluster = new RegistryMirror(cluster, 'mirror', { credentialsSecret: 'do
 
 // Swarm hosts: a mirror on every host, bound to 127.0.0.1, and every host's daemon pulls Docker Hub images through its own.
 const edge = new Stack(app, 'edge', { environment: new Environment({ name: 'edge', nodeGroups: [{ name: 'edge', minSize: 3, maxSize: 3 }] }) });
-new SwarmStack(edge, 'swarm');
-const onHosts = new DockerHostRegistryMirror(edge, 'mirror', { access: 'host-local', credentials: { usernameSecret: 'dockerhub-username', passwordSecret: 'dockerhub-token' } });
+const swarm = new SwarmProject(edge, 'swarm');
+const onHosts = new DockerHostRegistryMirror(swarm, 'mirror', { access: 'host-local', credentials: { usernameSecret: 'dockerhub-username', passwordSecret: 'dockerhub-token' } });
 new DockerDaemonConfig(edge, 'daemon', { registryMirrors: [onHosts] });
 
 for (const summary of synth(app, { outdir: process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/registry-mirror' })) console.log(formatSummary(summary));

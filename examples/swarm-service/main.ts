@@ -1,16 +1,15 @@
-// A Swarm stack: a replicated API behind the routing mesh with rolling updates that roll back on failure, and
+// A Swarm project: a replicated API behind the routing mesh with rolling updates that roll back on failure, and
 // a global log agent, rendered to <outdir>/swarm-prod/swarm/docker-stack.yml.
 // Run: npx tsx examples/swarm-service/main.ts [outdir]   (or SHIPSHAPE_OUTDIR=...)
 import { App } from 'cdk8s';
-import { Environment, Stack, formatSummary, synth } from '../../lib';
-import { SwarmService, SwarmStack } from '../../lib/swarm';
+import { Environment, Stack, SwarmProject, SwarmService, formatSummary, synth } from 'shipshape';
 
 const env = new Environment({ name: 'swarm-prod', replicas: 4, nodeGroups: [{ name: 'app', minSize: 3, maxSize: 6 }] });
 const app = new App();
 const stack = new Stack(app, 'swarm-prod', { environment: env });
-const swarm = new SwarmStack(stack, 'swarm', { name: 'shop' });
+const swarm = new SwarmProject(stack, 'swarm', { name: 'shop' });
 
-const api = new SwarmService(stack, 'api', {
+const api = new SwarmService(swarm, 'api', {
   name: 'api',
   image: 'ghcr.io/acme/shop-api:2.3.1',
   mode: { type: 'replicated', replicas: 4 },
@@ -23,12 +22,13 @@ const api = new SwarmService(stack, 'api', {
   // Rolling update: two tasks at a time, 10 s apart; a failing release rolls back by itself
   // (docs/practice.md#rolling-updates).
   update: { parallelism: 2, delay: '10s', failureAction: 'rollback', order: 'start-first' },
-  placement: { nodeGroup: 'app', maxReplicasPerNode: 2 },
+  nodeGroup: 'app',
+  placement: { maxReplicasPerNode: 2 },
   resources: { cpuLimit: 1, memoryLimit: '512M', cpuReservation: 0.25, memoryReservation: '256M' },
   logging: { driver: 'fluentd', fluentd: '127.0.0.1:24224', tag: 'shop.{{.Name}}' },
 });
 
-new SwarmService(stack, 'log-agent', {
+new SwarmService(swarm, 'log-agent', {
   name: 'log-agent',
   image: 'fluent/fluentd:v1.17.1-1.0',
   mode: { type: 'global' },
@@ -37,4 +37,4 @@ new SwarmService(stack, 'log-agent', {
 });
 
 for (const summary of synth(app, { outdir: process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/swarm-service' })) console.log(formatSummary(summary));
-console.log(`${api.name}: ${api.mode.type === 'replicated' ? api.mode.replicas : 'global'} tasks; deploy with: ${swarm.deployCommand}`);
+console.log(`${api.name}: ${api.spec.mode.type === 'replicated' ? api.spec.mode.replicas : 'global'} tasks; deploy with: ${swarm.deployCommand}`);

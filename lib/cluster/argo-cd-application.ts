@@ -8,7 +8,7 @@ import { assertDnsLabel } from '../core/names';
 import { CLUSTER_SCOPED_KINDS } from '../core/ordering';
 import { OutputFile } from '../core/output-file';
 import { scanText } from '../core/policy/credentials';
-import { Manifest } from '../core/policy/manifest';
+import { Manifest } from '../core/manifest';
 import { Stack } from '../core/stack';
 
 /** Properties of an {@link ArgoCdApplication}. */
@@ -39,7 +39,10 @@ export interface ArgoCdApplicationProps {
 
 // What the project's allow-lists need of each ApiObject, read without rendering the objects (synth does that once).
 function manifestsOf(stack: Stack): Pick<Manifest, 'apiVersion' | 'kind' | 'metadata'>[] {
-  return stack.node.findAll().filter(ApiObject.isApiObject).map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.name, namespace: o.metadata.namespace } }));
+  return stack.node
+    .findAll()
+    .filter(ApiObject.isApiObject)
+    .map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.name, namespace: o.metadata.namespace } }));
 }
 
 /**
@@ -90,13 +93,20 @@ export class ArgoCdApplication extends Construct {
     }
     // The file is committed to Git and read by anyone who can read the argocd namespace: no token in a query string
     // (?token=), a revision or a path.
-    for (const [field, value] of [['repoURL', props.repoURL], ['targetRevision', targetRevision], ['path', path]] as const) {
+    for (const [field, value] of [
+      ['repoURL', props.repoURL],
+      ['targetRevision', targetRevision],
+      ['path', path],
+    ] as const) {
       const leaked = scanText(value)[0];
       if (leaked) {
         throw new ShipshapeError(this, {
           problem: `${field} holds a credential (${leaked.kind}), which would be written in plain text to argocd/<name>.yaml`,
           value: leaked.excerpt,
-          fix: field === 'repoURL' ? 'use the plain repository URL and give Argo CD the credentials as a repository Secret' : `use a ${field === 'path' ? 'directory' : 'branch, tag or commit'} that is not a secret`,
+          fix:
+            field === 'repoURL'
+              ? 'use the plain repository URL and give Argo CD the credentials as a repository Secret'
+              : `use a ${field === 'path' ? 'directory' : 'branch, tag or commit'} that is not a secret`,
         });
       }
     }
@@ -134,7 +144,7 @@ export class ArgoCdApplication extends Construct {
         name,
         namespace: argocdNamespace,
         labels,
-        // Deleting an automated Application also deletes what it deployed; a manually synced one (prod) can be
+        // Deleting an automated Application also deletes what it deployed; a manually synced one can be
         // removed without touching the cluster.
         ...(this.automated ? { finalizers: [ARGO_CD_RESOURCES_FINALIZER] } : {}),
       },
@@ -165,7 +175,10 @@ export class ArgoCdApplication extends Construct {
     const environments = new Map<string, Stack>([[envName, Stack.of(this)]]);
     for (const o of others) environments.set(Stack.of(o).environment.name, Stack.of(o));
     if (environments.size < 2) return;
-    const unstated = [...environments.values()].filter((s) => s.environment.cluster === undefined).map((s) => s.environment.name).sort();
+    const unstated = [...environments.values()]
+      .filter((s) => s.environment.cluster === undefined)
+      .map((s) => s.environment.name)
+      .sort();
     if (unstated.length === 0) return;
     const stated = [...environments.values()].filter((s) => s.environment.cluster !== undefined).map((s) => `${s.environment.name} → ${describeCluster(s.environment.cluster!)}`);
     throw new ShipshapeError(this, {

@@ -57,6 +57,6 @@ export function assertIrsaAllowed(scope: ErrorScope, field: string, environment:
   throw new ShipshapeError(scope, {
     problem: `${field} asks for an IRSA role (eks.amazonaws.com/role-arn), but environment "${environment.name}" runs a ${kind} control plane: only EKS turns that annotation into credentials, so the pod would run without the role`,
     value,
-    fix: 'drop the role and give credentials another way: a Secret by name, or the nodes\' own identity (instance profile, workload identity of the cloud)',
+    fix: "drop the role and give credentials another way: a Secret by name, or the nodes' own identity (instance profile, workload identity of the cloud)",
   });
 }

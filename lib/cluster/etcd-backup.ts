@@ -1,4 +1,4 @@
-import { ApiObject } from 'cdk8s';
+import { ApiObject, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { ControlPlane, ControlPlaneKind, Environment } from '../core/environment';
@@ -7,11 +7,15 @@ import { assertDnsLabel, assertInteger } from '../core/names';
 import { OutputFile } from '../core/output-file';
 import { exempt } from '../core/policy/exemptions';
 import { Stack } from '../core/stack';
-import { assertCronSchedule, assertPinnedImage, parseImageReference } from '../core/validate';
+import { assertPinnedImage, parseImageReference } from '../core/images';
+import { assertAwsRegion, assertCronSchedule } from '../core/validate';
+import { workloadLabels } from '../core/labels';
+import { resources } from '../core/resources';
+import { RUNTIME_DEFAULT_SECCOMP, hardenedContainerSecurityContext } from '../core/security';
 import { AlertRuleGroup, PrometheusOperatorOptions, alertRulesFile, prometheusOperatorLabels, prometheusRuleObject } from '../logging/fluentd-alerts';
 import { EtcdVersion, assertIrsaAllowed, isManagedControlPlane, kubeadmEtcdTag, parseEtcdVersion } from './control-plane';
 import { formatDuration, longestScheduleGapSeconds } from './schedule-period';
-import { KUBE_SYSTEM, addonLabels, resources } from './support';
+import { KUBE_SYSTEM } from './support';
 
 const CRONJOB_NAME_MAX = 52;
 
@@ -233,15 +237,27 @@ export class EtcdBackup extends Construct {
     // The CronJob controller appends an 11-character suffix (-<minutes since epoch>) to name its Jobs, so the API
     // server refuses CronJob names longer than 52 characters.
     if (name.length > CRONJOB_NAME_MAX) {
-      throw new ShipshapeError(this, { problem: `name becomes the CronJob name, which must be at most ${CRONJOB_NAME_MAX} characters (the controller appends a suffix to name each Job); this one has ${name.length}`, value: name, fix: `shorten name to at most ${CRONJOB_NAME_MAX} characters, e.g. "etcd-backup"` });
+      throw new ShipshapeError(this, {
+        problem: `name becomes the CronJob name, which must be at most ${CRONJOB_NAME_MAX} characters (the controller appends a suffix to name each Job); this one has ${name.length}`,
+        value: name,
+        fix: `shorten name to at most ${CRONJOB_NAME_MAX} characters, e.g. "etcd-backup"`,
+      });
     }
     const schedule = assertCronSchedule(this, 'schedule', props.schedule ?? DEFAULT_SCHEDULE);
     const period = longestScheduleGapSeconds(schedule);
     if (period === undefined) {
-      throw new ShipshapeError(this, { problem: 'schedule names no date that exists (e.g. 30 February), so no backup would ever run', value: schedule, fix: 'use a schedule that fires, e.g. "0 */6 * * *"' });
+      throw new ShipshapeError(this, {
+        problem: 'schedule names no date that exists (e.g. 30 February), so no backup would ever run',
+        value: schedule,
+        fix: 'use a schedule that fires, e.g. "0 */6 * * *"',
+      });
     }
     if (period < 60) {
-      throw new ShipshapeError(this, { problem: 'schedule runs more than once a minute: every snapshot copies the whole etcd database, and the CronJob controller checks schedules only about every ten seconds', value: schedule, fix: 'use at most one run a minute, e.g. "0 */6 * * *"' });
+      throw new ShipshapeError(this, {
+        problem: 'schedule runs more than once a minute: every snapshot copies the whole etcd database, and the CronJob controller checks schedules only about every ten seconds',
+        value: schedule,
+        fix: 'use at most one run a minute, e.g. "0 */6 * * *"',
+      });
     }
     this.schedulePeriodSeconds = period;
     const controlPlane = this.controlPlaneOf(env);
@@ -267,19 +283,14 @@ export class EtcdBackup extends Construct {
     const priorityClassName = props.priorityClassName === undefined ? undefined : assertDnsLabel(this, 'priorityClassName', props.priorityClassName);
 
     this.snapshotDirectory = snapshotDirectory;
-    const labels = addonLabels(name, env, 'backup');
+    const labels = workloadLabels(name, env, 'backup');
     const metadata = { name, namespace: KUBE_SYSTEM, labels };
     this.serviceAccount = new kplus.k8s.KubeServiceAccount(this, 'service-account', {
       metadata,
       automountServiceAccountToken: false,
     });
 
-    const hardened: kplus.k8s.SecurityContext = {
-      allowPrivilegeEscalation: false,
-      privileged: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ['ALL'] },
-    };
+    const hardened = hardenedContainerSecurityContext();
     const snapshotMount = { name: 'snapshots', mountPath: SNAPSHOT_MOUNT };
     const snapshot: kplus.k8s.Container = {
       name: 'snapshot',
@@ -298,7 +309,7 @@ export class EtcdBackup extends Construct {
         `${SNAPSHOT_MOUNT}/${IN_PROGRESS}`,
       ],
       env: [{ name: 'ETCDCTL_API', value: '3' }],
-      resources: resources('100m', '128Mi', '512Mi'),
+      resources: resources({ cpu: kplus.Cpu.millis(100), memory: Size.mebibytes(128), memoryLimit: Size.mebibytes(512) }),
       securityContext: hardened,
       volumeMounts: [{ name: 'etcd-certs', mountPath: CERT_MOUNT, readOnly: true }, snapshotMount],
     };
@@ -307,8 +318,11 @@ export class EtcdBackup extends Construct {
       image: pinned(this, 'toolsImage', props.toolsImage ?? BUSYBOX_IMAGE),
       imagePullPolicy: 'IfNotPresent',
       command: ['/bin/sh', '-c', ROTATE_SCRIPT],
-      env: [{ name: 'KEEP', value: String(keep) }, { name: 'SNAPSHOTS', value: SNAPSHOT_MOUNT }],
-      resources: resources('10m', '16Mi', '64Mi'),
+      env: [
+        { name: 'KEEP', value: String(keep) },
+        { name: 'SNAPSHOTS', value: SNAPSHOT_MOUNT },
+      ],
+      resources: resources({ cpu: kplus.Cpu.millis(10), memory: Size.mebibytes(16), memoryLimit: Size.mebibytes(64) }),
       securityContext: hardened,
       volumeMounts: [snapshotMount],
     };
@@ -343,7 +357,7 @@ export class EtcdBackup extends Construct {
                 nodeSelector: { [CONTROL_PLANE_LABEL]: '' },
                 tolerations: [{ key: CONTROL_PLANE_LABEL, operator: 'Exists', effect: 'NoSchedule' }],
                 // The certificates and the snapshot directory belong to root (mode 0600/0700).
-                securityContext: { runAsUser: 0, runAsGroup: 0, runAsNonRoot: false, seccompProfile: { type: 'RuntimeDefault' } },
+                securityContext: { runAsUser: 0, runAsGroup: 0, runAsNonRoot: false, seccompProfile: RUNTIME_DEFAULT_SECCOMP },
                 initContainers,
                 containers,
                 volumes: [
@@ -370,7 +384,18 @@ export class EtcdBackup extends Construct {
     );
 
     this.restoreRunbook = renderRunbook({
-      env: env.name, name, snapshotDirectory, certs, endpoint, etcdImage, etcd, kind: controlPlane.kind, nodes: controlPlane.nodes ?? 1, upload, keep, schedule,
+      env: env.name,
+      name,
+      snapshotDirectory,
+      certs,
+      endpoint,
+      etcdImage,
+      etcd,
+      kind: controlPlane.kind,
+      nodes: controlPlane.nodes ?? 1,
+      upload,
+      keep,
+      schedule,
     });
     new OutputFile(this, 'runbook', { path: `runbooks/${name}-restore.md`, content: this.restoreRunbook });
 
@@ -397,7 +422,7 @@ export class EtcdBackup extends Construct {
       throw new ShipshapeError(this, {
         problem: `environment "${env.name}" runs a managed ${controlPlane.kind.toUpperCase()} control plane: the provider operates etcd (its replication, backups and restores) and gives no access to it, and no node carries ${CONTROL_PLANE_LABEL}, so the backup Job would stay Pending forever`,
         value: controlPlane,
-        fix: 'remove the EtcdBackup from this environment; keep the cluster\'s objects recoverable from Git (the synthesized dist/) or with an API-level backup such as Velero',
+        fix: "remove the EtcdBackup from this environment; keep the cluster's objects recoverable from Git (the synthesized dist/) or with an API-level backup such as Velero",
       });
     }
     return controlPlane;
@@ -407,7 +432,7 @@ export class EtcdBackup extends Construct {
     if (given === undefined) {
       if (kind === 'self-managed') {
         throw new ShipshapeError(this, {
-          problem: 'a self-managed control plane\'s etcd version does not follow from the Kubernetes version, and the restore runbook depends on it (etcdutl from 3.5, etcdctl in 3.4)',
+          problem: "a self-managed control plane's etcd version does not follow from the Kubernetes version, and the restore runbook depends on it (etcdutl from 3.5, etcdctl in 3.4)",
           fix: 'set etcdVersion to the cluster\'s etcd, e.g. "3.5.15" (etcd --version on a control-plane node)',
         });
       }
@@ -415,7 +440,11 @@ export class EtcdBackup extends Construct {
     }
     const version = parseEtcdVersion(given);
     if (!version || version.minor < MIN_ETCD_MINOR) {
-      throw new ShipshapeError(this, { problem: `etcdVersion must be an etcd version 3.${MIN_ETCD_MINOR} or newer, written "3.<minor>" or "3.<minor>.<patch>"`, value: given, fix: 'use the version etcd --version prints on a control-plane node, e.g. "3.5.15"' });
+      throw new ShipshapeError(this, {
+        problem: `etcdVersion must be an etcd version 3.${MIN_ETCD_MINOR} or newer, written "3.<minor>" or "3.<minor>.<patch>"`,
+        value: given,
+        fix: 'use the version etcd --version prints on a control-plane node, e.g. "3.5.15"',
+      });
     }
     return version;
   }
@@ -452,7 +481,11 @@ export class EtcdBackup extends Construct {
     if (keepOnNodeOnly !== undefined) {
       const reason = keepOnNodeOnly?.reason;
       if (typeof reason !== 'string' || reason.trim() === '') {
-        throw new ShipshapeError(this, { problem: 'keepOnNodeOnly needs a reason', value: keepOnNodeOnly, fix: 'say what copies the snapshots off the nodes, e.g. { reason: "the node backup agent copies /var/backups/etcd to the vault hourly" }' });
+        throw new ShipshapeError(this, {
+          problem: 'keepOnNodeOnly needs a reason',
+          value: keepOnNodeOnly,
+          fix: 'say what copies the snapshots off the nodes, e.g. { reason: "the node backup agent copies /var/backups/etcd to the vault hourly" }',
+        });
       }
       if (upload) {
         throw new ShipshapeError(this, { problem: 'both upload and keepOnNodeOnly are set', value: keepOnNodeOnly, fix: 'keep upload and drop keepOnNodeOnly, or the other way round' });
@@ -484,9 +517,7 @@ export class EtcdBackup extends Construct {
       throw new ShipshapeError(this, { problem: 'upload.endpointUrl must be an http(s) URL of the object store', value: upload.endpointUrl, fix: 'use e.g. "https://minio.storage.svc:9000"' });
     }
     if (upload.credentialsSecret !== undefined) assertDnsLabel(this, 'upload.credentialsSecret', upload.credentialsSecret);
-    if (upload.region !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d$/.test(upload.region)) {
-      throw new ShipshapeError(this, { problem: 'upload.region must be a region name', value: upload.region, fix: 'use e.g. "eu-west-1"' });
-    }
+    if (upload.region !== undefined) assertAwsRegion(this, 'upload.region', upload.region);
     if (upload.roleArn !== undefined) assertIrsaAllowed(this, 'upload.roleArn', env, upload.roleArn);
   }
 
@@ -505,9 +536,12 @@ export class EtcdBackup extends Construct {
         { name: 'HOME', value: '/tmp' },
       ],
       ...(upload.credentialsSecret ? { envFrom: [{ secretRef: { name: upload.credentialsSecret } }] } : {}),
-      resources: resources('100m', '128Mi', '256Mi'),
+      resources: resources({ cpu: kplus.Cpu.millis(100), memory: Size.mebibytes(128), memoryLimit: Size.mebibytes(256) }),
       securityContext,
-      volumeMounts: [{ ...snapshotMount, readOnly: true }, { name: 'tmp', mountPath: '/tmp' }],
+      volumeMounts: [
+        { ...snapshotMount, readOnly: true },
+        { name: 'tmp', mountPath: '/tmp' },
+      ],
     };
   }
 }
@@ -561,8 +595,9 @@ function renderRunbook(c: RunbookContext): string {
 in etcd's release archive; use the same minor as the cluster (3.${c.etcd.minor}).`
     : `The snapshot commands use \`etcdctl\`: etcd 3.4 has no \`etcdutl\`. When the cluster moves to etcd 3.5 or later,
 set \`etcdVersion\` and synthesize again: this runbook then uses \`etcdutl\`.`;
-  const pick = several && c.upload
-    ? `1. Fetch the newest snapshot from object storage (with ${c.nodes} control-plane nodes the newest one on this node
+  const pick =
+    several && c.upload
+      ? `1. Fetch the newest snapshot from object storage (with ${c.nodes} control-plane nodes the newest one on this node
    may be older than one another node took) and check it:
    \`\`\`bash
    ${aws} ls ${destination}/ | awk '{print $4}' | grep '^etcd-snapshot-' | sort | tail -n 1
@@ -571,12 +606,16 @@ set \`etcdVersion\` and synthesize again: this runbook then uses \`etcdutl\`.`;
    ${tool} snapshot status ${snapshot} --write-out=table
    \`\`\`
    Copy the same file to every control-plane node (e.g. \`scp\`): every member restores from one snapshot.`
-    : `1. Pick the snapshot and check it:
+      : `1. Pick the snapshot and check it:
    \`\`\`bash
    ls -1 ${c.snapshotDirectory}/etcd-snapshot-*.db | tail -n 1${c.upload ? `\n   # or copy one back: ${aws} cp ${destination}/etcd-snapshot-<timestamp>.db ${snapshot}` : ''}
    ${tool} snapshot status ${snapshot} --write-out=table
-   \`\`\`${several ? `\n   With ${c.nodes} control-plane nodes, look on each: the newest snapshot is on whichever node ran the last Job.
-   Copy that file to every control-plane node (e.g. \`scp\`): every member restores from one snapshot.` : ''}`;
+   \`\`\`${
+     several
+       ? `\n   With ${c.nodes} control-plane nodes, look on each: the newest snapshot is on whichever node ran the last Job.
+   Copy that file to every control-plane node (e.g. \`scp\`): every member restores from one snapshot.`
+       : ''
+   }`;
   const restore = several
     ? `3. On every control-plane node, restore the snapshot into a NEW data directory (never over the live one), each
    with its own member name (the node name kubeadm gave the member) and peer URL, and one cluster token for all:
@@ -644,49 +683,51 @@ function backupAlerts(name: string, schedule: string, period: number): AlertRule
   const every = `schedule "${schedule}" (UTC): at most ${formatDuration(period)} between runs`;
   const jobs = `kubectl -n ${KUBE_SYSTEM} get jobs,pods -l app.kubernetes.io/name=${name}`;
   const look = `Look at its Jobs and pods (${jobs}): a Pending pod means no node matches its control-plane node selector or toleration, a failed one has the error of etcdctl or the upload in its log.`;
-  return [{
-    name: `${name}.rules`,
-    rules: [
-      {
-        alert: 'EtcdBackupTooOld',
-        expr: `time() - ${max('kube_cronjob_status_last_successful_time')} > ${limit}`,
-        for: ALERT_FOR,
-        labels: labels('critical'),
-        annotations: {
-          summary: `No etcd backup has succeeded for more than ${formatDuration(limit)} (two schedule periods)`,
-          description: `The last successful run of the ${cronJob} is more than two periods old (${every}). A restore would lose every change since then. ${look}`,
+  return [
+    {
+      name: `${name}.rules`,
+      rules: [
+        {
+          alert: 'EtcdBackupTooOld',
+          expr: `time() - ${max('kube_cronjob_status_last_successful_time')} > ${limit}`,
+          for: ALERT_FOR,
+          labels: labels('critical'),
+          annotations: {
+            summary: `No etcd backup has succeeded for more than ${formatDuration(limit)} (two schedule periods)`,
+            description: `The last successful run of the ${cronJob} is more than two periods old (${every}). A restore would lose every change since then. ${look}`,
+          },
         },
-      },
-      {
-        alert: 'EtcdBackupNeverSucceeded',
-        expr: `(time() - ${max('kube_cronjob_created')} > ${limit}) unless on (namespace, cronjob) kube_cronjob_status_last_successful_time${sel}`,
-        for: ALERT_FOR,
-        labels: labels('critical'),
-        annotations: {
-          summary: `The etcd backup has never succeeded since its CronJob was created, more than ${formatDuration(limit)} ago`,
-          description: `The ${cronJob} exists but no run of it has ever completed (${every}): there is no snapshot to restore from. ${look}`,
+        {
+          alert: 'EtcdBackupNeverSucceeded',
+          expr: `(time() - ${max('kube_cronjob_created')} > ${limit}) unless on (namespace, cronjob) kube_cronjob_status_last_successful_time${sel}`,
+          for: ALERT_FOR,
+          labels: labels('critical'),
+          annotations: {
+            summary: `The etcd backup has never succeeded since its CronJob was created, more than ${formatDuration(limit)} ago`,
+            description: `The ${cronJob} exists but no run of it has ever completed (${every}): there is no snapshot to restore from. ${look}`,
+          },
         },
-      },
-      {
-        alert: 'EtcdBackupNotStarted',
-        expr: `time() - ${max('kube_cronjob_next_schedule_time')} > ${period}`,
-        for: ALERT_FOR,
-        labels: labels('warning'),
-        annotations: {
-          summary: 'Scheduled etcd backups are not being started',
-          description: `The run of the ${cronJob} that was due more than ${formatDuration(period)} ago has not been started (${every}): an earlier Job is still running or Pending (concurrencyPolicy Forbid), or the CronJob controller is down. ${look}`,
+        {
+          alert: 'EtcdBackupNotStarted',
+          expr: `time() - ${max('kube_cronjob_next_schedule_time')} > ${period}`,
+          for: ALERT_FOR,
+          labels: labels('warning'),
+          annotations: {
+            summary: 'Scheduled etcd backups are not being started',
+            description: `The run of the ${cronJob} that was due more than ${formatDuration(period)} ago has not been started (${every}): an earlier Job is still running or Pending (concurrencyPolicy Forbid), or the CronJob controller is down. ${look}`,
+          },
         },
-      },
-      {
-        alert: 'EtcdBackupNotWatched',
-        expr: `absent(kube_cronjob_created${sel})`,
-        for: ABSENT_FOR,
-        labels: labels('warning'),
-        annotations: {
-          summary: `Prometheus sees no ${cronJob}`,
-          description: `kube-state-metrics reports no ${cronJob}: the CronJob was deleted, or kube-state-metrics is not scraped. Nothing watches the etcd backups.`,
+        {
+          alert: 'EtcdBackupNotWatched',
+          expr: `absent(kube_cronjob_created${sel})`,
+          for: ABSENT_FOR,
+          labels: labels('warning'),
+          annotations: {
+            summary: `Prometheus sees no ${cronJob}`,
+            description: `kube-state-metrics reports no ${cronJob}: the CronJob was deleted, or kube-state-metrics is not scraped. Nothing watches the etcd backups.`,
+          },
         },
-      },
-    ],
-  }];
+      ],
+    },
+  ];
 }

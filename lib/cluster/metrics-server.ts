@@ -1,9 +1,15 @@
+import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { assertPinnedImage } from '../core/images';
+import { selectorLabels, workloadLabels } from '../core/labels';
 import { assertInteger } from '../core/names';
+import { durationSeconds } from '../core/quantities';
+import { resources } from '../core/resources';
+import { hostnameAntiAffinity } from '../core/scheduling';
+import { RUNTIME_DEFAULT_SECCOMP, restrictedContainerSecurityContext } from '../core/security';
 import { Stack } from '../core/stack';
-import { assertPinnedImage } from '../core/validate';
-import { KUBE_SYSTEM, addonLabels, addonSelector, resources, restrictedContainerSecurityContext } from './support';
+import { KUBE_SYSTEM } from './support';
 
 /** Properties of a {@link MetricsServer}. */
 export interface MetricsServerProps {
@@ -18,10 +24,10 @@ export interface MetricsServerProps {
    */
   readonly replicas?: number;
   /**
-   * Seconds between metric scrapes (`--metric-resolution`).
-   * @default 15 (upstream default)
+   * Time between metric scrapes (`--metric-resolution`), whole seconds from 10 s to 5 min.
+   * @default Duration.seconds(15) (upstream default)
    */
-  readonly metricResolutionSeconds?: number;
+  readonly metricResolution?: Duration;
   /**
    * Accept kubelet serving certificates not signed by the cluster CA (`--kubelet-insecure-tls`), for clusters
    * whose kubelets use self-signed certificates. Prefer enabling kubelet serving certificate rotation.
@@ -38,9 +44,9 @@ export const METRICS_SERVER_NAME = 'metrics-server';
 export const METRICS_API_SERVICE = 'v1beta1.metrics.k8s.io';
 // Upstream: the container listens on 10250 (named https); the Service exposes 443.
 const SECURE_PORT = 10250;
-const DEFAULT_METRIC_RESOLUTION_SECONDS = 15;
+const DEFAULT_METRIC_RESOLUTION = Duration.seconds(15);
 // Upstream requests 100m/200Mi; the policy also wants a memory limit, so double the request.
-const RESOURCES = resources('100m', '200Mi', '400Mi');
+const RESOURCES = resources({ cpu: kplus.Cpu.millis(100), memory: Size.mebibytes(200), memoryLimit: Size.mebibytes(400) });
 // Upstream runs as uid 1000.
 const RUN_AS_USER = 1000;
 
@@ -61,11 +67,11 @@ export class MetricsServer extends Construct {
     const env = Stack.of(this).environment;
     const image = assertPinnedImage(this, 'image', props.image ?? METRICS_SERVER_IMAGE, METRICS_SERVER_IMAGE);
     const replicas = assertInteger(this, 'replicas', props.replicas ?? 2, 1, 10);
-    const resolution = assertInteger(this, 'metricResolutionSeconds', props.metricResolutionSeconds ?? DEFAULT_METRIC_RESOLUTION_SECONDS, 10, 300);
+    const resolution = durationSeconds(this, 'metricResolution', props.metricResolution ?? DEFAULT_METRIC_RESOLUTION, 10, 300);
 
     const name = METRICS_SERVER_NAME;
-    const labels = addonLabels(name, env, 'metrics');
-    const selector = addonSelector(name, env);
+    const labels = workloadLabels(name, env, 'metrics');
+    const selector = selectorLabels(name, env);
     const metadata = { name, namespace: KUBE_SYSTEM, labels };
     const subject = { kind: 'ServiceAccount', name, namespace: KUBE_SYSTEM };
     const rbac = 'rbac.authorization.k8s.io';
@@ -121,29 +127,33 @@ export class MetricsServer extends Construct {
             serviceAccountName: name,
             priorityClassName: 'system-cluster-critical',
             nodeSelector: { 'kubernetes.io/os': 'linux' },
-            securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
-            ...(replicas > 1 ? {
-              affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } }] } },
-            } : {}),
-            containers: [{
-              name,
-              image,
-              imagePullPolicy: 'IfNotPresent',
-              args: [
-                '--cert-dir=/tmp',
-                `--secure-port=${SECURE_PORT}`,
-                '--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname',
-                '--kubelet-use-node-status-port',
-                `--metric-resolution=${resolution}s`,
-                ...(props.kubeletInsecureTls ? ['--kubelet-insecure-tls'] : []),
-              ],
-              ports: [{ name: 'https', containerPort: SECURE_PORT, protocol: 'TCP' }],
-              livenessProbe: probe('/livez'),
-              readinessProbe: { ...probe('/readyz'), initialDelaySeconds: 20 },
-              resources: RESOURCES,
-              securityContext: restrictedContainerSecurityContext(RUN_AS_USER),
-              volumeMounts: [{ name: 'tmp-dir', mountPath: '/tmp' }],
-            }],
+            securityContext: { seccompProfile: RUNTIME_DEFAULT_SECCOMP },
+            ...(replicas > 1
+              ? {
+                  affinity: hostnameAntiAffinity(selector, 'required'),
+                }
+              : {}),
+            containers: [
+              {
+                name,
+                image,
+                imagePullPolicy: 'IfNotPresent',
+                args: [
+                  '--cert-dir=/tmp',
+                  `--secure-port=${SECURE_PORT}`,
+                  '--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname',
+                  '--kubelet-use-node-status-port',
+                  `--metric-resolution=${resolution}s`,
+                  ...(props.kubeletInsecureTls ? ['--kubelet-insecure-tls'] : []),
+                ],
+                ports: [{ name: 'https', containerPort: SECURE_PORT, protocol: 'TCP' }],
+                livenessProbe: probe('/livez'),
+                readinessProbe: { ...probe('/readyz'), initialDelaySeconds: 20 },
+                resources: RESOURCES,
+                securityContext: restrictedContainerSecurityContext(RUN_AS_USER),
+                volumeMounts: [{ name: 'tmp-dir', mountPath: '/tmp' }],
+              },
+            ],
             volumes: [{ name: 'tmp-dir', emptyDir: {} }],
           },
         },

@@ -70,7 +70,11 @@ export class PlatformPriorityClasses extends Construct {
     const longest = Math.max(...TIER_ORDER.map((t) => t.length));
     const prefixMax = LABEL_VALUE_MAX - 1 - longest;
     if (prefix.length > prefixMax) {
-      throw new ShipshapeError(this, { problem: `prefix makes the PriorityClass name "${prefix}-${TIER_ORDER.find((t) => t.length === longest)}", which is also a label value, longer than ${LABEL_VALUE_MAX} characters`, value: prefix, fix: `shorten prefix to at most ${prefixMax} characters, e.g. "platform"` });
+      throw new ShipshapeError(this, {
+        problem: `prefix makes the PriorityClass name "${prefix}-${TIER_ORDER.find((t) => t.length === longest)}", which is also a label value, longer than ${LABEL_VALUE_MAX} characters`,
+        value: prefix,
+        fix: `shorten prefix to at most ${prefixMax} characters, e.g. "platform"`,
+      });
     }
     const tiers = { ...PLATFORM_TIERS, ...props.tiers };
     const names = {} as Record<PlatformTier, string>;
@@ -79,10 +83,18 @@ export class PlatformPriorityClasses extends Construct {
     for (const tier of TIER_ORDER) {
       const settings = tiers[tier];
       if (!Number.isInteger(settings.value) || settings.value < 0 || settings.value >= MAX_USER_PRIORITY) {
-        throw new ShipshapeError(this, { problem: `tiers.${tier}.value must be an integer from 0 to ${MAX_USER_PRIORITY - 1}`, value: settings.value, fix: 'use a value below the system-* classes, e.g. 100000' });
+        throw new ShipshapeError(this, {
+          problem: `tiers.${tier}.value must be an integer from 0 to ${MAX_USER_PRIORITY - 1}`,
+          value: settings.value,
+          fix: 'use a value below the system-* classes, e.g. 100000',
+        });
       }
       if (settings.value >= previous) {
-        throw new ShipshapeError(this, { problem: `tiers.${tier}.value must be below the tier above it (${previous})`, value: settings.value, fix: `order the values critical > high > standard > batch` });
+        throw new ShipshapeError(this, {
+          problem: `tiers.${tier}.value must be below the tier above it (${previous})`,
+          value: settings.value,
+          fix: `order the values critical > high > standard > batch`,
+        });
       }
       previous = settings.value;
       const name = `${prefix}-${tier}`;

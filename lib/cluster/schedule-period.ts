@@ -105,7 +105,12 @@ export function longestScheduleGapSeconds(schedule: string): number | undefined 
 
 /** A duration as Prometheus and people write it: `6h`, `1d12h`, `90s`. */
 export function formatDuration(seconds: number): string {
-  const units: Array<[string, number]> = [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]];
+  const units: Array<[string, number]> = [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1],
+  ];
   let rest = Math.round(seconds);
   let out = '';
   for (const [unit, size] of units) {

@@ -7,6 +7,7 @@ import { assertDnsLabel } from '../core/names';
 import { exempt } from '../core/policy/exemptions';
 import { Stack } from '../core/stack';
 import { LABEL_VALUE_MAX } from '../core/validate';
+import { TenantNamespace } from './tenant-namespace';
 
 /** Verbs a Role may grant (no `*`: a wildcard also grants verbs added later). */
 export type RbacVerb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
@@ -79,9 +80,7 @@ export const POD_DEFINING_RESOURCES: readonly RbacResource[] = Object.freeze(['p
  *   to read the namespace's Secrets; use `operator` where that is not acceptable.
  */
 export const ACCESS_PRESETS: Readonly<Record<AccessPreset, readonly AccessRule[]>> = Object.freeze({
-  'read-only': [
-    { resources: ['pods', 'pods/log', 'configmaps', 'events', 'persistentvolumeclaims', 'serviceaccounts', ...WORKLOADS, ...NETWORK], verbs: READ },
-  ],
+  'read-only': [{ resources: ['pods', 'pods/log', 'configmaps', 'events', 'persistentvolumeclaims', 'serviceaccounts', ...WORKLOADS, ...NETWORK], verbs: READ }],
   operator: [
     { resources: ['pods', 'pods/log', 'configmaps', 'events', 'persistentvolumeclaims', 'serviceaccounts', ...WORKLOADS, ...NETWORK], verbs: READ },
     { resources: ['deployments/scale', 'statefulsets/scale'], verbs: ['get', 'update', 'patch'] },
@@ -90,7 +89,10 @@ export const ACCESS_PRESETS: Readonly<Record<AccessPreset, readonly AccessRule[]
   ],
   deployer: [
     { resources: ['pods', 'pods/log', 'configmaps', 'events', 'persistentvolumeclaims', 'serviceaccounts', ...WORKLOADS, ...NETWORK], verbs: READ },
-    { resources: ['deployments', 'statefulsets', 'jobs', 'cronjobs', 'horizontalpodautoscalers', 'poddisruptionbudgets', 'configmaps', 'services', 'ingresses'], verbs: ['create', 'update', 'patch', 'delete'] },
+    {
+      resources: ['deployments', 'statefulsets', 'jobs', 'cronjobs', 'horizontalpodautoscalers', 'poddisruptionbudgets', 'configmaps', 'services', 'ingresses'],
+      verbs: ['create', 'update', 'patch', 'delete'],
+    },
     { resources: ['deployments/scale', 'statefulsets/scale'], verbs: ['get', 'update', 'patch'] },
     { resources: ['pods'], verbs: ['delete'] },
     { resources: ['secrets'], verbs: ['create', 'update', 'patch', 'delete'] },
@@ -111,8 +113,11 @@ export interface ClusterAdminGrant {
 
 /** Properties of a {@link TeamAccess}. */
 export interface TeamAccessProps {
-  /** The team's namespace (created by this construct). */
-  readonly namespace: string;
+  /**
+   * The team's namespace: a name (the Namespace is created by this construct, restricted Pod Security), or a
+   * {@link TenantNamespace} of the same stack, whose Namespace, quota, defaults and network policies then apply.
+   */
+  readonly namespace: string | TenantNamespace;
   /** ServiceAccounts created in the namespace, one per member or pipeline (e.g. `developer1`, docs/practice.md#team-access). */
   readonly serviceAccounts: string[];
   /**
@@ -155,6 +160,7 @@ const ALL_VERBS: readonly RbacVerb[] = ['get', 'list', 'watch', 'create', 'updat
  * whether this Role allows that, by either route.
  */
 export class TeamAccess extends Construct {
+  /** The team's Namespace: its own, or the targeted TenantNamespace's. */
   public readonly namespace: kplus.k8s.KubeNamespace;
   public readonly serviceAccounts: readonly kplus.k8s.KubeServiceAccount[];
   public readonly role: kplus.k8s.KubeRole;
@@ -172,9 +178,21 @@ export class TeamAccess extends Construct {
   constructor(scope: Construct, id: string, props: TeamAccessProps) {
     super(scope, id);
     const env = Stack.of(this).environment;
-    const namespace = assertDnsLabel(this, 'namespace', props.namespace);
+    const tenant = props.namespace instanceof TenantNamespace ? props.namespace : undefined;
+    if (tenant !== undefined && Stack.of(tenant) !== Stack.of(this)) {
+      throw new ShipshapeError(this, {
+        problem: 'namespace is a TenantNamespace of another stack (another environment)',
+        value: tenant.node.path,
+        fix: 'create the TeamAccess in the stack of its TenantNamespace',
+      });
+    }
+    const namespace = tenant?.name ?? assertDnsLabel(this, 'namespace', props.namespace as string);
     if (namespace === env.namespace || namespace.startsWith('kube-')) {
-      throw new ShipshapeError(this, { problem: `namespace "${namespace}" is not a team namespace (it is the environment's or a system namespace)`, value: namespace, fix: 'give the team its own namespace, e.g. "team1"' });
+      throw new ShipshapeError(this, {
+        problem: `namespace "${namespace}" is not a team namespace (it is the environment's or a system namespace)`,
+        value: namespace,
+        fix: 'give the team its own namespace, e.g. "team1"',
+      });
     }
     // The binding's name is also its app.kubernetes.io/name label value, which the API server caps.
     const clusterAdminSuffix = '-cluster-admin';
@@ -187,7 +205,11 @@ export class TeamAccess extends Construct {
     }
     const accounts = props.serviceAccounts ?? [];
     if (accounts.length === 0 && (props.subjects ?? []).length === 0) {
-      throw new ShipshapeError(this, { problem: 'nobody gets the access: no serviceAccounts and no subjects', value: props.serviceAccounts, fix: 'list at least one ServiceAccount, e.g. ["developer1"]' });
+      throw new ShipshapeError(this, {
+        problem: 'nobody gets the access: no serviceAccounts and no subjects',
+        value: props.serviceAccounts,
+        fix: 'list at least one ServiceAccount, e.g. ["developer1"]',
+      });
     }
     if (new Set(accounts).size !== accounts.length) {
       throw new ShipshapeError(this, { problem: 'serviceAccounts lists a name twice', value: accounts, fix: 'list each ServiceAccount once' });
@@ -202,23 +224,30 @@ export class TeamAccess extends Construct {
     const roleName = assertDnsLabel(this, 'roleName', props.roleName ?? `${namespace}-${props.preset ?? 'custom'}`);
 
     const labels = (name: string) => ({ [LABELS.name]: name, [LABELS.component]: 'access', [LABELS.partOf]: namespace, [LABELS.managedBy]: MANAGED_BY, [LABELS.environment]: env.name });
-    this.namespace = new kplus.k8s.KubeNamespace(this, 'namespace', {
-      metadata: {
-        name: namespace,
-        labels: {
-          ...labels(namespace),
-          // Like the environment namespaces: a team can deploy, but not privileged or root pods.
-          'pod-security.kubernetes.io/enforce': 'restricted',
-          'pod-security.kubernetes.io/enforce-version': `v1.${env.kubernetesMinorFor(this)}`,
-          'pod-security.kubernetes.io/warn': 'restricted',
+    this.namespace =
+      tenant?.namespace ??
+      new kplus.k8s.KubeNamespace(this, 'namespace', {
+        metadata: {
+          name: namespace,
+          labels: {
+            ...labels(namespace),
+            // Like the environment namespaces: a team can deploy, but not privileged or root pods.
+            'pod-security.kubernetes.io/enforce': 'restricted',
+            'pod-security.kubernetes.io/enforce-version': `v1.${env.kubernetesMinorFor(this)}`,
+            'pod-security.kubernetes.io/warn': 'restricted',
+          },
         },
-      },
-    });
-    this.serviceAccounts = Object.freeze(accounts.map((a) => new kplus.k8s.KubeServiceAccount(this, `service-account-${a}`, {
-      metadata: { name: a, namespace, labels: labels(a) },
-      // People use short-lived tokens (`kubectl create token`); pods running as this account do not need one mounted.
-      automountServiceAccountToken: false,
-    })));
+      });
+    this.serviceAccounts = Object.freeze(
+      accounts.map(
+        (a) =>
+          new kplus.k8s.KubeServiceAccount(this, `service-account-${a}`, {
+            metadata: { name: a, namespace, labels: labels(a) },
+            // People use short-lived tokens (`kubectl create token`); pods running as this account do not need one mounted.
+            automountServiceAccountToken: false,
+          }),
+      ),
+    );
     this.rules = Object.freeze(rules);
     this.secretsReadable = rulesReadSecrets(rules);
     this.role = new kplus.k8s.KubeRole(this, 'role', { metadata: { name: roleName, namespace, labels: labels(roleName) }, rules });
@@ -264,7 +293,11 @@ export class TeamAccess extends Construct {
       }
       for (const resource of rule.resources) {
         if (!(resource in RESOURCE_API_GROUPS)) {
-          throw new ShipshapeError(this, { problem: `rules[${i}] names an unknown resource (wildcards are never allowed)`, value: resource, fix: `use one of ${Object.keys(RESOURCE_API_GROUPS).join(', ')}` });
+          throw new ShipshapeError(this, {
+            problem: `rules[${i}] names an unknown resource (wildcards are never allowed)`,
+            value: resource,
+            fix: `use one of ${Object.keys(RESOURCE_API_GROUPS).join(', ')}`,
+          });
         }
         const group = RESOURCE_API_GROUPS[resource];
         const name = resource.startsWith(`${group}/`) ? resource.slice(group.length + 1) : resource;
@@ -299,10 +332,11 @@ export function rulesReadSecrets(rules: readonly kplus.k8s.PolicyRule[]): boolea
   const podDefining = new Set(POD_DEFINING_RESOURCES.map((r) => r.split('/').pop()!));
   return rules.some((rule) => {
     const verbs = rule.verbs ?? [];
-    return (rule.resources ?? []).some((resource) =>
-      (resource === 'secrets' && verbs.some((v) => ['get', 'list', 'watch'].includes(v))) ||
-      (podDefining.has(resource) && verbs.some((v) => ['create', 'update', 'patch'].includes(v))) ||
-      (POD_ACCESS_SUBRESOURCES.has(resource) && verbs.length > 0),
+    return (rule.resources ?? []).some(
+      (resource) =>
+        (resource === 'secrets' && verbs.some((v) => ['get', 'list', 'watch'].includes(v))) ||
+        (podDefining.has(resource) && verbs.some((v) => ['create', 'update', 'patch'].includes(v))) ||
+        (POD_ACCESS_SUBRESOURCES.has(resource) && verbs.length > 0),
     );
   });
 }

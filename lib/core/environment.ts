@@ -103,6 +103,25 @@ export interface ControlPlane {
   readonly nodes?: number;
 }
 
+/** Whether the cluster runs the Prometheus Operator, and the labels its selectors match. */
+export interface MonitoringSettings {
+  /**
+   * Whether the cluster runs the Prometheus Operator (its CRDs are installed): ServiceMonitors and PrometheusRules
+   * are written only then, since applying one without its CRD fails the whole sync.
+   * @default - true when prometheusLabels is given, else false
+   */
+  readonly prometheusOperator?: boolean;
+  /**
+   * Labels the operator's serviceMonitorSelector and ruleSelector match; every ServiceMonitor and PrometheusRule
+   * of the environment carries them unless its construct is given others.
+   * @default DEFAULT_PROMETHEUS_LABELS ({ release: 'kube-prometheus-stack' })
+   */
+  readonly prometheusLabels?: Record<string, string>;
+}
+
+/** The label kube-prometheus-stack's rule and ServiceMonitor selectors match (its chart's default release name). */
+export const DEFAULT_PROMETHEUS_LABELS: Readonly<Record<string, string>> = Object.freeze({ release: 'kube-prometheus-stack' });
+
 /** Everything that differs between dev, stage and prod. */
 export interface EnvironmentProps {
   /** Environment name (`dev`, `stage`, `prod`); names the output folder and the environment label. */
@@ -161,6 +180,12 @@ export interface EnvironmentProps {
    * @default - not stated: constructs that depend on it refuse to guess
    */
   readonly controlPlane?: ControlPlane;
+  /**
+   * The cluster's Prometheus Operator, if any: where it runs, shipshape writes ServiceMonitors for workloads that
+   * declare a metrics port and PrometheusRules beside the plain rules files, all with its selector labels.
+   * @default - no Prometheus Operator: plain rules files and scrape annotations only
+   */
+  readonly monitoring?: MonitoringSettings;
 }
 
 /** Namespaces the cluster owns; an environment's Namespace object must never claim (and relabel) one. */
@@ -196,12 +221,18 @@ export class Environment {
   public readonly delivery: Required<DeliverySettings>;
   /** The control plane, when stated; `nodes` is filled in for the self-managed kinds. */
   public readonly controlPlane?: ControlPlane;
+  /** Whether the cluster runs the Prometheus Operator; its selector labels when it does. */
+  public readonly monitoring: Readonly<{ prometheusOperator: boolean; prometheusLabels?: Readonly<Record<string, string>> }>;
 
   constructor(props: EnvironmentProps) {
     const path = `environment:${props.name}`;
     this.name = assertDnsLabel(path, 'name', props.name);
     if ((SHARED_OUTPUT_FOLDERS as readonly string[]).includes(this.name)) {
-      throw new ShipshapeError(path, { problem: `"${this.name}" is a folder synth writes for every environment (dist/${this.name}/), so this environment's files would mix into it`, value: this.name, fix: 'give the environment another name; set namespace if the namespace must keep this name' });
+      throw new ShipshapeError(path, {
+        problem: `"${this.name}" is a folder synth writes for every environment (dist/${this.name}/), so this environment's files would mix into it`,
+        value: this.name,
+        fix: 'give the environment another name; set namespace if the namespace must keep this name',
+      });
     }
     this.namespace = assertDnsLabel(path, 'namespace', props.namespace ?? props.name);
     if (RESERVED_NAMESPACES.includes(this.namespace)) {
@@ -239,6 +270,7 @@ export class Environment {
     }
     this.delivery = Object.freeze({ sync });
     this.controlPlane = validateControlPlane(path, props.controlPlane, this.cluster, props.kubernetesVersion);
+    this.monitoring = validateMonitoring(path, props.monitoring, props.kubernetesVersion);
     const seen = new Set<string>();
     this.nodeGroups = Object.freeze(
       (props.nodeGroups ?? []).map((group) => {
@@ -333,7 +365,11 @@ function validateCluster(path: string, cluster: ClusterDestination | undefined, 
   if (cluster === undefined) return undefined;
   const fix = "set cluster: { server: 'https://<API server>' } or { name: '<Argo CD cluster name>' }";
   if (kubernetesVersion === undefined) {
-    throw new ShipshapeError(path, { problem: 'cluster is set on an environment without a Kubernetes cluster (no kubernetesVersion)', value: cluster, fix: "set kubernetesVersion, or remove cluster from this Docker/Swarm-only environment" });
+    throw new ShipshapeError(path, {
+      problem: 'cluster is set on an environment without a Kubernetes cluster (no kubernetesVersion)',
+      value: cluster,
+      fix: 'set kubernetesVersion, or remove cluster from this Docker/Swarm-only environment',
+    });
   }
   const server = (cluster as { server?: unknown }).server;
   const name = (cluster as { name?: unknown }).name;
@@ -341,10 +377,18 @@ function validateCluster(path: string, cluster: ClusterDestination | undefined, 
     throw new ShipshapeError(path, { problem: 'cluster needs exactly one of server and name', value: cluster, fix });
   }
   if (server !== undefined && (typeof server !== 'string' || !CLUSTER_SERVER.test(server) || /@/.test(server) || !parsesAsServerUrl(server))) {
-    throw new ShipshapeError(path, { problem: 'cluster.server must be the https URL of a Kubernetes API server, without credentials', value: server, fix: "use e.g. 'https://prod.k8s.example.com:6443' (Argo CD's own cluster is 'https://kubernetes.default.svc')" });
+    throw new ShipshapeError(path, {
+      problem: 'cluster.server must be the https URL of a Kubernetes API server, without credentials',
+      value: server,
+      fix: "use e.g. 'https://prod.k8s.example.com:6443' (Argo CD's own cluster is 'https://kubernetes.default.svc')",
+    });
   }
   if (name !== undefined && (typeof name !== 'string' || !CLUSTER_NAME.test(name))) {
-    throw new ShipshapeError(path, { problem: 'cluster.name must be the name of a cluster registered in Argo CD (letters, digits, ".", "_", "-")', value: name, fix: "use e.g. 'prod-eu', as given to argocd cluster add --name" });
+    throw new ShipshapeError(path, {
+      problem: 'cluster.name must be the name of a cluster registered in Argo CD (letters, digits, ".", "_", "-")',
+      value: name,
+      fix: "use e.g. 'prod-eu', as given to argocd cluster add --name",
+    });
   }
   return Object.freeze(server !== undefined ? { server: server as string } : { name: name as string });
 }
@@ -361,28 +405,75 @@ function parsesAsServerUrl(server: string): boolean {
 }
 
 // API server host names of the managed services that have one (GKE's endpoint is a bare IP address).
-const MANAGED_API_HOSTS: ReadonlyArray<[RegExp, ControlPlaneKind]> = [[/\.eks\.amazonaws\.com(\.cn)?$/, 'eks'], [/\.azmk8s\.io$/, 'aks']];
+const MANAGED_API_HOSTS: ReadonlyArray<[RegExp, ControlPlaneKind]> = [
+  [/\.eks\.amazonaws\.com(\.cn)?$/, 'eks'],
+  [/\.azmk8s\.io$/, 'aks'],
+];
 
 function validateControlPlane(path: string, controlPlane: ControlPlane | undefined, cluster: ClusterDestination | undefined, kubernetesVersion: string | undefined): ControlPlane | undefined {
   if (controlPlane === undefined) return undefined;
   const kind = controlPlane?.kind;
   if (kubernetesVersion === undefined) {
-    throw new ShipshapeError(path, { problem: 'controlPlane is set on an environment without a Kubernetes cluster (no kubernetesVersion)', value: controlPlane, fix: 'set kubernetesVersion, or remove controlPlane from this Docker/Swarm-only environment' });
+    throw new ShipshapeError(path, {
+      problem: 'controlPlane is set on an environment without a Kubernetes cluster (no kubernetesVersion)',
+      value: controlPlane,
+      fix: 'set kubernetesVersion, or remove controlPlane from this Docker/Swarm-only environment',
+    });
   }
   if (!CONTROL_PLANE_KINDS.includes(kind)) {
-    throw new ShipshapeError(path, { problem: `controlPlane.kind must be one of ${CONTROL_PLANE_KINDS.join(', ')}`, value: kind, fix: "set controlPlane: { kind: 'kubeadm', nodes: 3 } for a kubeadm cluster, or { kind: 'eks' } for EKS" });
+    throw new ShipshapeError(path, {
+      problem: `controlPlane.kind must be one of ${CONTROL_PLANE_KINDS.join(', ')}`,
+      value: kind,
+      fix: "set controlPlane: { kind: 'kubeadm', nodes: 3 } for a kubeadm cluster, or { kind: 'eks' } for EKS",
+    });
   }
   const managed = MANAGED_CONTROL_PLANES.includes(kind);
   if (managed && controlPlane.nodes !== undefined) {
-    throw new ShipshapeError(path, { problem: `controlPlane.nodes is set, but a ${kind} control plane runs on the provider's machines, not on nodes of the cluster`, value: controlPlane.nodes, fix: `remove nodes from controlPlane: { kind: '${kind}' }` });
+    throw new ShipshapeError(path, {
+      problem: `controlPlane.nodes is set, but a ${kind} control plane runs on the provider's machines, not on nodes of the cluster`,
+      value: controlPlane.nodes,
+      fix: `remove nodes from controlPlane: { kind: '${kind}' }`,
+    });
   }
   const server = cluster && 'server' in cluster ? new URL(cluster.server).hostname.toLowerCase() : undefined;
   const hosted = server === undefined ? undefined : MANAGED_API_HOSTS.find(([host]) => host.test(server))?.[1];
   if (hosted !== undefined && hosted !== kind) {
-    throw new ShipshapeError(path, { problem: `cluster.server ${server} is an ${hosted.toUpperCase()} API endpoint, but controlPlane.kind is '${kind}'`, value: controlPlane, fix: `set controlPlane: { kind: '${hosted}' }, or point cluster at the ${kind} cluster's API server` });
+    throw new ShipshapeError(path, {
+      problem: `cluster.server ${server} is an ${hosted.toUpperCase()} API endpoint, but controlPlane.kind is '${kind}'`,
+      value: controlPlane,
+      fix: `set controlPlane: { kind: '${hosted}' }, or point cluster at the ${kind} cluster's API server`,
+    });
   }
   if (managed) return Object.freeze({ kind });
   return Object.freeze({ kind, nodes: assertInteger(path, 'controlPlane.nodes', controlPlane.nodes ?? 1, 1) });
+}
+
+function validateMonitoring(path: string, monitoring: MonitoringSettings | undefined, kubernetesVersion: string | undefined): Environment['monitoring'] {
+  const operator = monitoring?.prometheusOperator ?? monitoring?.prometheusLabels !== undefined;
+  if (typeof operator !== 'boolean') {
+    throw new ShipshapeError(path, {
+      problem: 'monitoring.prometheusOperator must be true or false',
+      value: operator,
+      fix: 'set monitoring: { prometheusOperator: true } where the cluster runs the Prometheus Operator',
+    });
+  }
+  if (!operator && monitoring?.prometheusLabels !== undefined) {
+    throw new ShipshapeError(path, {
+      problem: 'monitoring.prometheusLabels are set but monitoring.prometheusOperator is false, so no object would carry them',
+      value: monitoring.prometheusLabels,
+      fix: 'set prometheusOperator: true, or drop prometheusLabels',
+    });
+  }
+  if (!operator) return Object.freeze({ prometheusOperator: false });
+  if (kubernetesVersion === undefined) {
+    throw new ShipshapeError(path, {
+      problem: 'monitoring.prometheusOperator is set on an environment without a Kubernetes cluster (no kubernetesVersion)',
+      value: monitoring,
+      fix: 'set kubernetesVersion, or remove monitoring from this Docker/Swarm-only environment',
+    });
+  }
+  const labels = assertLabels(path, 'monitoring.prometheusLabels', monitoring?.prometheusLabels ?? DEFAULT_PROMETHEUS_LABELS);
+  return Object.freeze({ prometheusOperator: true, prometheusLabels: Object.freeze({ ...labels }) });
 }
 
 /**
@@ -391,10 +482,16 @@ function validateControlPlane(path: string, controlPlane: ControlPlane | undefin
  */
 function validateTaint(path: string, taint: NodeTaint): void {
   const keyProblem = qualifiedNameProblem(taint?.key);
-  if (keyProblem) throw new ShipshapeError(path, { problem: `a taint key must be a label key: ${keyProblem}`, value: taint?.key, fix: 'use the key the nodes are tainted with, e.g. "instancegroup" or "example.com/dedicated"' });
+  if (keyProblem)
+    throw new ShipshapeError(path, {
+      problem: `a taint key must be a label key: ${keyProblem}`,
+      value: taint?.key,
+      fix: 'use the key the nodes are tainted with, e.g. "instancegroup" or "example.com/dedicated"',
+    });
   if (taint.value !== undefined) {
     const valueProblem = labelValueProblem(taint.value);
-    if (valueProblem) throw new ShipshapeError(path, { problem: `a taint value must be a label value: ${valueProblem}`, value: taint.value, fix: 'use the value the nodes are tainted with, or omit value' });
+    if (valueProblem)
+      throw new ShipshapeError(path, { problem: `a taint value must be a label value: ${valueProblem}`, value: taint.value, fix: 'use the value the nodes are tainted with, or omit value' });
   }
   if (!TAINT_EFFECTS.includes(taint.effect)) {
     throw new ShipshapeError(path, { problem: `a taint effect must be one of ${TAINT_EFFECTS.join(', ')}`, value: taint.effect, fix: "set effect to 'NoSchedule', 'PreferNoSchedule' or 'NoExecute'" });

@@ -21,7 +21,10 @@ export function selectorLabels(name: string, environment: Environment): Record<s
   return { [LABELS.name]: name, [LABELS.instance]: environment.name };
 }
 
-/** Every label a workload's objects and pods carry. */
+/**
+ * Every label a workload's objects and pods carry: the selector labels, the component when given, managed-by and
+ * the environment. Cluster add-ons (autoscaler, metrics-server, etcd backup) use it with their component.
+ */
 export function workloadLabels(name: string, environment: Environment, component?: string): Record<string, string> {
   return {
     ...selectorLabels(name, environment),

@@ -1,16 +1,13 @@
 import { ErrorScope, ShipshapeError } from './errors';
-
-// RFC 1123 label, the rule for most Kubernetes object names and all label values we derive from names.
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_LABEL_MAX = 63;
+import { isDns1123Label } from './validate';
 
 /** Throws unless `value` is a valid RFC 1123 DNS label (what Kubernetes accepts as a name). */
 export function assertDnsLabel(scope: ErrorScope, field: string, value: string): string {
-  if (typeof value !== 'string' || value.length > DNS_LABEL_MAX || !DNS_LABEL.test(value)) {
+  if (!isDns1123Label(value)) {
     throw new ShipshapeError(scope, {
       problem: `${field} is not a valid Kubernetes name`,
       value,
-      fix: `use 1-${DNS_LABEL_MAX} lower-case letters, digits or '-', starting and ending with a letter or digit (e.g. "web-api")`,
+      fix: `use 1-63 lower-case letters, digits or '-', starting and ending with a letter or digit (e.g. "web-api")`,
     });
   }
   return value;

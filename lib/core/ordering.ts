@@ -17,6 +17,9 @@ const TIERS: Record<string, number> = {
   ConfigMap: 1,
   Secret: 1,
   PersistentVolumeClaim: 1,
+  // Before any pod: a pod admitted before its namespace's LimitRange gets no defaults, and the quota then refuses it.
+  LimitRange: 1,
+  ResourceQuota: 1,
   // Tier 3: API registrations go after the workloads that serve them; an APIService or webhook whose
   // backend is not up yet makes discovery (or every matching request) fail until it is.
   APIService: 3,

@@ -96,7 +96,11 @@ export function sizeMebibytes(scope: ErrorScope, field: string, size: unknown, o
 export function assertContainerResources<R>(scope: ErrorScope, field: string, resources: R): R {
   const r = resources as unknown as ResourcesLike | undefined;
   if (r === undefined || r === null || typeof r !== 'object') {
-    throw new ShipshapeError(scope, { problem: `${field} must be an object with cpu and memory`, value: resources, fix: `set ${field} to e.g. { cpu: { request: Cpu.millis(100) }, memory: { request: Size.mebibytes(128), limit: Size.mebibytes(256) } }` });
+    throw new ShipshapeError(scope, {
+      problem: `${field} must be an object with cpu and memory`,
+      value: resources,
+      fix: `set ${field} to e.g. { cpu: { request: Cpu.millis(100) }, memory: { request: Size.mebibytes(128), limit: Size.mebibytes(256) } }`,
+    });
   }
   for (const kind of ['request', 'limit'] as const) {
     if (r.cpu?.[kind] !== undefined) cpuMillicores(scope, `${field}.cpu.${kind}`, r.cpu[kind]);
@@ -107,7 +111,11 @@ export function assertContainerResources<R>(scope: ErrorScope, field: string, re
     try {
       (size as SizeLike).toMebibytes();
     } catch {
-      throw new ShipshapeError(scope, { problem: `${field}.memory.${kind} is not a whole number of mebibytes`, value: (size as SizeLike).toKibibytes({ rounding: NO_ROUNDING }), fix: 'use whole mebibytes, e.g. Size.mebibytes(384)' });
+      throw new ShipshapeError(scope, {
+        problem: `${field}.memory.${kind} is not a whole number of mebibytes`,
+        value: (size as SizeLike).toKibibytes({ rounding: NO_ROUNDING }),
+        fix: 'use whole mebibytes, e.g. Size.mebibytes(384)',
+      });
     }
   }
   return resources;
@@ -117,8 +125,22 @@ export function assertContainerResources<R>(scope: ErrorScope, field: string, re
 const QUANTITY = /^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$/;
 
 const QUANTITY_SCALE: Record<string, number> = {
-  '': 1, n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+  '': 1,
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
 };
 
 /** Numeric value of a Kubernetes quantity (`250m`, `1.5`, `512Mi`, 2); undefined when it is not one. */
@@ -136,4 +158,27 @@ export function quantityValue(quantity: unknown): number | undefined {
 export function isPositiveQuantity(quantity: unknown): boolean {
   const value = quantityValue(quantity);
   return value !== undefined && value > 0;
+}
+
+/** A duration as cdk8s' `Duration` converts it. */
+export interface DurationLike {
+  toSeconds(opts?: { integral?: boolean }): number;
+}
+
+/**
+ * Whole seconds of a `Duration` within [min, max] seconds; throws a ShipshapeError naming `field` for anything
+ * else (a number where a Duration belongs, a fraction of a second, out of range). Kubernetes' `*Seconds` fields
+ * and Fluentd's time parameters take integers, so a fraction is refused rather than rounded.
+ */
+export function durationSeconds(scope: ErrorScope, field: string, duration: unknown, min: number, max = INT32_MAX): number {
+  const isDuration = typeof duration === 'object' && duration !== null && typeof (duration as DurationLike).toSeconds === 'function';
+  const seconds = isDuration ? (duration as DurationLike).toSeconds({ integral: false }) : Number.NaN;
+  if (!Number.isInteger(seconds) || seconds < min || seconds > max) {
+    throw new ShipshapeError(scope, {
+      problem: `${field} must be a Duration of whole seconds from ${min} to ${max} s${isDuration ? '' : ` (a Duration object, not ${typeof duration === 'number' ? `the number ${duration}` : typeof duration})`}`,
+      value: isDuration ? `${seconds} s` : duration,
+      fix: `set ${field} to e.g. Duration.seconds(${Math.max(min, Math.min(30, max))})`,
+    });
+  }
+  return seconds;
 }

@@ -58,7 +58,11 @@ export class Stack extends Chart {
     if (props.labels !== undefined) assertLabels(path, 'labels', props.labels);
     // The API server refuses any other value of the pod-security.kubernetes.io/* labels, and the whole Namespace with it.
     if (props.podSecurity !== undefined && !POD_SECURITY_LEVELS.includes(props.podSecurity)) {
-      throw new ShipshapeError(path, { problem: `podSecurity must be one of ${POD_SECURITY_LEVELS.join(', ')} (a Pod Security Standard)`, value: props.podSecurity, fix: "use 'restricted', or 'baseline' / 'privileged' for namespaces whose pods need more, or omit it" });
+      throw new ShipshapeError(path, {
+        problem: `podSecurity must be one of ${POD_SECURITY_LEVELS.join(', ')} (a Pod Security Standard)`,
+        value: props.podSecurity,
+        fix: "use 'restricted', or 'baseline' / 'privileged' for namespaces whose pods need more, or omit it",
+      });
     }
     super(scope, id, {
       namespace: environment.namespace,

@@ -1,14 +1,15 @@
 import { ApiObject, App } from 'cdk8s';
 import { Environment, describeCluster } from './environment';
 import { ShipshapeAggregateError } from './errors';
+import { ImageStructureTest, environmentImageTests } from './image-tests';
 import { OutputFile } from './output-file';
 import { CLUSTER_SCOPED_KINDS, applyTier, byCodePoint } from './ordering';
 import { scanFile } from './policy/credentials';
-import { PolicyReport, constructExemptions, evaluatePolicy, formatFinding } from './policy/engine';
-import { Manifest, describe } from './policy/manifest';
+import { PolicyReport, constructExemptions, constructNotes, constructWarnings, evaluatePolicy, formatFinding } from './policy/engine';
+import { Manifest, describe } from './manifest';
 import { Stack } from './stack';
 import { isDns1035Label } from './validate';
-import { YAML_OPTIONS, toYaml } from './yaml';
+import { toYaml } from './yaml';
 
 /** One synthesized Kubernetes object. */
 export interface SynthesizedObject {
@@ -30,9 +31,11 @@ export interface SynthesizedStack {
   readonly files: readonly { readonly path: string; readonly shared: boolean; readonly content: string; readonly constructPath: string }[];
   /** Problems found: construct validations and policy violations, one line each. */
   readonly problems: readonly string[];
+  /** container-structure-test configs of the workload images, written under `dist/<env>/images/` (see image-tests.ts). */
+  readonly imageTests: readonly ImageStructureTest[];
+  /** Facts constructs report for the summary, one line each. */
+  readonly notes: readonly string[];
 }
-
-export { YAML_OPTIONS };
 
 /** Renders one manifest as a YAML document that YAML 1.1 and 1.2 readers read the same way. */
 export function renderManifest(m: Manifest): string {
@@ -40,12 +43,7 @@ export function renderManifest(m: Manifest): string {
 }
 
 function compareObjects(a: Manifest, b: Manifest): number {
-  return (
-    applyTier(a.kind) - applyTier(b.kind) ||
-    byCodePoint(a.kind, b.kind) ||
-    byCodePoint(a.metadata.namespace ?? '', b.metadata.namespace ?? '') ||
-    byCodePoint(a.metadata.name, b.metadata.name)
-  );
+  return applyTier(a.kind) - applyTier(b.kind) || byCodePoint(a.kind, b.kind) || byCodePoint(a.metadata.namespace ?? '', b.metadata.namespace ?? '') || byCodePoint(a.metadata.name, b.metadata.name);
 }
 
 function toManifest(obj: ApiObject): Manifest {
@@ -84,7 +82,9 @@ export function synthesizeStack(stack: Stack): SynthesizedStack {
     seen.set(key, constructPath);
     // Service names become DNS labels under RFC 1035 rules; the API server refuses one starting with a digit.
     if (manifest.kind === 'Service' && manifest.apiVersion === 'v1' && !isDns1035Label(manifest.metadata.name)) {
-      problems.push(`${constructPath}: Service name "${manifest.metadata.name}" must start with a letter (RFC 1035 label: lower-case letters, digits and '-', at most 63). Fix: rename the construct's name`);
+      problems.push(
+        `${constructPath}: Service name "${manifest.metadata.name}" must start with a letter (RFC 1035 label: lower-case letters, digits and '-', at most 63). Fix: rename the construct's name`,
+      );
     }
     const kindName = `${manifest.kind}/${manifest.metadata.name}`;
     byKindName.set(kindName, (byKindName.get(kindName) ?? 0) + 1);
@@ -112,11 +112,14 @@ export function synthesizeStack(stack: Stack): SynthesizedStack {
   const policy = evaluatePolicy(objects);
   // Swarm services and Docker host files declare their exemptions on the construct; the summary lists them too.
   policy.exemptions.push(...constructExemptions(constructs));
+  policy.warnings.push(...constructWarnings(constructs));
   problems.push(...policy.violations.map(formatFinding));
   if (!stack.environment.hasKubernetes && objects.length > 0) {
     problems.push(
-      `${objects[0].constructPath}: environment "${stack.environment.name}" has no Kubernetes cluster, but ${objects.length} Kubernetes object(s) were added (${objects.slice(0, 3).map((o) => describe(o.manifest)).join(', ')}). ` +
-        'Fix: set kubernetesVersion on the environment, or move the Kubernetes constructs to a Kubernetes environment',
+      `${objects[0].constructPath}: environment "${stack.environment.name}" has no Kubernetes cluster, but ${objects.length} Kubernetes object(s) were added (${objects
+        .slice(0, 3)
+        .map((o) => describe(o.manifest))
+        .join(', ')}). ` + 'Fix: set kubernetesVersion on the environment, or move the Kubernetes constructs to a Kubernetes environment',
     );
   }
   // Distinct objects whose names differ only in characters a file name cannot hold (a:b vs a-b); true duplicates were reported above.
@@ -128,7 +131,13 @@ export function synthesizeStack(stack: Stack): SynthesizedStack {
     }
     fileOwners.set(o.fileName, describe(o.manifest));
   }
-  return { stack, environment: stack.environment, objects, policy, files, problems };
+  const images = environmentImageTests(
+    objects,
+    constructs,
+    files.filter((f) => !f.shared).map((f) => f.path),
+  );
+  problems.push(...images.problems);
+  return { stack, environment: stack.environment, objects, policy, files, problems, imageTests: images.tests, notes: constructNotes(constructs) };
 }
 
 /**
@@ -140,7 +149,10 @@ function fileCredentialProblems(f: OutputFile, content: string, envName: string)
   const owner = f.node.scope?.node.path ?? f.node.path;
   return scanFile(f.path, content)
     .filter((c) => !f.allowsCredential(c))
-    .map((c) => `${owner}: ${where} would hold a credential in plain text (${c.kind}${c.subject ? ` in ${c.subject}` : ''}) at ${c.path}: ${c.excerpt}. Fix: remove it from the properties of ${owner} that write ${c.path}, and reference a secret by name instead (a Kubernetes or Swarm secret, the host's credential store)`);
+    .map(
+      (c) =>
+        `${owner}: ${where} would hold a credential in plain text (${c.kind}${c.subject ? ` in ${c.subject}` : ''}) at ${c.path}: ${c.excerpt}. Fix: remove it from the properties of ${owner} that write ${c.path}, and reference a secret by name instead (a Kubernetes or Swarm secret, the host's credential store)`,
+    );
 }
 
 /** The stacks of an app, in environment-name order. */
@@ -169,7 +181,7 @@ export function crossEnvironmentProblems(results: readonly SynthesizedStack[]): 
       const more = shared.length > COLLISIONS_LISTED ? ` and ${shared.length - COLLISIONS_LISTED} more` : '';
       problems.push(
         `environments "${a.environment.name}" and "${b.environment.name}" both deploy to ${describeCluster(a.environment.cluster!)} and would both own ${shared.length} object(s): ${listed.join(', ')}${more}; ` +
-          'each apply or sync would overwrite the other environment\'s version, and pruning would delete it. ' +
+          "each apply or sync would overwrite the other environment's version, and pruning would delete it. " +
           `Fix: give "${a.environment.name}" and "${b.environment.name}" different clusters (Environment.cluster), or different namespaces and names for every shared object`,
       );
     }

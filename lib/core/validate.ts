@@ -74,7 +74,12 @@ export function portNameProblem(name: unknown): string | undefined {
 /** Throws unless `name` is a valid port name (1-15 lower-case letters, digits and single "-", with a letter); returns it. */
 export function assertPortName(scope: ErrorScope, field: string, name: unknown): string {
   const problem = portNameProblem(name);
-  if (problem) throw new ShipshapeError(scope, { problem: `${field} is not a valid port name: ${problem}`, value: name, fix: 'use 1-15 lower-case letters, digits and single hyphens with at least one letter, e.g. "http" or "metrics-2"' });
+  if (problem)
+    throw new ShipshapeError(scope, {
+      problem: `${field} is not a valid port name: ${problem}`,
+      value: name,
+      fix: 'use 1-15 lower-case letters, digits and single hyphens with at least one letter, e.g. "http" or "metrics-2"',
+    });
   return name as string;
 }
 
@@ -102,9 +107,19 @@ export function assertLabels(scope: ErrorScope, field: string, labels: unknown):
   if (!entries) throw new ShipshapeError(scope, { problem: `${field} must be a map of label keys to values`, value: labels, fix: `write ${field} as { "app.kubernetes.io/part-of": "shop" }` });
   for (const [key, value] of entries) {
     const keyProblem = qualifiedNameProblem(key);
-    if (keyProblem) throw new ShipshapeError(scope, { problem: `${field} has an invalid label key: ${keyProblem}`, value: key, fix: 'use a key such as "team" or "example.com/team" (at most 63 characters after the optional prefix)' });
+    if (keyProblem)
+      throw new ShipshapeError(scope, {
+        problem: `${field} has an invalid label key: ${keyProblem}`,
+        value: key,
+        fix: 'use a key such as "team" or "example.com/team" (at most 63 characters after the optional prefix)',
+      });
     const valueProblem = labelValueProblem(value);
-    if (valueProblem) throw new ShipshapeError(scope, { problem: `${field}["${key}"] is not a valid label value: ${valueProblem}`, value, fix: 'shorten the value to 63 characters of letters, digits, "-", "_" or ".", or move free text to an annotation' });
+    if (valueProblem)
+      throw new ShipshapeError(scope, {
+        problem: `${field}["${key}"] is not a valid label value: ${valueProblem}`,
+        value,
+        fix: 'shorten the value to 63 characters of letters, digits, "-", "_" or ".", or move free text to an annotation',
+      });
   }
   return labels as Record<string, string>;
 }
@@ -112,7 +127,12 @@ export function assertLabels(scope: ErrorScope, field: string, labels: unknown):
 /** Throws unless `value` is a valid label value (at most 63 letters, digits, "-", "_", "."); returns it. */
 export function assertLabelValue(scope: ErrorScope, field: string, value: unknown): string {
   const problem = labelValueProblem(value);
-  if (problem) throw new ShipshapeError(scope, { problem: `${field} becomes a label value: ${problem}`, value, fix: 'use at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit (e.g. "frontend")' });
+  if (problem)
+    throw new ShipshapeError(scope, {
+      problem: `${field} becomes a label value: ${problem}`,
+      value,
+      fix: 'use at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit (e.g. "frontend")',
+    });
   return value as string;
 }
 
@@ -127,7 +147,12 @@ export function assertAnnotations(scope: ErrorScope, field: string, annotations:
     if (typeof value !== 'string') throw new ShipshapeError(scope, { problem: `${field}["${key}"] must be a string`, value, fix: 'write the annotation value as a string' });
     bytes += Buffer.byteLength(key) + Buffer.byteLength(value);
   }
-  if (bytes > ANNOTATIONS_MAX_BYTES) throw new ShipshapeError(scope, { problem: `${field} total ${bytes} bytes, over the API server's limit of ${ANNOTATIONS_MAX_BYTES}`, value: Object.keys(annotations as object), fix: 'keep large data in a ConfigMap' });
+  if (bytes > ANNOTATIONS_MAX_BYTES)
+    throw new ShipshapeError(scope, {
+      problem: `${field} total ${bytes} bytes, over the API server's limit of ${ANNOTATIONS_MAX_BYTES}`,
+      value: Object.keys(annotations as object),
+      fix: 'keep large data in a ConfigMap',
+    });
   return annotations as Record<string, string>;
 }
 
@@ -143,67 +168,19 @@ export function assertDns1035Label(scope: ErrorScope, field: string, value: unkn
   return value;
 }
 
-// github.com/distribution/reference (the grammar Docker, containerd and CRI-O parse image references with).
-const ALPHANUMERIC = '[a-z0-9]+';
-const SEPARATOR = '(?:[._]|__|[-]+)';
-const PATH_COMPONENT = `${ALPHANUMERIC}(?:${SEPARATOR}${ALPHANUMERIC})*`;
-const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
-const DOMAIN_NAME = `${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*`;
-const IPV6_ADDRESS = '\\[[a-fA-F0-9:]+\\]';
-const DOMAIN = `(?:${DOMAIN_NAME}|${IPV6_ADDRESS})(?::[0-9]+)?`;
-const TAG = '[\\w][\\w.-]{0,127}';
-const DIGEST = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}';
-const REFERENCE = new RegExp(`^((?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*)(?::(${TAG}))?(?:@(${DIGEST}))?$`);
-const NAME_TOTAL_MAX = 255;
-// go-digest: the algorithms the runtimes verify, with their hex lengths (lower case).
-const DIGEST_HEX_LENGTH: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
+// The region names of every AWS partition (aws, aws-cn, aws-us-gov, the ISO partitions, aws-eusc), as the SDKs'
+// partition metadata matches them: `eu-west-1`, `us-gov-west-1`, `cn-north-1`, `us-isob-east-1`, `eusc-de-east-1`.
+const AWS_REGION = /^[a-z]{2,4}(-[a-z]+)+-\d+$/;
 
-/** An image reference split into its parts. */
-export interface ImageReference {
-  /** Registry host and repository path, e.g. `ghcr.io/acme/web`. */
-  readonly name: string;
-  readonly tag?: string;
-  readonly digest?: string;
+/** Whether `value` is an AWS region name such as `eu-west-1` or `us-gov-west-1`. */
+export function isAwsRegion(value: unknown): value is string {
+  return typeof value === 'string' && AWS_REGION.test(value);
 }
 
-/** Why `image` is not a valid image reference, or undefined. */
-export function imageReferenceProblem(image: unknown): string | undefined {
-  if (typeof image !== 'string' || image === '') return 'an image must be a non-empty string';
-  if (image !== image.trim() || /\s/.test(image)) return 'an image reference holds no spaces, tabs or line breaks';
-  const m = REFERENCE.exec(image);
-  if (!m) {
-    if (REFERENCE.test(image.toLowerCase())) return 'the repository name must be lower case (only the registry host may hold capitals)';
-    return 'not an image reference ([registry[:port]/]repository[:tag][@algorithm:hex]); a tag is at most 128 letters, digits, "_", "." or "-" and starts with a letter, digit or "_"';
-  }
-  if (m[1].length > NAME_TOTAL_MAX) return `the repository name is longer than ${NAME_TOTAL_MAX} characters`;
-  if (m[3] !== undefined) {
-    const [algorithm, hex] = m[3].split(':');
-    const length = DIGEST_HEX_LENGTH[algorithm];
-    if (length === undefined) return `unknown digest algorithm "${algorithm}" (use sha256, sha384 or sha512)`;
-    if (hex.length !== length || !/^[a-f0-9]+$/.test(hex)) return `a ${algorithm} digest is ${length} lower-case hexadecimal digits`;
-  }
-  return undefined;
-}
-
-/** Splits a valid image reference into name, tag and digest; undefined when it is not one. */
-export function parseImageReference(image: string): ImageReference | undefined {
-  if (imageReferenceProblem(image) !== undefined) return undefined;
-  const m = REFERENCE.exec(image)!;
-  return { name: m[1], ...(m[2] !== undefined ? { tag: m[2] } : {}), ...(m[3] !== undefined ? { digest: m[3] } : {}) };
-}
-
-/**
- * Throws unless `image` is a valid image reference pinned to a version tag (not `latest`) or a digest;
- * returns it. `example` goes into the fix.
- */
-export function assertPinnedImage(scope: ErrorScope, field: string, image: unknown, example = 'ghcr.io/acme/web:1.4.2'): string {
-  const problem = imageReferenceProblem(image);
-  if (problem) throw new ShipshapeError(scope, { problem: `${field} is not a valid image reference: ${problem}`, value: image, fix: `write a reference such as "${example}"` });
-  const ref = parseImageReference(image as string)!;
-  if (!ref.digest && (ref.tag === undefined || ref.tag === 'latest')) {
-    throw new ShipshapeError(scope, { problem: `${field} must be pinned to a version tag or a digest`, value: image, fix: `name a version, e.g. "${example}" or "<repository>@sha256:<digest>"` });
-  }
-  return image as string;
+/** Throws unless `value` is an AWS region name (`eu-west-1`); returns it. */
+export function assertAwsRegion(scope: ErrorScope, field: string, value: unknown): string {
+  if (!isAwsRegion(value)) throw new ShipshapeError(scope, { problem: `${field} must be an AWS region name`, value, fix: 'use a region such as "eu-west-1" or "us-gov-west-1"' });
+  return value;
 }
 
 // robfig/cron's standard parser, which the CronJob controller and the API server's validation use.
@@ -233,7 +210,8 @@ function cronFieldProblem(expr: string, field: (typeof CRON_FIELDS)[number]): st
     const bounds = range.split('-');
     if (bounds.length > 2) return `"${range}" is not a value or a range`;
     const values = bounds.map((b) => cronValue(b, field));
-    if (values.some((v) => v === undefined)) return `"${range}" is not a ${field.name} (${field.min}-${field.max}${'names' in field ? ` or ${field.names[0].toUpperCase()}-${field.names[field.names.length - 1].toUpperCase()}` : ''})`;
+    if (values.some((v) => v === undefined))
+      return `"${range}" is not a ${field.name} (${field.min}-${field.max}${'names' in field ? ` or ${field.names[0].toUpperCase()}-${field.names[field.names.length - 1].toUpperCase()}` : ''})`;
     const [start, end = start] = values as number[];
     if (start < field.min || end > field.max) return `${field.name} "${range}" is outside ${field.min}-${field.max}`;
     if (start > end) return `the range "${range}" starts after it ends`;
@@ -264,7 +242,12 @@ export function cronScheduleProblem(schedule: unknown): string | undefined {
 /** Throws unless `schedule` is a cron schedule the CronJob controller accepts; returns it. */
 export function assertCronSchedule(scope: ErrorScope, field: string, schedule: unknown): string {
   const problem = cronScheduleProblem(schedule);
-  if (problem) throw new ShipshapeError(scope, { problem: `${field} is not a valid cron schedule: ${problem}`, value: schedule, fix: 'use five fields such as "0 3 * * MON" or "*/15 * * * *", or a macro such as "@daily"' });
+  if (problem)
+    throw new ShipshapeError(scope, {
+      problem: `${field} is not a valid cron schedule: ${problem}`,
+      value: schedule,
+      fix: 'use five fields such as "0 3 * * MON" or "*/15 * * * *", or a macro such as "@daily"',
+    });
   return schedule as string;
 }
 
@@ -278,7 +261,11 @@ export function assertMountPaths(scope: ErrorScope, field: string, paths: unknow
   for (const p of paths) {
     const segments = typeof p === 'string' ? p.split('/').slice(1) : [];
     if (typeof p !== 'string' || !p.startsWith('/') || p === '/' || segments.some((s) => s === '' || s === '.' || s === '..') || /[\s:\\]/.test(p)) {
-      throw new ShipshapeError(scope, { problem: `${field} entries must be absolute directory paths without ".", "..", empty segments, a trailing "/", spaces or ":"`, value: p, fix: 'write e.g. "/tmp" or "/var/cache/app"' });
+      throw new ShipshapeError(scope, {
+        problem: `${field} entries must be absolute directory paths without ".", "..", empty segments, a trailing "/", spaces or ":"`,
+        value: p,
+        fix: 'write e.g. "/tmp" or "/var/cache/app"',
+      });
     }
     if (seen.has(p)) throw new ShipshapeError(scope, { problem: `${field} lists "${p}" twice, and a container cannot mount two volumes at one path`, value: paths, fix: 'list each path once' });
     seen.add(p);

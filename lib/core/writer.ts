@@ -14,6 +14,8 @@ export interface EnvironmentSummary {
   readonly objects: number;
   readonly warnings: readonly PolicyFinding[];
   readonly exemptions: readonly PolicyExemption[];
+  /** Facts constructs report, e.g. how many manager failures a swarm survives. */
+  readonly notes: readonly string[];
   /** Output directory of the environment. */
   readonly directory: string;
 }
@@ -48,6 +50,7 @@ export function renderFiles(results: readonly SynthesizedStack[]): Map<string, s
       }
       files.set(rel, f.content);
     }
+    for (const t of r.imageTests) files.set(`${r.environment.name}/${t.path}`, t.content);
   }
   return files;
 }
@@ -74,7 +77,9 @@ function assertReplaceable(target: string): void {
   if (!fs.statSync(target).isDirectory()) refuse(`output path ${target} is a file. Fix: choose a directory path`);
   const entries = fs.readdirSync(target).filter((e) => !e.startsWith(INNER_STAGING) && !e.startsWith(INNER_PREVIOUS));
   if (entries.length > 0 && !entries.includes(OUTPUT_MARKER)) {
-    refuse(`output directory ${target} holds files synth did not write (no ${OUTPUT_MARKER} marker), and synth replaces the whole directory. Fix: choose a new or empty directory, or delete this one first`);
+    refuse(
+      `output directory ${target} holds files synth did not write (no ${OUTPUT_MARKER} marker), and synth replaces the whole directory. Fix: choose a new or empty directory, or delete this one first`,
+    );
   }
 }
 
@@ -144,7 +149,8 @@ function removeStaleWorkDirectories(dir: string, prefixes: readonly string[], re
  * `<prefix>…-previous`: put the newest such tree back, so the cleanup below does not delete the only copy.
  */
 function recoverPrevious(parent: string, prefix: string, target: string): void {
-  const candidates = fs.readdirSync(parent, { withFileTypes: true })
+  const candidates = fs
+    .readdirSync(parent, { withFileTypes: true })
     .filter((e) => e.isDirectory() && e.name.startsWith(prefix) && e.name.endsWith('-previous'))
     .map((e) => path.join(parent, e.name))
     .filter((dir) => {
@@ -221,7 +227,10 @@ function replaceContents(target: string, files: ReadonlyMap<string, string>, io:
     // The marker leaves last and arrives first, so a synth killed half-way leaves a directory the next
     // synth still recognises as its own (the marker, or nothing but these working directories).
     const markerLast = (a: string, b: string) => Number(a === OUTPUT_MARKER) - Number(b === OUTPUT_MARKER);
-    for (const entry of fs.readdirSync(target).filter((e) => !own.has(e)).sort(markerLast)) {
+    for (const entry of fs
+      .readdirSync(target)
+      .filter((e) => !own.has(e))
+      .sort(markerLast)) {
       io.rename(path.join(target, entry), path.join(aside, entry));
       movedOut.push(entry);
     }
@@ -316,11 +325,13 @@ export function synth(app: App, options: SynthOptions = {}): EnvironmentSummary[
     objects: r.objects.length,
     warnings: r.policy.warnings,
     exemptions: r.policy.exemptions,
+    notes: r.notes,
     directory: path.join(outdir, r.environment.name),
   }));
 }
 
-function plural(n: number, word: string): string {
+/** `1 object`, `2 objects`. */
+export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
@@ -329,5 +340,6 @@ export function formatSummary(s: EnvironmentSummary): string {
   const lines = [`${s.environment}: ${plural(s.objects, 'object')}, ${plural(s.warnings.length, 'warning')}, ${plural(s.exemptions.length, 'exemption')} → ${s.directory}`];
   for (const w of s.warnings) lines.push(`  warning [${w.ruleId}] ${w.object}: ${w.message}`);
   for (const e of s.exemptions) lines.push(`  exempt  [${e.ruleId}${e.variable !== undefined ? ` ${e.variable}` : ''}] ${e.object}: ${e.reason}`);
+  for (const n of s.notes) lines.push(`  note    ${n}`);
   return lines.join('\n');
 }

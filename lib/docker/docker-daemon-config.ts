@@ -3,58 +3,13 @@ import { ShipshapeError } from '../core/errors';
 import { assertInteger } from '../core/names';
 import { OutputFile } from '../core/output-file';
 import { Stack } from '../core/stack';
-import { IRegistryMirror, isDockerHub } from '../registry/registry-endpoint';
+import { DEFAULT_FLUENTD_TAG, DEFAULT_LOG_MAX_FILE, DEFAULT_LOG_MAX_SIZE, DaemonLogging, FLUENTD_ADDRESS, logOptions } from './docker-logging';
+import { IRegistryMirror, isDockerHub } from './registry-mirror-endpoint';
+import { isSwarmHost } from './swarm-mode';
 import { assertLogSize, assertRegistryUrl } from './units';
 import { byCodePoint } from '../core/ordering';
 import { DeclaredExemption, exemptionKeys } from '../core/policy/exemptions';
 import { scanDocument } from '../core/policy/credentials';
-
-/** Where a Fluentd forward input listens (a FluentdDaemonSet, an aggregator, or a host agent). */
-export interface FluentdEndpoint {
-  /** `host:port` or `tcp://host:port` of the forward input. */
-  readonly address: string;
-}
-
-/** Log rotation of the file-based drivers. */
-export interface FileLogging {
-  /** `json-file` (what `docker logs` and log shippers read) or `local` (compressed, Docker-internal format). */
-  readonly driver: 'json-file' | 'local';
-  /**
-   * Size at which a log file is rotated (`k`, `m` or `g` unit).
-   * @default '10m' (see docs/practice.md#log-rotation)
-   */
-  readonly maxSize?: string;
-  /**
-   * Rotated files kept per container; the oldest is deleted beyond it.
-   * @default 5 (see docs/practice.md#log-rotation)
-   */
-  readonly maxFile?: number;
-  /**
-   * Compress rotated files (json-file only; `local` always compresses).
-   * @default - the driver's default (json-file: false)
-   */
-  readonly compress?: boolean;
-}
-
-/** Logs shipped to Fluentd by the `fluentd` driver. */
-export interface FluentdLogging {
-  readonly driver: 'fluentd';
-  /** The Fluentd forward input, as a `host:port` string or a typed endpoint. */
-  readonly fluentd: string | FluentdEndpoint;
-  /**
-   * Tag of every record; Docker expands `{{.Name}}`, `{{.ImageName}}` and friends.
-   * @default 'docker.{{.Name}}'
-   */
-  readonly tag?: string;
-  /**
-   * Buffer in the daemon instead of blocking containers when Fluentd is unreachable.
-   * @default true (a logging outage must not stop the applications)
-   */
-  readonly async?: boolean;
-}
-
-/** The daemon's default logging. */
-export type DaemonLogging = FileLogging | FluentdLogging;
 
 /** A ulimit applied to every container. */
 export interface Ulimit {
@@ -83,7 +38,7 @@ export interface DockerDaemonConfigProps {
   readonly liveRestore?: boolean;
   /**
    * Whether these hosts run in Swarm mode.
-   * @default - true when the stack contains a SwarmService
+   * @default - true when a SwarmService is deployed to the stack's hosts
    */
   readonly swarmMode?: boolean;
   /**
@@ -183,9 +138,6 @@ export interface DaemonExemption {
   readonly reason: string;
 }
 
-// Rotate at 10 MB, keep 5 files: at most 50 MB of logs per container (docs/practice.md#log-rotation).
-export const DEFAULT_LOG_MAX_SIZE = '10m';
-export const DEFAULT_LOG_MAX_FILE = 5;
 // Raised from Docker's defaults of 3 downloads and 5 uploads per pull/push (docs/practice.md#pull-and-push-concurrency).
 export const DEFAULT_MAX_CONCURRENT_DOWNLOADS = 5;
 export const DEFAULT_MAX_CONCURRENT_UPLOADS = 8;
@@ -193,12 +145,27 @@ export const DEFAULT_MAX_CONCURRENT_UPLOADS = 8;
 export const DEFAULT_STORAGE_DRIVER = 'overlay2';
 // Many servers (databases, proxies, Elasticsearch) need more than the usual 1024 open files.
 export const DEFAULT_ULIMITS: Readonly<Record<string, Ulimit>> = { nofile: { soft: 65536, hard: 65536 } };
-export const DEFAULT_FLUENTD_TAG = 'docker.{{.Name}}';
 // Far above any useful pull/push parallelism; a larger value is a typo.
 const MAX_CONCURRENCY = 64;
-const HOST_PORT = /^(tcp:\/\/)?[A-Za-z0-9.\-]+:\d{1,5}$/;
 // daemon.json keys the typed properties write; `extra` must not repeat them.
-const TYPED_KEYS = new Set(['log-driver', 'log-opts', 'live-restore', 'max-concurrent-downloads', 'max-concurrent-uploads', 'registry-mirrors', 'insecure-registries', 'storage-driver', 'default-ulimits', 'data-root', 'dns', 'log-level', 'shutdown-timeout', 'metrics-addr', 'iptables', 'bridge']);
+const TYPED_KEYS = new Set([
+  'log-driver',
+  'log-opts',
+  'live-restore',
+  'max-concurrent-downloads',
+  'max-concurrent-uploads',
+  'registry-mirrors',
+  'insecure-registries',
+  'storage-driver',
+  'default-ulimits',
+  'data-root',
+  'dns',
+  'log-level',
+  'shutdown-timeout',
+  'metrics-addr',
+  'iptables',
+  'bridge',
+]);
 const DAEMON_RULES: readonly DaemonRule[] = ['tcp-socket', 'icc', 'no-new-privileges'];
 // dockerd's own defaults for `hosts` entries without a scheme are TCP; these schemes are local.
 const LOCAL_SOCKET = /^(unix|fd|npipe):\/\//;
@@ -229,7 +196,8 @@ export class DockerDaemonConfig extends Construct {
     this.path = props.path ?? 'hosts/daemon.json';
     this.policyObject = `DockerDaemonConfig ${this.path}`;
     this.policyExemptions = (props.exemptions ?? []).map((e) => {
-      if (!DAEMON_RULES.includes(e.rule)) throw new ShipshapeError(this, { problem: 'exemptions[].rule must name a DockerDaemonConfig check', value: e.rule, fix: `use one of ${DAEMON_RULES.join(', ')}` });
+      if (!DAEMON_RULES.includes(e.rule))
+        throw new ShipshapeError(this, { problem: 'exemptions[].rule must name a DockerDaemonConfig check', value: e.rule, fix: `use one of ${DAEMON_RULES.join(', ')}` });
       exemptionKeys(this, e.rule, e.reason);
       return { ruleId: e.rule, reason: e.reason };
     });
@@ -248,11 +216,9 @@ export class DockerDaemonConfig extends Construct {
     this.mirrors.push(mirror);
   }
 
-  /** Whether the hosts run in Swarm mode: the explicit prop, else whether the stack contains a SwarmService. */
+  /** Whether the hosts run in Swarm mode: the explicit prop, else whether a Swarm service declared the stack's hosts Swarm hosts. */
   public get swarmMode(): boolean {
-    if (this.props.swarmMode !== undefined) return this.props.swarmMode;
-    // Duck-typed (SwarmService.isSwarmService) so that the docker module does not import the swarm module, which imports it.
-    return Stack.of(this).node.findAll().some((c) => (c as { isSwarmService?: unknown }).isSwarmService === true);
+    return this.props.swarmMode ?? isSwarmHost(Stack.of(this));
   }
 
   /** The daemon.json document. */
@@ -270,7 +236,11 @@ export class DockerDaemonConfig extends Construct {
     json['storage-driver'] = p.storageDriver ?? DEFAULT_STORAGE_DRIVER;
     const ulimits = p.defaultUlimits ?? DEFAULT_ULIMITS;
     if (Object.keys(ulimits).length > 0) {
-      json['default-ulimits'] = Object.fromEntries(Object.entries(ulimits).sort(([a], [b]) => byCodePoint(a, b)).map(([name, u]) => [name, { Name: name, Soft: u.soft, Hard: u.hard }]));
+      json['default-ulimits'] = Object.fromEntries(
+        Object.entries(ulimits)
+          .sort(([a], [b]) => byCodePoint(a, b))
+          .map(([name, u]) => [name, { Name: name, Soft: u.soft, Hard: u.hard }]),
+      );
     }
     if (p.dataRoot !== undefined) json['data-root'] = p.dataRoot;
     if (p.dns?.length) json.dns = [...p.dns];
@@ -292,8 +262,12 @@ export class DockerDaemonConfig extends Construct {
       }
     } else if (logging.driver === 'fluentd') {
       const address = typeof logging.fluentd === 'string' ? logging.fluentd : logging.fluentd?.address;
-      if (!address || !HOST_PORT.test(address)) {
-        throw new ShipshapeError(this, { problem: 'logging.fluentd must be the host:port of a Fluentd forward input', value: address, fix: 'pass e.g. "fluentd.logging.svc:24224" or a FluentdDaemonSet endpoint' });
+      if (!address || !FLUENTD_ADDRESS.test(address)) {
+        throw new ShipshapeError(this, {
+          problem: 'logging.fluentd must be the host:port of a Fluentd forward input',
+          value: address,
+          fix: 'pass e.g. "fluentd.logging.svc:24224" or a FluentdDaemonSet endpoint',
+        });
       }
       if (logging.tag !== undefined && logging.tag.trim() === '') {
         throw new ShipshapeError(this, { problem: 'logging.tag must not be empty', value: logging.tag, fix: `omit it for "${DEFAULT_FLUENTD_TAG}"` });
@@ -330,7 +304,7 @@ export class DockerDaemonConfig extends Construct {
     throw new ShipshapeError(this, {
       problem: `${leaked.path} looks like a credential (${leaked.kind}) and would be written in plain text to ${this.path}`,
       value: leaked.excerpt,
-      fix: 'keep credentials out of daemon.json: proxy and registry logins belong in the host\'s credential store (docker login, a systemd drop-in read from a root-only file)',
+      fix: "keep credentials out of daemon.json: proxy and registry logins belong in the host's credential store (docker login, a systemd drop-in read from a root-only file)",
     });
   }
 
@@ -357,7 +331,7 @@ export class DockerDaemonConfig extends Construct {
     }
     if (extra.icc === true && !this.exempted('icc')) {
       throw new ShipshapeError(this, {
-        problem: 'extra.icc: true lets every container on the default bridge reach every other container\'s ports',
+        problem: "extra.icc: true lets every container on the default bridge reach every other container's ports",
         value: extra.icc,
         fix: "remove icc (or set it to false) and connect containers that talk through a user-defined network; or exempt it with the reason: exemptions: [{ rule: 'icc', reason }]",
       });
@@ -380,7 +354,7 @@ export class DockerDaemonConfig extends Construct {
       throw new ShipshapeError(this, {
         problem: `registry mirror ${mirror.node.path} proxies ${mirror.remoteUrl}, but the Docker daemon uses registry-mirrors only for Docker Hub images, so it would never send a pull for that registry there (and could serve Docker Hub names from the wrong upstream)`,
         value: mirror.remoteUrl,
-        fix: 'set the mirror\'s remoteUrl to Docker Hub ("https://registry-1.docker.io"), or pull other registries\' images through the mirror\'s own host name instead of registry-mirrors',
+        fix: "set the mirror's remoteUrl to Docker Hub (\"https://registry-1.docker.io\"), or pull other registries' images through the mirror's own host name instead of registry-mirrors",
       });
     }
     if (mirror.requiresLogin) {
@@ -407,7 +381,8 @@ export class DockerDaemonConfig extends Construct {
 
   private liveRestoreInSwarm(): never {
     throw new ShipshapeError(this, {
-      problem: 'liveRestore is set on hosts that run in Swarm mode: Swarm tasks are owned by the swarm agent inside dockerd, so they cannot outlive a daemon restart, and dockerd refuses to join or init a swarm with live-restore enabled',
+      problem:
+        'liveRestore is set on hosts that run in Swarm mode: Swarm tasks are owned by the swarm agent inside dockerd, so they cannot outlive a daemon restart, and dockerd refuses to join or init a swarm with live-restore enabled',
       value: { liveRestore: true, swarmMode: true },
       fix: 'remove liveRestore on Swarm hosts (the default turns it off there) and drain a node before restarting dockerd; keep live-restore for standalone hosts',
     });
@@ -423,40 +398,3 @@ function tcpHost(address: string): string {
   // A bare IPv6 address has several colons; host:port has one.
   return colons > 1 ? rest : rest.replace(/:\d*$/, '');
 }
-
-function logOptions(logging: DaemonLogging): Record<string, string> {
-  if (logging.driver === 'fluentd') {
-    const address = typeof logging.fluentd === 'string' ? logging.fluentd : logging.fluentd.address;
-    return {
-      'fluentd-address': address,
-      'fluentd-async': String(logging.async ?? true),
-      tag: logging.tag ?? DEFAULT_FLUENTD_TAG,
-    };
-  }
-  const opts: Record<string, string> = {
-    'max-file': String(logging.maxFile ?? DEFAULT_LOG_MAX_FILE),
-    'max-size': logging.maxSize ?? DEFAULT_LOG_MAX_SIZE,
-  };
-  if (logging.compress !== undefined) opts.compress = String(logging.compress);
-  return opts;
-}
-
-/** The `logging` section a container or Swarm service uses for a daemon logging choice. */
-export function loggingOptions(logging: DaemonLogging): { driver: string; options: Record<string, string> } {
-  return { driver: logging.driver, options: logOptions(logging) };
-}
-
-/** Validates a logging choice for a scope other than the daemon (Swarm services, containers). */
-export function validateLogging(scope: Construct, field: string, logging: DaemonLogging): void {
-  if (logging.driver === 'json-file' || logging.driver === 'local') {
-    assertLogSize(scope, `${field}.maxSize`, logging.maxSize ?? DEFAULT_LOG_MAX_SIZE);
-    assertInteger(scope, `${field}.maxFile`, logging.maxFile ?? DEFAULT_LOG_MAX_FILE, 1, 1000);
-  } else {
-    const fluentd = (logging as FluentdLogging).fluentd;
-    const address = typeof fluentd === 'string' ? fluentd : fluentd?.address;
-    if (logging.driver !== 'fluentd' || !address || !HOST_PORT.test(address)) {
-      throw new ShipshapeError(scope, { problem: `${field}.fluentd must be the host:port of a Fluentd forward input`, value: address, fix: 'pass e.g. "fluentd:24224" or a typed Fluentd endpoint' });
-    }
-  }
-}
-

@@ -7,11 +7,29 @@ const BYTE_SIZE = /^(\d+(?:\.\d+)?)\s*(b|k|kb|m|mb|g|gb|kib|mib|gib)?$/i;
 // Go time.Duration strings, as Docker, compose and the registry parse them ("10s", "1m30s", "500ms", "168h").
 const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
 const DURATION_PART = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
-const DURATION_UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const SIZE_UNIT: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
 
-/** A Go duration string such as `10s`, `1m30s` or `168h`. */
-export type GoDuration = string;
+/**
+ * A duration as Docker, compose and the registry parse it (Go `time.ParseDuration`): a sequence of numbers
+ * with a unit (`ns`, `us`, `ms`, `s`, `m`, `h`), such as `'10s'`, `'1m30s'`, `'500ms'` or `'168h'`.
+ */
+export type DockerDuration = string;
+
+/** A Go duration string such as `10s`, `1m30s` or `168h` (same as {@link DockerDuration}). */
+export type GoDuration = DockerDuration;
+
+/**
+ * A memory size as compose and `docker service create --limit-memory` take it: a number with an optional unit
+ * `b`, `k`, `m` or `g` (any case; `kb`/`kib` spellings accepted), binary multiples: `'512M'` is 512 MiB.
+ */
+export type DockerByteSize = string;
+
+/** A log-file size as the `json-file` and `local` log drivers take it: a whole number with `k`, `m` or `g` (`'10m'`). */
+export type DockerLogSize = string;
+
+/** CPUs as Docker counts them (`--cpus`, compose `cpus`): cores, fractions allowed (`0.5` is half a core). */
+export type DockerCpus = number;
 
 /** Throws unless `value` is a log-opt size (`10m`, `512k`, `1g`); returns it. */
 export function assertLogSize(scope: ErrorScope, field: string, value: string): string {

@@ -3,11 +3,16 @@ import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { ShipshapeError } from '../core/errors';
-import { workloadLabels } from '../core/labels';
+import { selectorLabels, workloadLabels } from '../core/labels';
 import { assertInteger } from '../core/names';
+import { resources } from '../core/resources';
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/security';
 import { Stack } from '../core/stack';
 import { ELASTICSEARCH_CREDENTIAL_KEYS, Elasticsearch } from './elasticsearch';
-import { assertCredentialsRevision, nonRootContainer, resources, secretEnv } from './support';
+import { assertCredentialsRevision, secretEnv } from './support';
+
+// The Elasticsearch image's own user, which the Job runs as.
+const BOOTSTRAP_UID = 1000;
 
 /** Properties of an {@link ElasticsearchBootstrap}. */
 export interface ElasticsearchBootstrapProps {
@@ -112,7 +117,7 @@ export class ElasticsearchBootstrap extends Construct {
     const hash = createHash('sha256').update(this.script).update(`\ncredentials-revision=${this.credentialsRevision}`).digest('hex').slice(0, 8);
     const name = `${es.name}-bootstrap`;
     const labels = workloadLabels(name, env, 'bootstrap');
-    es.allowClient({ 'app.kubernetes.io/name': name, 'app.kubernetes.io/instance': env.name });
+    es.allowClient(selectorLabels(name, env));
 
     this.job = new kplus.k8s.KubeJob(this, 'job', {
       metadata: { name: `${name}-${hash}`, namespace: es.namespace, labels },
@@ -124,21 +129,23 @@ export class ElasticsearchBootstrap extends Construct {
           spec: {
             restartPolicy: 'OnFailure',
             automountServiceAccountToken: false,
-            securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
-            containers: [{
-              name: 'bootstrap',
-              // The Elasticsearch image already has curl and is on the node, so no extra image is pulled.
-              image: es.image,
-              imagePullPolicy: 'IfNotPresent',
-              command: ['bash', '-c', this.script],
-              env: [
-                secretEnv('ELASTIC_PASSWORD', es.credentialsSecret, ELASTICSEARCH_CREDENTIAL_KEYS.elastic),
-                secretEnv('FLUENTD_PASSWORD', es.credentialsSecret, ELASTICSEARCH_CREDENTIAL_KEYS.fluentd),
-                secretEnv('KIBANA_SYSTEM_PASSWORD', es.credentialsSecret, ELASTICSEARCH_CREDENTIAL_KEYS.kibanaSystem),
-              ],
-              resources: resources(50, Size.mebibytes(64)),
-              securityContext: nonRootContainer(1000, true),
-            }],
+            securityContext: restrictedPodSecurityContext({ runAsUser: BOOTSTRAP_UID }),
+            containers: [
+              {
+                name: 'bootstrap',
+                // The Elasticsearch image already has curl and is on the node, so no extra image is pulled.
+                image: es.image,
+                imagePullPolicy: 'IfNotPresent',
+                command: ['bash', '-c', this.script],
+                env: [
+                  secretEnv('ELASTIC_PASSWORD', es.credentialsSecret, ELASTICSEARCH_CREDENTIAL_KEYS.elastic),
+                  secretEnv('FLUENTD_PASSWORD', es.credentialsSecret, ELASTICSEARCH_CREDENTIAL_KEYS.fluentd),
+                  secretEnv('KIBANA_SYSTEM_PASSWORD', es.credentialsSecret, ELASTICSEARCH_CREDENTIAL_KEYS.kibanaSystem),
+                ],
+                resources: resources({ cpu: kplus.Cpu.millis(50), memory: Size.mebibytes(64) }),
+                securityContext: restrictedContainerSecurityContext(BOOTSTRAP_UID, { seccomp: false }),
+              },
+            ],
           },
         },
       },

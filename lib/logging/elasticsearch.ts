@@ -6,8 +6,12 @@ import { selectorLabels, workloadLabels } from '../core/labels';
 import { assertDnsLabel, assertInteger } from '../core/names';
 import { exempt } from '../core/policy/exemptions';
 import { Stack } from '../core/stack';
-import { sizeMebibytes } from '../core/quantities';
-import { assertPinnedImage, mebibytes, nonRootContainer, plainEnv, preferredAntiAffinity, requiredAntiAffinity, resources, secretEnv, zoneSpread } from './support';
+import { cpuMillicores, sizeMebibytes } from '../core/quantities';
+import { assertPinnedImage } from '../core/images';
+import { mebibytes, resources } from '../core/resources';
+import { hostnameAntiAffinity, zoneSpread } from '../core/scheduling';
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/security';
+import { plainEnv, secretEnv } from './support';
 
 /** JVM heap: one size for both -Xms and -Xmx, or the two separately (single-node clusters only). */
 export type ElasticsearchHeap = string | { readonly initial: string; readonly max: string };
@@ -29,7 +33,7 @@ export const ELASTICSEARCH_CREDENTIAL_KEYS = {
 } as const;
 
 /**
- * Pod-template annotation carrying the credentials revision (EfkStack's `credentialsRevision`): a new value rolls
+ * Pod-template annotation carrying the credentials revision (EfkLogging's `credentialsRevision`): a new value rolls
  * the pods that read the credentials Secret, so they pick up the new passwords.
  */
 export const CREDENTIALS_REVISION_ANNOTATION = 'shipshape.io/credentials-revision';
@@ -90,10 +94,10 @@ export interface ElasticsearchProps {
    */
   readonly memory?: Size;
   /**
-   * CPU request in millicores.
-   * @default - 250 for one node, 1000 otherwise
+   * CPU request (no CPU limit: limits throttle).
+   * @default - Cpu.millis(250) for one node, Cpu.millis(1000) otherwise
    */
-  readonly cpuMillis?: number;
+  readonly cpu?: kplus.Cpu;
   /**
    * Volumes.
    * @default - see {@link ElasticsearchStorageProps}
@@ -217,7 +221,7 @@ export class Elasticsearch extends Construct {
     const env = Stack.of(this).environment;
     this.name = assertDnsLabel(this, 'name', props.name ?? 'elasticsearch');
     this.namespace = assertDnsLabel(this, 'namespace', props.namespace ?? env.namespace);
-    this.image = assertPinnedImage(this, 'image', props.image ?? ELASTICSEARCH_IMAGE);
+    this.image = assertPinnedImage(this, 'image', props.image ?? ELASTICSEARCH_IMAGE, ELASTICSEARCH_IMAGE);
     this.replicas = assertInteger(this, 'replicas', props.replicas ?? (env.replicas >= 3 ? 3 : 1), 1, 99);
     if (this.replicas > 1 && this.replicas % 2 === 0) {
       throw new ShipshapeError(this, {
@@ -234,7 +238,7 @@ export class Elasticsearch extends Construct {
       throw new ShipshapeError(this, {
         problem: `${this.memoryMiB} MiB of memory is below Elasticsearch 8's floor of ${minMemoryMiB} MiB: off-heap memory alone takes 300-500 MiB and the container is OOM-killed`,
         value: { heapMiB: this.heapMiB.max, memoryMiB: this.memoryMiB },
-        fix: 'omit heap and memory for Elastic\'s defaults (1g heap, 2 GiB), or give at least Size.gibibytes(1)',
+        fix: "omit heap and memory for Elastic's defaults (1g heap, 2 GiB), or give at least Size.gibibytes(1)",
       });
     }
     if (!(this.memoryMiB >= this.heapMiB.max * 2)) {
@@ -244,7 +248,8 @@ export class Elasticsearch extends Construct {
         fix: `raise memory to at least ${this.heapMiB.max * 2} MiB or lower the heap to ${Math.floor(this.memoryMiB / 2)}m`,
       });
     }
-    const cpuMillis = assertInteger(this, 'cpuMillis', props.cpuMillis ?? (single ? 250 : 1000), 1);
+    const cpu = props.cpu ?? kplus.Cpu.millis(single ? 250 : 1000);
+    cpuMillicores(this, 'cpu', cpu);
     const storage = props.storage?.size ?? (single ? SINGLE_NODE_STORAGE : CLUSTER_STORAGE);
     sizeMebibytes(this, 'storage.size', storage);
     if (!(storage.toMebibytes({ rounding: 1 }) >= 1024)) {
@@ -260,7 +265,11 @@ export class Elasticsearch extends Construct {
     }
     const maxMapCount = props.maxMapCount ?? 'init-container';
     if (maxMapCount !== 'init-container' && maxMapCount !== 'node-prerequisite') {
-      throw new ShipshapeError(this, { problem: 'maxMapCount must be "init-container" or "node-prerequisite"', value: maxMapCount, fix: 'use "init-container" unless the node image sets vm.max_map_count' });
+      throw new ShipshapeError(this, {
+        problem: 'maxMapCount must be "init-container" or "node-prerequisite"',
+        value: maxMapCount,
+        fix: 'use "init-container" unless the node image sets vm.max_map_count',
+      });
     }
 
     const headlessName = `${this.name}-headless`;
@@ -275,9 +284,7 @@ export class Elasticsearch extends Construct {
       { name: 'node.name', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       plainEnv('cluster.name', this.name),
       plainEnv('network.host', '0.0.0.0'),
-      ...(single
-        ? [plainEnv('discovery.type', 'single-node')]
-        : [plainEnv('discovery.seed_hosts', headlessName), plainEnv('cluster.initial_master_nodes', podNames.join(','))]),
+      ...(single ? [plainEnv('discovery.type', 'single-node')] : [plainEnv('discovery.seed_hosts', headlessName), plainEnv('cluster.initial_master_nodes', podNames.join(','))]),
       plainEnv('xpack.security.enabled', 'true'),
       plainEnv('xpack.security.enrollment.enabled', 'false'),
       // HTTP stays plain inside the namespace; the NetworkPolicy lets only Fluentd, Kibana and the bootstrap Job reach it.
@@ -299,17 +306,20 @@ export class Elasticsearch extends Construct {
 
     const mounts: kplus.k8s.VolumeMount[] = [{ name: 'data', mountPath: '/usr/share/elasticsearch/data' }];
     if (!single) mounts.push({ name: 'transport-tls', mountPath: '/usr/share/elasticsearch/config/certs', readOnly: true });
-    const initContainers: kplus.k8s.Container[] = maxMapCount === 'init-container'
-      ? [{
-          name: 'sysctl',
-          image: this.image,
-          imagePullPolicy: 'IfNotPresent',
-          // Raises the node-wide limit only when it is lower; the only privileged step, and it exits at once.
-          command: ['sh', '-c', `[ "$(sysctl -n vm.max_map_count)" -ge ${MAX_MAP_COUNT} ] || sysctl -w vm.max_map_count=${MAX_MAP_COUNT}`],
-          securityContext: { privileged: true, runAsUser: 0, runAsNonRoot: false },
-          resources: resources(10, Size.mebibytes(32)),
-        }]
-      : [];
+    const initContainers: kplus.k8s.Container[] =
+      maxMapCount === 'init-container'
+        ? [
+            {
+              name: 'sysctl',
+              image: this.image,
+              imagePullPolicy: 'IfNotPresent',
+              // Raises the node-wide limit only when it is lower; the only privileged step, and it exits at once.
+              command: ['sh', '-c', `[ "$(sysctl -n vm.max_map_count)" -ge ${MAX_MAP_COUNT} ] || sysctl -w vm.max_map_count=${MAX_MAP_COUNT}`],
+              securityContext: { privileged: true, runAsUser: 0, runAsNonRoot: false },
+              resources: resources({ cpu: kplus.Cpu.millis(10), memory: Size.mebibytes(32) }),
+            },
+          ]
+        : [];
 
     this.statefulSet = new kplus.k8s.KubeStatefulSet(this, 'stateful-set', {
       metadata: metadata(this.name),
@@ -328,39 +338,47 @@ export class Elasticsearch extends Construct {
             terminationGracePeriodSeconds: 120,
             priorityClassName,
             // OnRootMismatch: the volume is chowned once, not walked file by file on every restart.
-            securityContext: { fsGroup: ELASTICSEARCH_UID, fsGroupChangePolicy: 'OnRootMismatch', runAsNonRoot: true, runAsUser: ELASTICSEARCH_UID, seccompProfile: { type: 'RuntimeDefault' } },
-            affinity: single ? undefined : antiAffinity === 'hard' ? requiredAntiAffinity(this.selector) : preferredAntiAffinity(this.selector),
+            securityContext: restrictedPodSecurityContext({ runAsUser: ELASTICSEARCH_UID, fsGroup: ELASTICSEARCH_UID }),
+            affinity: single ? undefined : hostnameAntiAffinity(this.selector, antiAffinity === 'hard' ? 'required' : 'preferred'),
             topologySpreadConstraints: zoneSpread(env, this.selector),
             initContainers: initContainers.length > 0 ? initContainers : undefined,
-            containers: [{
-              name: 'elasticsearch',
-              image: this.image,
-              imagePullPolicy: 'IfNotPresent',
-              ports: [
-                { name: 'http', containerPort: ELASTICSEARCH_HTTP_PORT },
-                { name: 'transport', containerPort: ELASTICSEARCH_TRANSPORT_PORT },
-                { name: 'readiness', containerPort: ELASTICSEARCH_READINESS_PORT },
-              ],
-              env: settings,
-              resources: resources(cpuMillis, Size.mebibytes(this.memoryMiB)),
-              // The entrypoint writes the keystore under config/, so the root filesystem stays writable.
-              securityContext: nonRootContainer(ELASTICSEARCH_UID, false),
-              readinessProbe: { tcpSocket: { port: kplus.k8s.IntOrString.fromString('readiness') }, initialDelaySeconds: 10, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
-              // Only a dead JVM is restarted: a TCP check on transport does not restart nodes of a red cluster.
-              livenessProbe: { tcpSocket: { port: kplus.k8s.IntOrString.fromNumber(ELASTICSEARCH_TRANSPORT_PORT) }, initialDelaySeconds: 90, periodSeconds: 20, failureThreshold: 6 },
-              volumeMounts: mounts,
-            }],
+            containers: [
+              {
+                name: 'elasticsearch',
+                image: this.image,
+                imagePullPolicy: 'IfNotPresent',
+                ports: [
+                  { name: 'http', containerPort: ELASTICSEARCH_HTTP_PORT },
+                  { name: 'transport', containerPort: ELASTICSEARCH_TRANSPORT_PORT },
+                  { name: 'readiness', containerPort: ELASTICSEARCH_READINESS_PORT },
+                ],
+                env: settings,
+                resources: resources({ cpu, memory: Size.mebibytes(this.memoryMiB) }),
+                // The entrypoint writes the keystore under config/, so the root filesystem stays writable.
+                securityContext: restrictedContainerSecurityContext(ELASTICSEARCH_UID, { readOnlyRootFilesystem: false, seccomp: false }),
+                readinessProbe: { tcpSocket: { port: kplus.k8s.IntOrString.fromString('readiness') }, initialDelaySeconds: 10, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
+                // Only a dead JVM is restarted: a TCP check on transport does not restart nodes of a red cluster.
+                livenessProbe: { tcpSocket: { port: kplus.k8s.IntOrString.fromNumber(ELASTICSEARCH_TRANSPORT_PORT) }, initialDelaySeconds: 90, periodSeconds: 20, failureThreshold: 6 },
+                volumeMounts: mounts,
+              },
+            ],
             volumes: single ? undefined : [{ name: 'transport-tls', secret: { secretName: tlsSecret, defaultMode: 0o440 } }],
           },
         },
-        volumeClaimTemplates: [{
-          metadata: { name: 'data', labels },
-          spec: { accessModes: ['ReadWriteOnce'], storageClassName, resources: { requests: { storage: mebibytes(storage) } } },
-        }],
+        volumeClaimTemplates: [
+          {
+            metadata: { name: 'data', labels },
+            spec: { accessModes: ['ReadWriteOnce'], storageClassName, resources: { requests: { storage: mebibytes(storage) } } },
+          },
+        ],
       },
     });
     if (maxMapCount === 'init-container') {
-      exempt(this.statefulSet, 'pod-security', `the "sysctl" init container runs privileged as root to raise vm.max_map_count to ${MAX_MAP_COUNT} (Elasticsearch bootstrap check); the elasticsearch container itself runs as uid ${ELASTICSEARCH_UID} without privileges`);
+      exempt(
+        this.statefulSet,
+        'pod-security',
+        `the "sysctl" init container runs privileged as root to raise vm.max_map_count to ${MAX_MAP_COUNT} (Elasticsearch bootstrap check); the elasticsearch container itself runs as uid ${ELASTICSEARCH_UID} without privileges`,
+      );
     }
 
     const ports = [
@@ -389,14 +407,19 @@ export class Elasticsearch extends Construct {
           produce: () => [
             {
               from: [{ podSelector: { matchLabels: { ...this.selector } } }],
-              ports: [{ protocol: 'TCP', port: kplus.k8s.IntOrString.fromNumber(ELASTICSEARCH_HTTP_PORT) }, { protocol: 'TCP', port: kplus.k8s.IntOrString.fromNumber(ELASTICSEARCH_TRANSPORT_PORT) }],
+              ports: [
+                { protocol: 'TCP', port: kplus.k8s.IntOrString.fromNumber(ELASTICSEARCH_HTTP_PORT) },
+                { protocol: 'TCP', port: kplus.k8s.IntOrString.fromNumber(ELASTICSEARCH_TRANSPORT_PORT) },
+              ],
             },
             ...(this.clients.length === 0
               ? []
-              : [{
-                  from: this.clients.map((c) => ({ podSelector: { matchLabels: { ...c.labels } } })),
-                  ports: [{ protocol: 'TCP', port: kplus.k8s.IntOrString.fromNumber(ELASTICSEARCH_HTTP_PORT) }],
-                }]),
+              : [
+                  {
+                    from: this.clients.map((c) => ({ podSelector: { matchLabels: { ...c.labels } } })),
+                    ports: [{ protocol: 'TCP', port: kplus.k8s.IntOrString.fromNumber(ELASTICSEARCH_HTTP_PORT) }],
+                  },
+                ]),
           ],
         }),
       },
@@ -406,7 +429,11 @@ export class Elasticsearch extends Construct {
   /** Lets pods with these labels (in the same namespace) reach the HTTP port through the NetworkPolicy. */
   public allowClient(labels: Readonly<Record<string, string>>): void {
     if (Object.keys(labels).length === 0) {
-      throw new ShipshapeError(this, { problem: 'allowClient needs pod labels; an empty selector would open 9200 to every pod of the namespace', value: labels, fix: "pass the client's selector labels" });
+      throw new ShipshapeError(this, {
+        problem: 'allowClient needs pod labels; an empty selector would open 9200 to every pod of the namespace',
+        value: labels,
+        fix: "pass the client's selector labels",
+      });
     }
     this.clients.push({ labels: { ...labels } });
   }
@@ -418,7 +445,11 @@ export class Elasticsearch extends Construct {
       throw new ShipshapeError(this, { problem: 'heap sizes must be whole MiB', value: heap, fix: 'use m or g units' });
     }
     if (initial > max) {
-      throw new ShipshapeError(this, { problem: `heap.initial (${initial} MiB) is larger than heap.max (${max} MiB); the JVM refuses to start`, value: heap, fix: 'make the initial heap ≤ the maximum, best equal' });
+      throw new ShipshapeError(this, {
+        problem: `heap.initial (${initial} MiB) is larger than heap.max (${max} MiB); the JVM refuses to start`,
+        value: heap,
+        fix: 'make the initial heap ≤ the maximum, best equal',
+      });
     }
     if (initial !== max && !single) {
       throw new ShipshapeError(this, {
@@ -428,7 +459,11 @@ export class Elasticsearch extends Construct {
       });
     }
     if (max >= MAX_HEAP_MIB) {
-      throw new ShipshapeError(this, { problem: `heap ${max} MiB is at or above 31 GiB, where the JVM loses compressed object pointers`, value: heap, fix: 'keep the heap below 31g and add nodes instead' });
+      throw new ShipshapeError(this, {
+        problem: `heap ${max} MiB is at or above 31 GiB, where the JVM loses compressed object pointers`,
+        value: heap,
+        fix: 'keep the heap below 31g and add nodes instead',
+      });
     }
     return { initial, max };
   }

@@ -42,7 +42,7 @@ export interface FluentDirective {
 const DIRECTIVE_NAME = /^[a-z][a-z_]*$/;
 const PARAM_KEY = /^(@(type|id|label|log_level)|[a-z][a-z0-9_]*)$/;
 // Tag patterns (`kubernetes.**`, `{a,b}.*`), labels (`@FLUENT_LOG`) and buffer chunk keys (`tag,time`).
-const DIRECTIVE_ARG = /^[A-Za-z0-9_.*{},@$\-]+$/;
+const DIRECTIVE_ARG = /^[A-Za-z0-9_.*{},@$-]+$/;
 // Values that need no quoting: nothing Fluentd's literal parser treats specially (quotes, brackets, '#', spaces).
 const BARE_VALUE = /^[A-Za-z0-9_./:%*+=,@-]+$/;
 const ENV_VARIABLE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -66,14 +66,22 @@ function renderString(value: string): string {
 export function renderFluentValue(scope: ErrorScope, key: string, value: FluentValue): string {
   if (value instanceof FluentEnv) {
     if (!ENV_VARIABLE.test(value.variable)) {
-      throw new ShipshapeError(scope, { problem: `fluent.conf parameter ${key} reads an environment variable whose name is not an identifier`, value: value.variable, fix: 'use letters, digits and _' });
+      throw new ShipshapeError(scope, {
+        problem: `fluent.conf parameter ${key} reads an environment variable whose name is not an identifier`,
+        value: value.variable,
+        fix: 'use letters, digits and _',
+      });
     }
     return `"#{ENV['${value.variable}']}"`;
   }
   if (value instanceof FluentRegexp) {
     // Written bare, so a '#' would start a comment and a line break would end the value.
     if (value.source === '' || /[\n\r#]/.test(value.source) || value.source.trim() !== value.source) {
-      throw new ShipshapeError(scope, { problem: `fluent.conf parameter ${key} has a regular expression that cannot be written as /.../`, value: value.source, fix: 'use a non-empty single-line expression without "#" or surrounding spaces (write # as \\x23)' });
+      throw new ShipshapeError(scope, {
+        problem: `fluent.conf parameter ${key} has a regular expression that cannot be written as /.../`,
+        value: value.source,
+        fix: 'use a non-empty single-line expression without "#" or surrounding spaces (write # as \\x23)',
+      });
     }
     return `/${value.source}/`;
   }
@@ -85,6 +93,7 @@ export function renderFluentValue(scope: ErrorScope, key: string, value: FluentV
   if (typeof value === 'string') return renderString(value);
   // Arrays are written as JSON, which Fluentd's array type reads. Fluentd may evaluate `#{...}` inside the
   // JSON strings and JSON has no escape for '#', so elements with '#' or control characters are refused.
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused here
   const bad = value.find((v) => typeof v !== 'string' || /[#\u0000-\u001f]/.test(v));
   if (bad !== undefined) {
     throw new ShipshapeError(scope, { problem: `an element of fluent.conf array parameter ${key} contains "#" or a control character`, value: bad, fix: 'remove the character from the element' });

@@ -1,10 +1,12 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
+import { DEFAULT_PROMETHEUS_LABELS } from '../core/environment';
 import { ShipshapeError } from '../core/errors';
 import { assertInteger } from '../core/names';
 import { OutputFile } from '../core/output-file';
 import { labelValueProblem, qualifiedNameProblem } from '../core/validate';
 import { toYaml } from '../core/yaml';
+import { environmentPrometheusLabels } from '../workloads/service-monitor';
 import { FLUENTD_REJECTED_LINE_MESSAGES } from './fluentd-config';
 import { FluentdDaemonSet } from './fluentd-daemon-set';
 
@@ -16,7 +18,7 @@ export interface FluentdAlertsProps {
    * Whether the cluster runs the Prometheus Operator (its CRDs are installed): then a PrometheusRule and a
    * ServiceMonitor are emitted too. Applying them to a cluster without the CRDs fails the whole sync, so they
    * are opt-in; the plain rules file is always written.
-   * @default - true when prometheusLabels is given, else false
+   * @default - true when prometheusLabels is given, else the environment's `monitoring.prometheusOperator`
    */
   readonly prometheusOperator?: boolean;
   /**
@@ -64,7 +66,7 @@ export interface AlertRuleGroup {
 }
 
 /** The label kube-prometheus-stack's ruleSelector and serviceMonitorSelector match (its chart's default release name). */
-export const PROMETHEUS_OPERATOR_LABELS: Readonly<Record<string, string>> = Object.freeze({ release: 'kube-prometheus-stack' });
+export const PROMETHEUS_OPERATOR_LABELS: Readonly<Record<string, string>> = DEFAULT_PROMETHEUS_LABELS;
 const DEFAULT_QUEUE_LENGTH = 8;
 const DEFAULT_AVAILABLE_SPACE_PERCENT = 20;
 const DEFAULT_STALLED_MINUTES = 15;
@@ -112,91 +114,93 @@ export class FluentdAlerts extends Construct {
     const logs = `kubectl -n ${collector.namespace} logs <pod> -c fluentd`;
     const runbook = (what: string) => `Check the collector's log (${logs}) and monitor_agent (:${collector.config.monitorPort}/api/plugins.json): ${what}`;
     const rejected = FLUENTD_REJECTED_LINE_MESSAGES.map((m) => `"[warn]: ${m}"`).join(' or ');
-    this.groups = Object.freeze([{
-      name: `${collector.name}.rules`,
-      rules: [
-        {
-          alert: 'FluentdDown',
-          expr: `up${sel()} == 0`,
-          for: `${DOWN_MINUTES}m`,
-          labels: { severity: 'critical', ...common },
-          annotations: {
-            summary: 'Fluentd on {{ $labels.instance }} cannot be scraped',
-            description: `The collector's metrics port does not answer: it is crash-looping or hung, and its node's logs are not shipped. ${runbook('look for a worker that exits and restarts.')}`,
+    this.groups = Object.freeze([
+      {
+        name: `${collector.name}.rules`,
+        rules: [
+          {
+            alert: 'FluentdDown',
+            expr: `up${sel()} == 0`,
+            for: `${DOWN_MINUTES}m`,
+            labels: { severity: 'critical', ...common },
+            annotations: {
+              summary: 'Fluentd on {{ $labels.instance }} cannot be scraped',
+              description: `The collector's metrics port does not answer: it is crash-looping or hung, and its node's logs are not shipped. ${runbook('look for a worker that exits and restarts.')}`,
+            },
           },
-        },
-        {
-          alert: 'FluentdMetricsAbsent',
-          expr: `absent(up${sel()})`,
-          for: '15m',
-          labels: { severity: 'critical', ...common },
-          annotations: {
-            summary: `No Fluentd collector is scraped (job ${job})`,
-            description: `Prometheus has no target for the ${job} Service: the DaemonSet has no pods, or the ServiceMonitor / scrape config does not select it. No node's logs are known to be shipped.`,
+          {
+            alert: 'FluentdMetricsAbsent',
+            expr: `absent(up${sel()})`,
+            for: '15m',
+            labels: { severity: 'critical', ...common },
+            annotations: {
+              summary: `No Fluentd collector is scraped (job ${job})`,
+              description: `Prometheus has no target for the ${job} Service: the DaemonSet has no pods, or the ServiceMonitor / scrape config does not select it. No node's logs are known to be shipped.`,
+            },
           },
-        },
-        {
-          alert: 'FluentdLinesRejected',
-          expr: `(sum by (instance) (changes(fluentd_tail_file_position${sel()}[${window}])) > 0) unless on (instance) (${records} > 0)`,
-          for: window,
-          labels: { severity: 'critical', ...common },
-          annotations: {
-            summary: `Fluentd on {{ $labels.instance }} reads log files but has emitted no record for ${stalled} minutes`,
-            description: runbook(`every line is rejected: look for ${rejected} (the parser does not match the container runtime), or a filter that fails on every record.`),
+          {
+            alert: 'FluentdLinesRejected',
+            expr: `(sum by (instance) (changes(fluentd_tail_file_position${sel()}[${window}])) > 0) unless on (instance) (${records} > 0)`,
+            for: window,
+            labels: { severity: 'critical', ...common },
+            annotations: {
+              summary: `Fluentd on {{ $labels.instance }} reads log files but has emitted no record for ${stalled} minutes`,
+              description: runbook(`every line is rejected: look for ${rejected} (the parser does not match the container runtime), or a filter that fails on every record.`),
+            },
           },
-        },
-        {
-          alert: 'FluentdOutputNotFlushing',
-          expr: `((sum by (instance, plugin_id) (increase(fluentd_output_status_write_count${sel(buffered)}[${window}])) - sum by (instance, plugin_id) (increase(fluentd_output_status_num_errors${sel(buffered)}[${window}]))) < 1) and on (instance) (${records} > 0)`,
-          for: window,
-          labels: { severity: 'critical', ...common },
-          annotations: {
-            summary: `Fluentd output {{ $labels.plugin_id }} on {{ $labels.instance }} has flushed nothing for ${stalled} minutes while records come in`,
-            description: runbook('every flush fails or none is attempted: the store is unreachable or rejecting credentials; the buffer is filling on the node.'),
+          {
+            alert: 'FluentdOutputNotFlushing',
+            expr: `((sum by (instance, plugin_id) (increase(fluentd_output_status_write_count${sel(buffered)}[${window}])) - sum by (instance, plugin_id) (increase(fluentd_output_status_num_errors${sel(buffered)}[${window}]))) < 1) and on (instance) (${records} > 0)`,
+            for: window,
+            labels: { severity: 'critical', ...common },
+            annotations: {
+              summary: `Fluentd output {{ $labels.plugin_id }} on {{ $labels.instance }} has flushed nothing for ${stalled} minutes while records come in`,
+              description: runbook('every flush fails or none is attempted: the store is unreachable or rejecting credentials; the buffer is filling on the node.'),
+            },
           },
-        },
-        {
-          alert: 'FluentdBufferQueueGrowing',
-          expr: `avg_over_time(fluentd_output_status_buffer_queue_length${sel()}[10m]) > ${queue} and deriv(fluentd_output_status_buffer_queue_length${sel()}[10m]) > 0`,
-          for: '10m',
-          labels: { severity: 'warning', ...common },
-          annotations: {
-            summary: 'Fluentd output {{ $labels.plugin_id }} on {{ $labels.instance }} cannot keep up',
-            description: runbook(`the buffer queue is above ${queue} chunks and still growing; the store is slow or rejecting writes.`),
+          {
+            alert: 'FluentdBufferQueueGrowing',
+            expr: `avg_over_time(fluentd_output_status_buffer_queue_length${sel()}[10m]) > ${queue} and deriv(fluentd_output_status_buffer_queue_length${sel()}[10m]) > 0`,
+            for: '10m',
+            labels: { severity: 'warning', ...common },
+            annotations: {
+              summary: 'Fluentd output {{ $labels.plugin_id }} on {{ $labels.instance }} cannot keep up',
+              description: runbook(`the buffer queue is above ${queue} chunks and still growing; the store is slow or rejecting writes.`),
+            },
           },
-        },
-        {
-          alert: 'FluentdBufferNearlyFull',
-          expr: `fluentd_output_status_buffer_available_space_ratio${sel()} < ${space}`,
-          for: '5m',
-          labels: { severity: 'critical', ...common },
-          annotations: {
-            summary: 'Fluentd buffer of {{ $labels.plugin_id }} on {{ $labels.instance }} is {{ printf "%.0f" $value }}% free',
-            description: runbook('when it is full the archive blocks reading (logs rotated away on the node are then lost) and Elasticsearch drops its oldest chunks.'),
+          {
+            alert: 'FluentdBufferNearlyFull',
+            expr: `fluentd_output_status_buffer_available_space_ratio${sel()} < ${space}`,
+            for: '5m',
+            labels: { severity: 'critical', ...common },
+            annotations: {
+              summary: 'Fluentd buffer of {{ $labels.plugin_id }} on {{ $labels.instance }} is {{ printf "%.0f" $value }}% free',
+              description: runbook('when it is full the archive blocks reading (logs rotated away on the node are then lost) and Elasticsearch drops its oldest chunks.'),
+            },
           },
-        },
-        {
-          alert: 'FluentdRetriesRising',
-          expr: `increase(fluentd_output_status_retry_count${sel()}[10m]) > 0`,
-          for: '15m',
-          labels: { severity: 'warning', ...common },
-          annotations: {
-            summary: 'Fluentd output {{ $labels.plugin_id }} on {{ $labels.instance }} keeps retrying',
-            description: runbook('flushes fail and are retried; the store is unreachable, rejecting credentials or overloaded.'),
+          {
+            alert: 'FluentdRetriesRising',
+            expr: `increase(fluentd_output_status_retry_count${sel()}[10m]) > 0`,
+            for: '15m',
+            labels: { severity: 'warning', ...common },
+            annotations: {
+              summary: 'Fluentd output {{ $labels.plugin_id }} on {{ $labels.instance }} keeps retrying',
+              description: runbook('flushes fail and are retried; the store is unreachable, rejecting credentials or overloaded.'),
+            },
           },
-        },
-        {
-          alert: 'FluentdOutputErrors',
-          expr: `increase(fluentd_output_status_num_errors${sel()}[10m]) > 0`,
-          for: '5m',
-          labels: { severity: 'warning', ...common },
-          annotations: {
-            summary: 'Fluentd output {{ $labels.plugin_id }} on {{ $labels.instance }} reports errors',
-            description: runbook('writes fail; with Elasticsearch look for 400 reasons (mapping conflicts) in the log.'),
+          {
+            alert: 'FluentdOutputErrors',
+            expr: `increase(fluentd_output_status_num_errors${sel()}[10m]) > 0`,
+            for: '5m',
+            labels: { severity: 'warning', ...common },
+            annotations: {
+              summary: 'Fluentd output {{ $labels.plugin_id }} on {{ $labels.instance }} reports errors',
+              description: runbook('writes fail; with Elasticsearch look for 400 reasons (mapping conflicts) in the log.'),
+            },
           },
-        },
-      ],
-    }]);
+        ],
+      },
+    ]);
 
     if (prometheusLabels) {
       this.prometheusRule = prometheusRuleObject(this, 'prometheus-rule', { name: `${collector.name}-alerts`, namespace: collector.namespace, labels: prometheusLabels }, this.groups);
@@ -220,7 +224,7 @@ export class FluentdAlerts extends Construct {
 export interface PrometheusOperatorOptions {
   /**
    * Whether the cluster runs the Prometheus Operator (its CRDs are installed).
-   * @default - true when prometheusLabels is given, else false
+   * @default - true when prometheusLabels is given, else the environment's `monitoring.prometheusOperator`
    */
   readonly prometheusOperator?: boolean;
   /**
@@ -232,9 +236,15 @@ export interface PrometheusOperatorOptions {
 
 /** The labels for the operator's objects when the Prometheus Operator runs, `undefined` when it does not; checks both options. */
 export function prometheusOperatorLabels(scope: Construct, props: PrometheusOperatorOptions): Record<string, string> | undefined {
+  // Neither option given: the environment's monitoring setting decides.
+  if (props.prometheusOperator === undefined && props.prometheusLabels === undefined) return environmentPrometheusLabels(scope);
   const operator = props.prometheusOperator ?? props.prometheusLabels !== undefined;
   if (!operator && props.prometheusLabels !== undefined) {
-    throw new ShipshapeError(scope, { problem: 'prometheusLabels are set but prometheusOperator is false, so no object would carry them', value: props.prometheusLabels, fix: 'set prometheusOperator: true, or drop prometheusLabels' });
+    throw new ShipshapeError(scope, {
+      problem: 'prometheusLabels are set but prometheusOperator is false, so no object would carry them',
+      value: props.prometheusLabels,
+      fix: 'set prometheusOperator: true, or drop prometheusLabels',
+    });
   }
   if (!operator) return undefined;
   const given: unknown = props.prometheusLabels ?? PROMETHEUS_OPERATOR_LABELS;

@@ -1,8 +1,9 @@
-import { Size } from 'cdk8s';
+import { Duration, Size } from 'cdk8s';
 import { ContainerRuntime } from '../core/environment';
 import { ErrorScope, ShipshapeError } from '../core/errors';
 import { assertInteger } from '../core/names';
-import { sizeMebibytes } from '../core/quantities';
+import { durationSeconds, sizeMebibytes } from '../core/quantities';
+import { assertAwsRegion } from '../core/validate';
 import { FluentDirective, FluentEnv, FluentRegexp, FluentValue, renderFluentConf } from './fluent-conf';
 
 /** How container log lines are parsed: `cri` for containerd and CRI-O, `json` for Docker's json-file driver. */
@@ -26,21 +27,21 @@ export interface FluentdTailProps {
    */
   readonly parser?: FluentdParser;
   /**
-   * Seconds a rotated file is still read after rotation, so its last lines are not lost.
-   * @default 5 (in_tail's default)
+   * How long a rotated file is still read after rotation, so its last lines are not lost (whole seconds, 1 s to 1 h).
+   * @default Duration.seconds(5) (in_tail's default)
    */
-  readonly rotateWaitSeconds?: number;
+  readonly rotateWait?: Duration;
   /**
-   * Seconds between re-reads of the glob; new pods' logs are picked up this quickly.
-   * @default 10 (in_tail's 60 s default misses short-lived pods)
+   * Time between re-reads of the glob; new pods' logs are picked up this quickly (whole seconds, 1 s to 1 h).
+   * @default Duration.seconds(10) (in_tail's 60 s default misses short-lived pods)
    */
-  readonly refreshIntervalSeconds?: number;
+  readonly refreshInterval?: Duration;
   /**
-   * Seconds a split line (CRI `P` pieces, Docker 16 KiB pieces) waits for its last piece; then the pieces
-   * joined so far are delivered as one record (`timeout_label`), never dropped.
-   * @default 60 (fluent-plugin-concat's flush_interval)
+   * How long a split line (CRI `P` pieces, Docker 16 KiB pieces) waits for its last piece; then the pieces
+   * joined so far are delivered as one record (`timeout_label`), never dropped (whole seconds, 1 s to 1 h).
+   * @default Duration.seconds(60) (fluent-plugin-concat's flush_interval)
    */
-  readonly partialLineTimeoutSeconds?: number;
+  readonly partialLineTimeout?: Duration;
 }
 
 /** A buffer of one output. */
@@ -61,10 +62,10 @@ export interface FluentdBufferProps {
    */
   readonly totalLimitSize?: Size;
   /**
-   * Seconds between flushes; `undefined` flushes per time slice (S3).
-   * @default - 5 for Elasticsearch (docs/practice.md#buffers-and-flushing), per time slice for S3
+   * Time between flushes (whole seconds, 1 s to 1 day); `undefined` flushes per time slice (S3).
+   * @default - Duration.seconds(5) for Elasticsearch (docs/practice.md#buffers-and-flushing), per time slice for S3
    */
-  readonly flushIntervalSeconds?: number;
+  readonly flushInterval?: Duration;
   /**
    * Parallel flushes; more threads drain a backlog faster.
    * @default 2
@@ -78,16 +79,16 @@ export interface FluentdBufferProps {
    */
   readonly overflowAction?: 'block' | 'drop_oldest_chunk' | 'throw_exception';
   /**
-   * Longest wait between retries, in seconds (exponential backoff from 1 s).
-   * @default 30
+   * Longest wait between retries (exponential backoff from 1 s; whole seconds, 1 s to 1 day).
+   * @default Duration.seconds(30)
    */
-  readonly retryMaxIntervalSeconds?: number;
+  readonly retryMaxInterval?: Duration;
   /**
-   * Hours of retrying before a chunk is dropped; `undefined` retries until the store is back
-   * (bounded by totalLimitSize and overflowAction).
+   * How long a chunk is retried before it is dropped (whole hours, 1 h to 30 days); `undefined` retries until the
+   * store is back (bounded by totalLimitSize and overflowAction).
    * @default - retry forever
    */
-  readonly retryTimeoutHours?: number;
+  readonly retryTimeout?: Duration;
 }
 
 /** The Elasticsearch output. */
@@ -140,11 +141,12 @@ export interface FluentdS3OutputProps {
    */
   readonly path?: string;
   /**
-   * Seconds of logs per object (the buffer's timekey). Also the bound on what an ungraceful node loss takes
-   * from the archive: the open slice plus {@link S3_TIMEKEY_WAIT_SECONDS} sit in the node's file buffer.
-   * @default 300 (S3_TIME_SLICE_SECONDS)
+   * Time of logs per object (the buffer's timekey): whole minutes that divide a day. Also the bound on what an
+   * ungraceful node loss takes from the archive: the open slice plus {@link S3_TIMEKEY_WAIT_SECONDS} sit in the
+   * node's file buffer.
+   * @default Duration.seconds(300) (S3_TIME_SLICE_SECONDS)
    */
-  readonly timeSliceSeconds?: number;
+  readonly timeSlice?: Duration;
   /**
    * Buffer.
    * @default - a file buffer with the S3 defaults of {@link FluentdBufferProps}
@@ -284,7 +286,7 @@ export const PLUGIN_GEMS: Readonly<Record<string, string>> = {
  */
 export const FLUENTD_REJECTED_LINE_MESSAGES = ['invalid line found', 'pattern not matched'] as const;
 
-const ABSOLUTE_PATH = /^\/[A-Za-z0-9_.*\/-]*$/;
+const ABSOLUTE_PATH = /^\/[A-Za-z0-9_.*/-]*$/;
 const MATCH_TAG = 'kubernetes.**';
 
 /** A Fluentd size parameter: whole mebibytes as `<n>m`, anything else as a byte count (a fraction of a byte rounds up). */
@@ -344,7 +346,11 @@ export class FluentdConfig {
     const tail = props.tail ?? {};
     const parser = tail.parser ?? parserForRuntime(props.runtime);
     if (parser !== 'cri' && parser !== 'json') {
-      throw new ShipshapeError(scope, { problem: 'tail.parser must be "cri" (containerd, CRI-O) or "json" (Docker)', value: parser, fix: `omit tail.parser to get the one for the "${props.runtime}" runtime` });
+      throw new ShipshapeError(scope, {
+        problem: 'tail.parser must be "cri" (containerd, CRI-O) or "json" (Docker)',
+        value: parser,
+        fix: `omit tail.parser to get the one for the "${props.runtime}" runtime`,
+      });
     }
     if (props.runtime !== 'docker' && parser === 'json') {
       // The most common collector failure: every line rejected, and nothing shipped.
@@ -356,7 +362,8 @@ export class FluentdConfig {
     }
     if (props.runtime === 'docker' && parser === 'cri') {
       throw new ShipshapeError(scope, {
-        problem: 'Docker\'s json-file driver writes JSON log lines, which the cri parser cannot read: Fluentd 1.17 logs "[warn]: invalid line found" (or "pattern not matched") for every line and ships nothing',
+        problem:
+          'Docker\'s json-file driver writes JSON log lines, which the cri parser cannot read: Fluentd 1.17 logs "[warn]: invalid line found" (or "pattern not matched") for every line and ships nothing',
         value: parser,
         fix: 'use parser "json", or omit tail.parser',
       });
@@ -370,7 +377,11 @@ export class FluentdConfig {
     this.stateDirectory = this.path('stateDirectory', props.stateDirectory ?? FLUENTD_STATE_DIRECTORY).replace(/\/$/, '');
 
     if (!props.elasticsearch && !props.s3) {
-      throw new ShipshapeError(scope, { problem: 'fluent.conf has no output, so every log line would be read and dropped', value: { elasticsearch: undefined, s3: undefined }, fix: 'configure elasticsearch, s3 or both' });
+      throw new ShipshapeError(scope, {
+        problem: 'fluent.conf has no output, so every log line would be read and dropped',
+        value: { elasticsearch: undefined, s3: undefined },
+        fix: 'configure elasticsearch, s3 or both',
+      });
     }
     const outputLabels: FluentDirective[] = [];
     const outputs: ('elasticsearch' | 's3')[] = [];
@@ -378,7 +389,7 @@ export class FluentdConfig {
     // The archive first: its file buffer serializes each record before the Elasticsearch label adds its id.
     if (props.s3) {
       outputLabels.push(this.s3Label(props.s3));
-      this.s3LossBoundSeconds = (props.s3.timeSliceSeconds ?? S3_TIME_SLICE_SECONDS) + S3_TIMEKEY_WAIT_SECONDS;
+      this.s3LossBoundSeconds = this.timeSliceSeconds(props.s3) + S3_TIMEKEY_WAIT_SECONDS;
     }
     if (props.elasticsearch) outputLabels.push(this.elasticsearchLabel(props.elasticsearch, env, props.s3 !== undefined));
     if (props.elasticsearch) outputs.push('elasticsearch');
@@ -393,31 +404,91 @@ export class FluentdConfig {
     normalize.push({
       name: 'filter',
       arg: MATCH_TAG,
-      params: [['@type', 'kubernetes_metadata'], ['@id', 'filter_kubernetes_metadata'], ['skip_master_url', true], ['skip_container_metadata', false], ['skip_labels', false]],
+      params: [
+        ['@type', 'kubernetes_metadata'],
+        ['@id', 'filter_kubernetes_metadata'],
+        ['skip_master_url', true],
+        ['skip_container_metadata', false],
+        ['skip_labels', false],
+      ],
     });
     if (props.dedot ?? props.elasticsearch !== undefined) {
-      normalize.push({ name: 'filter', arg: MATCH_TAG, params: [['@type', 'dedot'], ['@id', 'filter_dedot'], ['de_dot', true], ['de_dot_separator', '_'], ['de_dot_nested', true]] });
+      normalize.push({
+        name: 'filter',
+        arg: MATCH_TAG,
+        params: [
+          ['@type', 'dedot'],
+          ['@id', 'filter_dedot'],
+          ['de_dot', true],
+          ['de_dot_separator', '_'],
+          ['de_dot_nested', true],
+        ],
+      });
     }
     normalize.push({
       name: 'filter',
       arg: MATCH_TAG,
-      params: [['@type', 'prometheus'], ['@id', 'filter_records_metric']],
-      children: [{
-        name: 'metric',
-        params: [['name', 'fluentd_input_status_num_records_total'], ['type', 'counter'], ['desc', 'The total number of incoming records']],
-        children: [{ name: 'labels', params: [['hostname', '${hostname}']] }],
-      }],
+      params: [
+        ['@type', 'prometheus'],
+        ['@id', 'filter_records_metric'],
+      ],
+      children: [
+        {
+          name: 'metric',
+          params: [
+            ['name', 'fluentd_input_status_num_records_total'],
+            ['type', 'counter'],
+            ['desc', 'The total number of incoming records'],
+          ],
+          children: [{ name: 'labels', params: [['hostname', '${hostname}']] }],
+        },
+      ],
     });
     normalize.push(this.fanOut(outputs));
 
-    const partialTimeout = assertInteger(scope, 'tail.partialLineTimeoutSeconds', tail.partialLineTimeoutSeconds ?? DEFAULT_PARTIAL_LINE_TIMEOUT_SECONDS, 1, 3600);
+    const partialTimeout = durationSeconds(scope, 'tail.partialLineTimeout', tail.partialLineTimeout ?? Duration.seconds(DEFAULT_PARTIAL_LINE_TIMEOUT_SECONDS), 1, 3600);
     this.directives = [
-      { name: 'source', params: [['@type', 'monitor_agent'], ['@id', 'in_monitor_agent'], ['bind', '0.0.0.0'], ['port', this.monitorPort]] },
-      { name: 'source', params: [['@type', 'prometheus'], ['@id', 'in_prometheus'], ['bind', '0.0.0.0'], ['port', this.metricsPort], ['metrics_path', '/metrics']] },
-      { name: 'source', params: [['@type', 'prometheus_monitor'], ['@id', 'in_prometheus_monitor']] },
-      { name: 'source', params: [['@type', 'prometheus_output_monitor'], ['@id', 'in_prometheus_output_monitor']] },
+      {
+        name: 'source',
+        params: [
+          ['@type', 'monitor_agent'],
+          ['@id', 'in_monitor_agent'],
+          ['bind', '0.0.0.0'],
+          ['port', this.monitorPort],
+        ],
+      },
+      {
+        name: 'source',
+        params: [
+          ['@type', 'prometheus'],
+          ['@id', 'in_prometheus'],
+          ['bind', '0.0.0.0'],
+          ['port', this.metricsPort],
+          ['metrics_path', '/metrics'],
+        ],
+      },
+      {
+        name: 'source',
+        params: [
+          ['@type', 'prometheus_monitor'],
+          ['@id', 'in_prometheus_monitor'],
+        ],
+      },
+      {
+        name: 'source',
+        params: [
+          ['@type', 'prometheus_output_monitor'],
+          ['@id', 'in_prometheus_output_monitor'],
+        ],
+      },
       // fluentd_tail_file_position: reading goes on even when every line is rejected, which the alerts compare with records emitted.
-      { name: 'source', params: [['@type', 'prometheus_tail_monitor'], ['@id', 'in_prometheus_tail_monitor']] },
+      {
+        name: 'source',
+        params: [
+          ['@type', 'prometheus_tail_monitor'],
+          ['@id', 'in_prometheus_tail_monitor'],
+        ],
+      },
       this.tailSource(tail, parser),
       // Labels are shut down in this order, so what @CONCAT still holds at SIGTERM reaches outputs that are still open.
       {
@@ -425,13 +496,27 @@ export class FluentdConfig {
         arg: LABEL_CONCAT,
         children: [
           this.concatFilter(parser, partialTimeout),
-          { name: 'match', arg: MATCH_TAG, params: [['@type', 'relabel'], ['@id', 'out_relabel_normalize'], ['@label', LABEL_NORMALIZE]] },
+          {
+            name: 'match',
+            arg: MATCH_TAG,
+            params: [
+              ['@type', 'relabel'],
+              ['@id', 'out_relabel_normalize'],
+              ['@label', LABEL_NORMALIZE],
+            ],
+          },
         ],
       },
       { name: 'label', arg: LABEL_NORMALIZE, children: normalize },
       ...outputLabels,
     ];
-    this.plugins = [...new Set(collectTypes(this.directives).map((t) => PLUGIN_GEMS[t]).filter((g): g is string => g !== undefined))].sort();
+    this.plugins = [
+      ...new Set(
+        collectTypes(this.directives)
+          .map((t) => PLUGIN_GEMS[t])
+          .filter((g): g is string => g !== undefined),
+      ),
+    ].sort();
   }
 
   /** The fluent.conf text. */
@@ -448,10 +533,15 @@ export class FluentdConfig {
 
   private tailSource(tail: FluentdTailProps, parser: FluentdParser): FluentDirective {
     // The line's own time; not kept as a field (it is the record's time, and @timestamp in Elasticsearch).
-    const lineTime: [string, FluentValue][] = [['time_key', 'time'], ['time_type', 'mixed'], ['time_format', LINE_TIME_FORMAT], ['time_format_fallbacks', ['%iso8601']], ['keep_time_key', false]];
-    const parse: FluentDirective = parser === 'cri'
-      ? { name: 'parse', params: [['@type', 'cri'], ['merge_cri_fields', true], ...lineTime] }
-      : { name: 'parse', params: [['@type', 'json'], ...lineTime] };
+    const lineTime: [string, FluentValue][] = [
+      ['time_key', 'time'],
+      ['time_type', 'mixed'],
+      ['time_format', LINE_TIME_FORMAT],
+      ['time_format_fallbacks', ['%iso8601']],
+      ['keep_time_key', false],
+    ];
+    const parse: FluentDirective =
+      parser === 'cri' ? { name: 'parse', params: [['@type', 'cri'], ['merge_cri_fields', true], ...lineTime] } : { name: 'parse', params: [['@type', 'json'], ...lineTime] };
     const exclude = (tail.excludePaths ?? []).map((p, i) => this.path(`tail.excludePaths[${i}]`, p));
     return {
       name: 'source',
@@ -468,8 +558,8 @@ export class FluentdConfig {
         ['read_from_head', true],
         // Track files by inode: kubelet rotates by rename, and path-only tracking loses or re-reads the rotated file.
         ['follow_inodes', true],
-        ['rotate_wait', `${assertInteger(this.scope, 'tail.rotateWaitSeconds', tail.rotateWaitSeconds ?? DEFAULT_ROTATE_WAIT_SECONDS, 1, 3600)}s`],
-        ['refresh_interval', `${assertInteger(this.scope, 'tail.refreshIntervalSeconds', tail.refreshIntervalSeconds ?? DEFAULT_REFRESH_INTERVAL_SECONDS, 1, 3600)}s`],
+        ['rotate_wait', `${durationSeconds(this.scope, 'tail.rotateWait', tail.rotateWait ?? Duration.seconds(DEFAULT_ROTATE_WAIT_SECONDS), 1, 3600)}s`],
+        ['refresh_interval', `${durationSeconds(this.scope, 'tail.refreshInterval', tail.refreshInterval ?? Duration.seconds(DEFAULT_REFRESH_INTERVAL_SECONDS), 1, 3600)}s`],
       ],
       children: [parse],
     };
@@ -489,15 +579,20 @@ export class FluentdConfig {
       ['flush_interval', `${timeoutSeconds}s`],
       ['timeout_label', LABEL_NORMALIZE],
     ];
-    const params: [string, FluentValue][] = parser === 'cri'
-      ? [
-          ['@type', 'concat'], ['@id', 'filter_concat'], ['key', 'message'], ['use_partial_cri_logtag', true], ['partial_cri_logtag_key', 'logtag'],
-          // concat 2.5 uses partial_cri_stream_key only to delete that field from joined records; naming the logtag
-          // field (deleted anyway) keeps `stream` in every record.
-          ['partial_cri_stream_key', 'logtag'],
-          ...common,
-        ]
-      : [['@type', 'concat'], ['@id', 'filter_concat'], ['key', 'log'], ['multiline_end_regexp', new FluentRegexp('\\n$')], ...common];
+    const params: [string, FluentValue][] =
+      parser === 'cri'
+        ? [
+            ['@type', 'concat'],
+            ['@id', 'filter_concat'],
+            ['key', 'message'],
+            ['use_partial_cri_logtag', true],
+            ['partial_cri_logtag_key', 'logtag'],
+            // concat 2.5 uses partial_cri_stream_key only to delete that field from joined records; naming the logtag
+            // field (deleted anyway) keeps `stream` in every record.
+            ['partial_cri_stream_key', 'logtag'],
+            ...common,
+          ]
+        : [['@type', 'concat'], ['@id', 'filter_concat'], ['key', 'log'], ['multiline_end_regexp', new FluentRegexp('\\n$')], ...common];
     return { name: 'filter', arg: MATCH_TAG, params };
   }
 
@@ -512,48 +607,86 @@ export class FluentdConfig {
       {
         name: 'filter',
         arg: MATCH_TAG,
-        params: [['@type', 'parser'], ['@id', 'filter_json_message'], ['key_name', messageKey], ['reserve_data', true], ['reserve_time', true], ['remove_key_name_field', true], ['emit_invalid_record_to_error', false]],
-        children: [{
-          name: 'parse',
-          params: [['@type', 'json'], ['json_parser', 'json'], ['time_key', ''], ['estimate_current_event', false], ['types', `${APP_TIME_KEY}:string`]],
-        }],
+        params: [
+          ['@type', 'parser'],
+          ['@id', 'filter_json_message'],
+          ['key_name', messageKey],
+          ['reserve_data', true],
+          ['reserve_time', true],
+          ['remove_key_name_field', true],
+          ['emit_invalid_record_to_error', false],
+        ],
+        children: [
+          {
+            name: 'parse',
+            params: [
+              ['@type', 'json'],
+              ['json_parser', 'json'],
+              ['time_key', ''],
+              ['estimate_current_event', false],
+              ['types', `${APP_TIME_KEY}:string`],
+            ],
+          },
+        ],
       },
       {
         name: 'filter',
         arg: MATCH_TAG,
-        params: [['@type', 'parser'], ['@id', 'filter_app_time'], ['key_name', APP_TIME_KEY], ['reserve_data', true], ['reserve_time', false], ['remove_key_name_field', true], ['emit_invalid_record_to_error', false]],
-        children: [{
-          name: 'parse',
-          params: [
-            ['@type', 'regexp'],
-            ['expression', new FluentRegexp(APP_TIME_PATTERN)],
-            ['time_key', APP_TIME_KEY],
-            ['time_type', 'mixed'],
-            ['time_format', '%iso8601'],
-            ['time_format_fallbacks', ['float']],
-            ['keep_time_key', false],
-            ['estimate_current_event', false],
-          ],
-        }],
+        params: [
+          ['@type', 'parser'],
+          ['@id', 'filter_app_time'],
+          ['key_name', APP_TIME_KEY],
+          ['reserve_data', true],
+          ['reserve_time', false],
+          ['remove_key_name_field', true],
+          ['emit_invalid_record_to_error', false],
+        ],
+        children: [
+          {
+            name: 'parse',
+            params: [
+              ['@type', 'regexp'],
+              ['expression', new FluentRegexp(APP_TIME_PATTERN)],
+              ['time_key', APP_TIME_KEY],
+              ['time_type', 'mixed'],
+              ['time_format', '%iso8601'],
+              ['time_format_fallbacks', ['float']],
+              ['keep_time_key', false],
+              ['estimate_current_event', false],
+            ],
+          },
+        ],
       },
     ];
   }
 
   /** One label per output; several are fed by `copy` (archive first, Elasticsearch with ignore_error). */
   private fanOut(outputs: readonly ('elasticsearch' | 's3')[]): FluentDirective {
-    const relabel = (output: 'elasticsearch' | 's3'): [string, FluentValue][] => [['@type', 'relabel'], ['@label', output === 's3' ? LABEL_S3 : LABEL_ELASTICSEARCH]];
+    const relabel = (output: 'elasticsearch' | 's3'): [string, FluentValue][] => [
+      ['@type', 'relabel'],
+      ['@label', output === 's3' ? LABEL_S3 : LABEL_ELASTICSEARCH],
+    ];
     if (outputs.length === 1) return { name: 'match', arg: MATCH_TAG, params: [...relabel(outputs[0]), ['@id', `out_relabel_${outputs[0]}`]] };
     return {
       name: 'match',
       arg: MATCH_TAG,
-      params: [['@type', 'copy'], ['@id', 'out_copy']],
+      params: [
+        ['@type', 'copy'],
+        ['@id', 'out_copy'],
+      ],
       // ignore_error: a failing Elasticsearch emit never stops the archive; the archive's own errors propagate, so
       // in_tail keeps its place and reads the lines again.
       children: (['s3', 'elasticsearch'] as const).filter((o) => outputs.includes(o)).map((o) => ({ name: 'store', arg: o === 'elasticsearch' ? 'ignore_error' : undefined, params: relabel(o) })),
     };
   }
 
-  private buffer(output: string, props: FluentdBufferProps | undefined, defaults: { chunk: Size; total: Size; flush?: number; overflow: 'block' | 'drop_oldest_chunk' }, chunkKeys?: string, extra: [string, FluentValue][] = []): FluentDirective {
+  private buffer(
+    output: string,
+    props: FluentdBufferProps | undefined,
+    defaults: { chunk: Size; total: Size; flush?: number; overflow: 'block' | 'drop_oldest_chunk' },
+    chunkKeys?: string,
+    extra: [string, FluentValue][] = [],
+  ): FluentDirective {
     const field = `${output}.buffer`;
     const type = props?.type ?? 'file';
     if (type !== 'file' && type !== 'memory') {
@@ -562,21 +695,25 @@ export class FluentdConfig {
     const chunk = sizeMebibytes(this.scope, `${field}.chunkLimitSize`, props?.chunkLimitSize ?? defaults.chunk);
     const total = sizeMebibytes(this.scope, `${field}.totalLimitSize`, props?.totalLimitSize ?? defaults.total);
     if (chunk > total) {
-      throw new ShipshapeError(this.scope, { problem: `${field}.chunkLimitSize (${chunk} MiB) must be no larger than totalLimitSize (${total} MiB)`, value: { chunkLimitSize: chunk, totalLimitSize: total }, fix: 'make chunkLimitSize ≤ totalLimitSize' });
+      throw new ShipshapeError(this.scope, {
+        problem: `${field}.chunkLimitSize (${chunk} MiB) must be no larger than totalLimitSize (${total} MiB)`,
+        value: { chunkLimitSize: chunk, totalLimitSize: total },
+        fix: 'make chunkLimitSize ≤ totalLimitSize',
+      });
     }
     const overflow = props?.overflowAction ?? defaults.overflow;
     if (!['block', 'drop_oldest_chunk', 'throw_exception'].includes(overflow)) {
       throw new ShipshapeError(this.scope, { problem: `${field}.overflowAction is not a Fluentd overflow action`, value: overflow, fix: 'use "block", "drop_oldest_chunk" or "throw_exception"' });
     }
-    const flush = props?.flushIntervalSeconds ?? defaults.flush;
+    const flush = props?.flushInterval ?? (defaults.flush === undefined ? undefined : Duration.seconds(defaults.flush));
     const threads = assertInteger(this.scope, `${field}.flushThreadCount`, props?.flushThreadCount ?? DEFAULT_FLUSH_THREADS, 1, 64);
-    const retryMax = assertInteger(this.scope, `${field}.retryMaxIntervalSeconds`, props?.retryMaxIntervalSeconds ?? DEFAULT_RETRY_MAX_INTERVAL_SECONDS, 1, 86400);
+    const retryMax = durationSeconds(this.scope, `${field}.retryMaxInterval`, props?.retryMaxInterval ?? Duration.seconds(DEFAULT_RETRY_MAX_INTERVAL_SECONDS), 1, 86400);
     this.buffers.push({ type, totalLimitMiB: total });
     const params: [string, FluentValue][] = [['@type', type]];
     if (type === 'file') params.push(['path', `${this.stateDirectory}/buffer/${output}`]);
     params.push(...extra);
     if (flush !== undefined) {
-      params.push(['flush_mode', 'interval'], ['flush_interval', `${assertInteger(this.scope, `${field}.flushIntervalSeconds`, flush, 1, 86400)}s`]);
+      params.push(['flush_mode', 'interval'], ['flush_interval', `${durationSeconds(this.scope, `${field}.flushInterval`, flush, 1, 86400)}s`]);
     } else {
       params.push(['flush_mode', 'lazy']);
     }
@@ -585,9 +722,29 @@ export class FluentdConfig {
     params.push(['flush_at_shutdown', true]);
     params.push(['flush_thread_count', threads], ['chunk_limit_size', sizeValue(chunk)], ['total_limit_size', sizeValue(total)], ['overflow_action', overflow]);
     params.push(['retry_type', 'exponential_backoff'], ['retry_wait', '1s'], ['retry_max_interval', `${retryMax}s`]);
-    if (props?.retryTimeoutHours === undefined) params.push(['retry_forever', true]);
-    else params.push(['retry_timeout', `${assertInteger(this.scope, `${field}.retryTimeoutHours`, props.retryTimeoutHours, 1, 24 * 30)}h`]);
+    if (props?.retryTimeout === undefined) params.push(['retry_forever', true]);
+    else params.push(['retry_timeout', `${this.retryTimeoutHours(`${field}.retryTimeout`, props.retryTimeout)}h`]);
     return { name: 'buffer', arg: chunkKeys, params };
+  }
+
+  /** Whole hours of a retry timeout, from one hour to 30 days: Fluentd's `retry_timeout` is written in hours. */
+  private retryTimeoutHours(field: string, timeout: Duration): number {
+    const seconds = durationSeconds(this.scope, field, timeout, 3600, 30 * 86400);
+    if (seconds % 3600 !== 0) throw new ShipshapeError(this.scope, { problem: `${field} must be whole hours`, value: `${seconds} s`, fix: 'use e.g. Duration.hours(24)' });
+    return seconds / 3600;
+  }
+
+  /** Seconds of one S3 time slice: whole minutes that divide a day, so every object name is its slice's start. */
+  private timeSliceSeconds(s3: FluentdS3OutputProps): number {
+    const slice = durationSeconds(this.scope, 's3.timeSlice', s3.timeSlice ?? Duration.seconds(S3_TIME_SLICE_SECONDS), 60, 86400);
+    if (86400 % slice !== 0 || slice % 60 !== 0) {
+      throw new ShipshapeError(this.scope, {
+        problem: "s3.timeSlice must be whole minutes that divide a day, so every object name is its slice's start",
+        value: `${slice} s`,
+        fix: `use e.g. Duration.minutes(${S3_TIME_SLICE_SECONDS / 60}) or Duration.hours(1)`,
+      });
+    }
+    return slice;
   }
 
   private elasticsearchLabel(es: FluentdElasticsearchOutputProps, env: string[], archived: boolean): FluentDirective {
@@ -598,7 +755,8 @@ export class FluentdConfig {
       throw new ShipshapeError(this.scope, { problem: 'elasticsearch.indexPrefix must be a lower-case Elasticsearch index name', value: es.indexPrefix, fix: 'use e.g. "logs-prod"' });
     }
     const scheme = es.scheme ?? 'http';
-    if (scheme !== 'http' && scheme !== 'https') throw new ShipshapeError(this.scope, { problem: 'elasticsearch.scheme must be "http" or "https"', value: scheme, fix: 'use "https" when Elasticsearch serves TLS' });
+    if (scheme !== 'http' && scheme !== 'https')
+      throw new ShipshapeError(this.scope, { problem: 'elasticsearch.scheme must be "http" or "https"', value: scheme, fix: 'use "https" when Elasticsearch serves TLS' });
     if (archived && es.buffer?.overflowAction === 'block') {
       throw new ShipshapeError(this.scope, {
         problem: 'elasticsearch.buffer.overflowAction "block" next to an S3 archive: a long Elasticsearch outage fills the buffer and then stops the archive too',
@@ -644,7 +802,15 @@ export class FluentdConfig {
       arg: LABEL_ELASTICSEARCH,
       children: [
         // Inside the label, so items Elasticsearch answers 429 for and the plugin re-emits come back here only.
-        { name: 'filter', arg: MATCH_TAG, params: [['@type', 'elasticsearch_genid'], ['@id', 'filter_elasticsearch_genid'], ['hash_id_key', '_hash']] },
+        {
+          name: 'filter',
+          arg: MATCH_TAG,
+          params: [
+            ['@type', 'elasticsearch_genid'],
+            ['@id', 'filter_elasticsearch_genid'],
+            ['hash_id_key', '_hash'],
+          ],
+        },
         { name: 'match', arg: MATCH_TAG, params, children: [buffer] },
       ],
     };
@@ -654,17 +820,12 @@ export class FluentdConfig {
     if (!s3.bucket || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(s3.bucket)) {
       throw new ShipshapeError(this.scope, { problem: 's3.bucket must be an S3 bucket name (3-63 lower-case letters, digits, . and -)', value: s3.bucket, fix: 'name the archive bucket' });
     }
-    if (!s3.region || !/^[a-z]{2}(-[a-z]+)+-\d$/.test(s3.region)) {
-      throw new ShipshapeError(this.scope, { problem: 's3.region must be an AWS region name', value: s3.region, fix: 'use e.g. "eu-west-1"' });
-    }
+    assertAwsRegion(this.scope, 's3.region', s3.region);
     const path = s3.path ?? 'logs/%Y/%m/%d/';
-    if (!/^[A-Za-z0-9%._\/-]*$/.test(path) || path.startsWith('/')) {
+    if (!/^[A-Za-z0-9%._/-]*$/.test(path) || path.startsWith('/')) {
       throw new ShipshapeError(this.scope, { problem: 's3.path must be a relative key prefix of letters, digits, % . _ - /', value: path, fix: 'use e.g. "logs/prod/%Y/%m/%d/"' });
     }
-    const slice = assertInteger(this.scope, 's3.timeSliceSeconds', s3.timeSliceSeconds ?? S3_TIME_SLICE_SECONDS, 60, 86400);
-    if (86400 % slice !== 0 || slice % 60 !== 0) {
-      throw new ShipshapeError(this.scope, { problem: 's3.timeSliceSeconds must be whole minutes that divide a day, so every object name is its slice\'s start', value: slice, fix: `use e.g. ${S3_TIME_SLICE_SECONDS} or 3600` });
-    }
+    const slice = this.timeSliceSeconds(s3);
     const params: [string, FluentValue][] = [
       ['@type', 's3'],
       ['@id', 'out_s3'],
@@ -679,18 +840,32 @@ export class FluentdConfig {
     return {
       name: 'label',
       arg: LABEL_S3,
-      children: [{
-        name: 'match',
-        arg: MATCH_TAG,
-        params,
-        children: [
-          // Chunked by time only: one chunk per slice and node, not one per container that each waits for its slice to close.
-          this.buffer('s3', s3.buffer, { chunk: S3_CHUNK_LIMIT, total: S3_TOTAL_LIMIT, overflow: 'block' }, 'time', [['timekey', slice], ['timekey_wait', `${S3_TIMEKEY_WAIT_SECONDS}s`], ['timekey_use_utc', true]]),
-          // Each archived line carries its time, as Elasticsearch's @timestamp does.
-          { name: 'inject', params: [['time_key', '@timestamp'], ['time_type', 'string'], ['time_format', '%Y-%m-%dT%H:%M:%S.%NZ'], ['utc', true]] },
-          { name: 'format', params: [['@type', 'json']] },
-        ],
-      }],
+      children: [
+        {
+          name: 'match',
+          arg: MATCH_TAG,
+          params,
+          children: [
+            // Chunked by time only: one chunk per slice and node, not one per container that each waits for its slice to close.
+            this.buffer('s3', s3.buffer, { chunk: S3_CHUNK_LIMIT, total: S3_TOTAL_LIMIT, overflow: 'block' }, 'time', [
+              ['timekey', slice],
+              ['timekey_wait', `${S3_TIMEKEY_WAIT_SECONDS}s`],
+              ['timekey_use_utc', true],
+            ]),
+            // Each archived line carries its time, as Elasticsearch's @timestamp does.
+            {
+              name: 'inject',
+              params: [
+                ['time_key', '@timestamp'],
+                ['time_type', 'string'],
+                ['time_format', '%Y-%m-%dT%H:%M:%S.%NZ'],
+                ['utc', true],
+              ],
+            },
+            { name: 'format', params: [['@type', 'json']] },
+          ],
+        },
+      ],
     };
   }
 
@@ -709,8 +884,5 @@ export class FluentdConfig {
 }
 
 function collectTypes(directives: readonly FluentDirective[]): string[] {
-  return directives.flatMap((d) => [
-    ...(d.params ?? []).filter(([k]) => k === '@type').map(([, v]) => String(v)),
-    ...collectTypes(d.children ?? []),
-  ]);
+  return directives.flatMap((d) => [...(d.params ?? []).filter(([k]) => k === '@type').map(([, v]) => String(v)), ...collectTypes(d.children ?? [])]);
 }

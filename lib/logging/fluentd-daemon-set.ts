@@ -1,17 +1,20 @@
 import { createHash } from 'node:crypto';
-import { Size } from 'cdk8s';
+import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { ShipshapeError } from '../core/errors';
 import { selectorLabels, workloadLabels } from '../core/labels';
-import { assertDnsLabel, assertInteger } from '../core/names';
+import { assertPinnedImage } from '../core/images';
+import { assertDnsLabel } from '../core/names';
 import { OutputFile } from '../core/output-file';
 import { exempt } from '../core/policy/exemptions';
 import { Stack } from '../core/stack';
-import { sizeMebibytes } from '../core/quantities';
+import { cpuMillicores, durationSeconds, sizeMebibytes } from '../core/quantities';
+import { resources } from '../core/resources';
+import { RUNTIME_DEFAULT_SECCOMP, hardenedContainerSecurityContext } from '../core/security';
 import { CREDENTIALS_REVISION_ANNOTATION, ELASTICSEARCH_CREDENTIAL_KEYS, Elasticsearch } from './elasticsearch';
 import { FluentdBufferProps, FluentdConfig, FluentdS3OutputProps, FluentdTailProps } from './fluentd-config';
-import { assertCredentialsRevision, assertPinnedImage, plainEnv, resources, secretEnv } from './support';
+import { assertCredentialsRevision, plainEnv, secretEnv } from './support';
 
 /** The S3 archive of the collector. */
 export interface FluentdArchiveProps extends FluentdS3OutputProps {
@@ -73,17 +76,17 @@ export interface FluentdDaemonSetProps {
    */
   readonly memory?: Size;
   /**
-   * CPU request in millicores.
-   * @default 100
+   * CPU request (no CPU limit: limits throttle).
+   * @default Cpu.millis(100)
    */
-  readonly cpuMillis?: number;
+  readonly cpu?: kplus.Cpu;
   /**
-   * Seconds a stopping pod gets to flush every buffer (`flush_at_shutdown`). It must cover one bulk request
-   * running into its timeout plus the upload of the staged S3 slice (FLUENTD_SHUTDOWN_FLUSH_SECONDS); what a
-   * store refuses stays in the file buffer for the next pod on the node.
-   * @default 60 (twice fluentd-kubernetes-daemonset's 30 s, which is shorter than one bulk request timeout)
+   * Time a stopping pod gets to flush every buffer (`flush_at_shutdown`), in whole seconds. It must cover one
+   * bulk request running into its timeout plus the upload of the staged S3 slice (FLUENTD_SHUTDOWN_FLUSH_SECONDS);
+   * what a store refuses stays in the file buffer for the next pod on the node.
+   * @default Duration.seconds(60) (twice fluentd-kubernetes-daemonset's 30 s, which is shorter than one bulk request timeout)
    */
-  readonly terminationGracePeriodSeconds?: number;
+  readonly terminationGracePeriod?: Duration;
   /**
    * PriorityClass: the collector must not be evicted before the pods whose logs it ships.
    * @default 'system-node-critical'
@@ -91,7 +94,7 @@ export interface FluentdDaemonSetProps {
   readonly priorityClassName?: string;
   /**
    * Revision of the Elasticsearch credentials Secret, written on the pod template so the pods restart with the
-   * new password when it changes. EfkStack passes its `credentialsRevision`.
+   * new password when it changes. EfkLogging passes its `credentialsRevision`.
    * @default - none
    */
   readonly credentialsRevision?: string;
@@ -117,7 +120,8 @@ const PLUGIN_VERSIONS: Readonly<Record<string, string>> = {
   'fluent-plugin-dedot_filter': '1.0.0',
 };
 const DEFAULT_MEMORY = Size.mebibytes(512);
-const DEFAULT_GRACE_PERIOD_SECONDS = 60;
+const DEFAULT_GRACE_PERIOD = Duration.seconds(60);
+const DEFAULT_CPU = kplus.Cpu.millis(100);
 /**
  * cluster-autoscaler evicts a DaemonSet pod before deleting its node only when the pod asks for it (or the
  * autoscaler runs with --daemonset-eviction-for-*-nodes): the eviction is the SIGTERM that flushes the buffers
@@ -161,11 +165,17 @@ export class FluentdDaemonSet extends Construct {
     this.namespace = assertDnsLabel(this, 'namespace', props.namespace ?? props.elasticsearch?.namespace ?? env.namespace);
     const memory = props.memory ?? DEFAULT_MEMORY;
     sizeMebibytes(this, 'memory', memory);
-    const grace = assertInteger(this, 'terminationGracePeriodSeconds', props.terminationGracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS, 10, 3600);
+    const grace = durationSeconds(this, 'terminationGracePeriod', props.terminationGracePeriod ?? DEFAULT_GRACE_PERIOD, 10, 3600);
+    const cpu = props.cpu ?? DEFAULT_CPU;
+    cpuMillicores(this, 'cpu', cpu);
     const revision = props.credentialsRevision === undefined ? undefined : assertCredentialsRevision(this, props.credentialsRevision);
     const es = props.elasticsearch;
     if (es && es.namespace !== this.namespace) {
-      throw new ShipshapeError(this, { problem: `the collector is in namespace ${this.namespace} but Elasticsearch in ${es.namespace}; its NetworkPolicy admits clients of its own namespace only`, value: this.namespace, fix: 'put the collector in the Elasticsearch namespace (EfkStack does)' });
+      throw new ShipshapeError(this, {
+        problem: `the collector is in namespace ${this.namespace} but Elasticsearch in ${es.namespace}; its NetworkPolicy admits clients of its own namespace only`,
+        value: this.namespace,
+        fix: 'put the collector in the Elasticsearch namespace (EfkLogging does)',
+      });
     }
     const archive = props.archive;
     this.config = new FluentdConfig(this, {
@@ -182,9 +192,9 @@ export class FluentdDaemonSet extends Construct {
     this.configText = this.config.render();
     if (grace < this.config.shutdownFlushSeconds) {
       throw new ShipshapeError(this, {
-        problem: `terminationGracePeriodSeconds ${grace} is shorter than the ${this.config.shutdownFlushSeconds} s a SIGTERM may need to flush the buffers (one bulk request timing out plus the staged S3 slice); a node removed after the kill loses what is left`,
+        problem: `terminationGracePeriod ${grace} s is shorter than the ${this.config.shutdownFlushSeconds} s a SIGTERM may need to flush the buffers (one bulk request timing out plus the staged S3 slice); a node removed after the kill loses what is left`,
         value: grace,
-        fix: `use at least ${this.config.shutdownFlushSeconds}, or omit it for ${DEFAULT_GRACE_PERIOD_SECONDS}`,
+        fix: `use at least Duration.seconds(${this.config.shutdownFlushSeconds}), or omit it for ${DEFAULT_GRACE_PERIOD.toSeconds()} s`,
       });
     }
     this.image = this.resolveImage(props.image);
@@ -258,48 +268,51 @@ export class FluentdDaemonSet extends Construct {
             terminationGracePeriodSeconds: grace,
             // Every node, control plane and tainted groups included: a node without a collector is a blind spot.
             tolerations: [{ operator: 'Exists' }],
-            securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
-            containers: [{
-              name: 'fluentd',
-              image: this.image,
-              imagePullPolicy: 'IfNotPresent',
-              // Fluentd directly, not the image's entrypoint.sh: that script edits fluent.conf in place with sed -i when
-              // the Elasticsearch variables are unset, which fails on the read-only ConfigMap mount.
-              command: ['tini', '--', 'fluentd', '-c', `${CONFIG_DIRECTORY}/fluent.conf`, '-p', '/fluentd/plugins'],
-              env: envVars,
-              ports: [
-                { name: 'monitor', containerPort: this.config.monitorPort },
-                { name: 'metrics', containerPort: this.config.metricsPort },
-              ],
-              resources: resources(assertInteger(this, 'cpuMillis', props.cpuMillis ?? 100, 1), memory),
-              securityContext: {
-                // Root reads the root-owned 0640 log files; no capability beyond file ownership is needed.
-                runAsUser: 0,
-                runAsNonRoot: false,
-                allowPrivilegeEscalation: false,
-                privileged: false,
-                readOnlyRootFilesystem: true,
-                capabilities: { drop: ['ALL'] },
+            securityContext: { seccompProfile: RUNTIME_DEFAULT_SECCOMP },
+            containers: [
+              {
+                name: 'fluentd',
+                image: this.image,
+                imagePullPolicy: 'IfNotPresent',
+                // Fluentd directly, not the image's entrypoint.sh: that script edits fluent.conf in place with sed -i when
+                // the Elasticsearch variables are unset, which fails on the read-only ConfigMap mount.
+                command: ['tini', '--', 'fluentd', '-c', `${CONFIG_DIRECTORY}/fluent.conf`, '-p', '/fluentd/plugins'],
+                env: envVars,
+                ports: [
+                  { name: 'monitor', containerPort: this.config.monitorPort },
+                  { name: 'metrics', containerPort: this.config.metricsPort },
+                ],
+                resources: resources({ cpu, memory }),
+                securityContext: {
+                  // Root reads the root-owned 0640 log files; no capability beyond file ownership is needed.
+                  runAsUser: 0,
+                  runAsNonRoot: false,
+                  ...hardenedContainerSecurityContext(),
+                },
+                livenessProbe: probe(30),
+                readinessProbe: probe(5),
+                volumeMounts: [
+                  ...hostVolumes.map((v) => ({ name: v.name, mountPath: v.mountPath, readOnly: v.readOnly })),
+                  { name: 'config', mountPath: CONFIG_DIRECTORY, readOnly: true },
+                  { name: 'tmp', mountPath: '/tmp' },
+                ],
               },
-              livenessProbe: probe(30),
-              readinessProbe: probe(5),
-              volumeMounts: [
-                ...hostVolumes.map((v) => ({ name: v.name, mountPath: v.mountPath, readOnly: v.readOnly })),
-                { name: 'config', mountPath: CONFIG_DIRECTORY, readOnly: true },
-                { name: 'tmp', mountPath: '/tmp' },
-              ],
-            }],
-            volumes: [
-              ...hostVolumes.map((v) => ({ name: v.name, hostPath: { path: v.path, type: v.type } })),
-              { name: 'config', configMap: { name: configName } },
-              { name: 'tmp', emptyDir: {} },
             ],
+            volumes: [...hostVolumes.map((v) => ({ name: v.name, hostPath: { path: v.path, type: v.type } })), { name: 'config', configMap: { name: configName } }, { name: 'tmp', emptyDir: {} }],
           },
         },
       },
     });
-    exempt(this.daemonSet, 'pod-security', 'Fluentd runs as root to read the root-owned container log files under /var/log/pods and to write its pos files and buffers on the node; it is unprivileged, cannot escalate and drops every capability');
-    exempt(this.daemonSet, 'host-path-volume', `a node log collector reads /var/log${docker ? ' and /var/lib/docker/containers' : ''} read-only and keeps pos files and buffers in ${this.config.stateDirectory} so a restart neither loses nor repeats logs`);
+    exempt(
+      this.daemonSet,
+      'pod-security',
+      'Fluentd runs as root to read the root-owned container log files under /var/log/pods and to write its pos files and buffers on the node; it is unprivileged, cannot escalate and drops every capability',
+    );
+    exempt(
+      this.daemonSet,
+      'host-path-volume',
+      `a node log collector reads /var/log${docker ? ' and /var/lib/docker/containers' : ''} read-only and keeps pos files and buffers in ${this.config.stateDirectory} so a restart neither loses nor repeats logs`,
+    );
 
     this.metricsService = new kplus.k8s.KubeService(this, 'metrics-service', {
       metadata: metadata(`${this.name}-metrics`),
@@ -325,11 +338,15 @@ export class FluentdDaemonSet extends Construct {
   private resolveImage(image: string | undefined): string {
     const plugins = this.config.plugins;
     if (image !== undefined) {
-      assertPinnedImage(this, 'image', image);
+      assertPinnedImage(this, 'image', image, FLUENTD_IMAGES[0].image);
       const known = FLUENTD_IMAGES.find((v) => v.image === image);
       const missing = known ? plugins.filter((p) => !known.plugins.includes(p)) : [];
       if (missing.length > 0) {
-        throw new ShipshapeError(this, { problem: `image ${image} lacks the plugins ${missing.join(', ')} that fluent.conf uses; Fluentd would fail with "Unknown plugin"`, value: image, fix: 'omit image to get a matching variant, or build one with the plugins' });
+        throw new ShipshapeError(this, {
+          problem: `image ${image} lacks the plugins ${missing.join(', ')} that fluent.conf uses; Fluentd would fail with "Unknown plugin"`,
+          value: image,
+          fix: 'omit image to get a matching variant, or build one with the plugins',
+        });
       }
       return image;
     }

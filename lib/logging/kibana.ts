@@ -5,9 +5,13 @@ import { ShipshapeError } from '../core/errors';
 import { selectorLabels, workloadLabels } from '../core/labels';
 import { assertDnsLabel, assertInteger } from '../core/names';
 import { Stack } from '../core/stack';
-import { sizeMebibytes } from '../core/quantities';
+import { cpuMillicores, sizeMebibytes } from '../core/quantities';
 import { CREDENTIALS_REVISION_ANNOTATION, ELASTICSEARCH_CREDENTIAL_KEYS, ELASTICSEARCH_VERSION, Elasticsearch } from './elasticsearch';
-import { assertCredentialsRevision, assertPinnedImage, imageTag, nonRootContainer, plainEnv, preferredAntiAffinity, resources, secretEnv, zoneSpread } from './support';
+import { assertPinnedImage, imageTag } from '../core/images';
+import { resources } from '../core/resources';
+import { hostnameAntiAffinity, zoneSpread } from '../core/scheduling';
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/security';
+import { assertCredentialsRevision, plainEnv, secretEnv } from './support';
 
 /** Properties of a {@link Kibana}. */
 export interface KibanaProps {
@@ -34,10 +38,10 @@ export interface KibanaProps {
    */
   readonly memory?: Size;
   /**
-   * CPU request in millicores.
-   * @default 100
+   * CPU request (no CPU limit: limits throttle).
+   * @default Cpu.millis(100)
    */
-  readonly cpuMillis?: number;
+  readonly cpu?: kplus.Cpu;
   /**
    * Public URL users open Kibana at (server.publicBaseUrl), for links in alerts and reports.
    * @default - not set
@@ -50,7 +54,7 @@ export interface KibanaProps {
   readonly priorityClassName?: string;
   /**
    * Revision of the credentials Secret, written on the pod template so the pods restart (and read the new
-   * values) when it changes. EfkStack passes its `credentialsRevision`.
+   * values) when it changes. EfkLogging passes its `credentialsRevision`.
    * @default - none
    */
   readonly credentialsRevision?: string;
@@ -100,14 +104,20 @@ export class Kibana extends Construct {
     this.name = assertDnsLabel(this, 'name', props.name ?? 'kibana');
     // Same namespace as Elasticsearch: its NetworkPolicy admits clients by pod labels within the namespace.
     this.namespace = es.namespace;
-    const image = assertPinnedImage(this, 'image', props.image ?? KIBANA_IMAGE);
+    const image = assertPinnedImage(this, 'image', props.image ?? KIBANA_IMAGE, KIBANA_IMAGE);
     const kibanaVersion = minorVersion(imageTag(image));
     const esVersion = minorVersion(imageTag(es.image));
     if (kibanaVersion && esVersion && kibanaVersion !== esVersion) {
-      throw new ShipshapeError(this, { problem: `Kibana ${kibanaVersion} does not work with Elasticsearch ${esVersion}; the two must be the same release`, value: image, fix: `use the Kibana image of Elasticsearch's version (${imageTag(es.image)})` });
+      throw new ShipshapeError(this, {
+        problem: `Kibana ${kibanaVersion} does not work with Elasticsearch ${esVersion}; the two must be the same release`,
+        value: image,
+        fix: `use the Kibana image of Elasticsearch's version (${imageTag(es.image)})`,
+      });
     }
     this.replicas = assertInteger(this, 'replicas', props.replicas ?? (es.replicas >= 3 ? 2 : 1), 1, 20);
     const memory = props.memory ?? DEFAULT_MEMORY;
+    const cpu = props.cpu ?? kplus.Cpu.millis(100);
+    cpuMillicores(this, 'cpu', cpu);
     sizeMebibytes(this, 'memory', memory);
     if (!(memory.toMebibytes({ rounding: 1 }) >= 512)) {
       throw new ShipshapeError(this, { problem: 'Kibana needs at least 512 MiB of memory', value: memory.toMebibytes({ rounding: 1 }), fix: 'use Size.gibibytes(1)' });
@@ -135,32 +145,40 @@ export class Kibana extends Construct {
           spec: {
             automountServiceAccountToken: false,
             priorityClassName,
-            securityContext: { runAsNonRoot: true, runAsUser: KIBANA_UID, fsGroup: KIBANA_UID, fsGroupChangePolicy: 'OnRootMismatch', seccompProfile: { type: 'RuntimeDefault' } },
-            affinity: preferredAntiAffinity(this.selector),
+            securityContext: restrictedPodSecurityContext({ runAsUser: KIBANA_UID, fsGroup: KIBANA_UID }),
+            affinity: hostnameAntiAffinity(this.selector, 'preferred'),
             topologySpreadConstraints: this.replicas > 1 ? zoneSpread(env, this.selector) : undefined,
-            containers: [{
-              name: 'kibana',
-              image,
-              imagePullPolicy: 'IfNotPresent',
-              ports: [{ name: 'http', containerPort: KIBANA_PORT }],
-              env: [
-                plainEnv('SERVER_HOST', '0.0.0.0'),
-                ...(props.publicBaseUrl ? [plainEnv('SERVER_PUBLICBASEURL', props.publicBaseUrl)] : []),
-                plainEnv('ELASTICSEARCH_HOSTS', JSON.stringify([es.url])),
-                // Kibana 8 refuses the elastic superuser; kibana_system is the built-in user for its own connection.
-                plainEnv('ELASTICSEARCH_USERNAME', 'kibana_system'),
-                secretEnv('ELASTICSEARCH_PASSWORD', es.credentialsSecret, ELASTICSEARCH_CREDENTIAL_KEYS.kibanaSystem),
-                ...SHARED_ENCRYPTION_KEYS.map(([name, key]) => secretEnv(name, es.credentialsSecret, key)),
-              ],
-              resources: resources(assertInteger(this, 'cpuMillis', props.cpuMillis ?? 100, 1), memory),
-              // Writable root filesystem as in Elastic's own manifests; data and /tmp are emptyDirs either way.
-              securityContext: nonRootContainer(KIBANA_UID, false),
-              // /login answers 200 only once Kibana is connected and its migrations are done (ECK's readiness check).
-              readinessProbe: { httpGet: { path: '/login', port: kplus.k8s.IntOrString.fromString('http') }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
-              livenessProbe: { tcpSocket: { port: kplus.k8s.IntOrString.fromString('http') }, initialDelaySeconds: 120, periodSeconds: 20, failureThreshold: 6 },
-              volumeMounts: [{ name: 'data', mountPath: '/usr/share/kibana/data' }, { name: 'tmp', mountPath: '/tmp' }],
-            }],
-            volumes: [{ name: 'data', emptyDir: {} }, { name: 'tmp', emptyDir: {} }],
+            containers: [
+              {
+                name: 'kibana',
+                image,
+                imagePullPolicy: 'IfNotPresent',
+                ports: [{ name: 'http', containerPort: KIBANA_PORT }],
+                env: [
+                  plainEnv('SERVER_HOST', '0.0.0.0'),
+                  ...(props.publicBaseUrl ? [plainEnv('SERVER_PUBLICBASEURL', props.publicBaseUrl)] : []),
+                  plainEnv('ELASTICSEARCH_HOSTS', JSON.stringify([es.url])),
+                  // Kibana 8 refuses the elastic superuser; kibana_system is the built-in user for its own connection.
+                  plainEnv('ELASTICSEARCH_USERNAME', 'kibana_system'),
+                  secretEnv('ELASTICSEARCH_PASSWORD', es.credentialsSecret, ELASTICSEARCH_CREDENTIAL_KEYS.kibanaSystem),
+                  ...SHARED_ENCRYPTION_KEYS.map(([name, key]) => secretEnv(name, es.credentialsSecret, key)),
+                ],
+                resources: resources({ cpu, memory }),
+                // Writable root filesystem as in Elastic's own manifests; data and /tmp are emptyDirs either way.
+                securityContext: restrictedContainerSecurityContext(KIBANA_UID, { readOnlyRootFilesystem: false, seccomp: false }),
+                // /login answers 200 only once Kibana is connected and its migrations are done (ECK's readiness check).
+                readinessProbe: { httpGet: { path: '/login', port: kplus.k8s.IntOrString.fromString('http') }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+                livenessProbe: { tcpSocket: { port: kplus.k8s.IntOrString.fromString('http') }, initialDelaySeconds: 120, periodSeconds: 20, failureThreshold: 6 },
+                volumeMounts: [
+                  { name: 'data', mountPath: '/usr/share/kibana/data' },
+                  { name: 'tmp', mountPath: '/tmp' },
+                ],
+              },
+            ],
+            volumes: [
+              { name: 'data', emptyDir: {} },
+              { name: 'tmp', emptyDir: {} },
+            ],
           },
         },
       },

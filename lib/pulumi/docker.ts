@@ -1,13 +1,20 @@
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import { Stack } from '../core/stack';
+import { imageRegistryHost, normalizeRegistryHost } from '../docker/image-registry';
 import { byteSize, durationMs } from '../docker/units';
-import { DockerHostRegistryMirror, SECRETS_DIR } from '../registry/docker-host-registry-mirror';
-import { MOUNTED_REGISTRY_CONFIG } from '../registry/proxy-login';
-import { SWARM_HOST_NETWORK, SwarmService } from '../swarm/swarm-service';
-import { SwarmStack } from '../swarm/swarm-stack';
-import { loggingOptions } from '../docker/docker-daemon-config';
-import { byCodePoint } from '../core/ordering';
+import { DockerHostRegistryMirror } from '../registry/docker-host-registry-mirror';
+import { STACK_NAMESPACE_LABEL, SwarmProject, SwarmProjectSpec } from '../swarm/swarm-project';
+import { ResolvedUpdatePolicy, SwarmServiceSpec } from '../swarm/swarm-service-spec';
+
+/** A registry login for private images, as `docker login <address>` holds it. */
+export interface RegistryLogin {
+  /** Registry address, e.g. `ghcr.io`, `registry.example.com:5000` or `docker.io`. */
+  readonly address: string;
+  readonly username: pulumi.Input<string>;
+  /** Password or access token; pass a Pulumi secret. */
+  readonly password: pulumi.Input<string>;
+}
 
 /** Options of {@link registerDockerResources}. */
 export interface DockerResourceOptions {
@@ -18,6 +25,14 @@ export interface DockerResourceOptions {
    * @default - a provider whose host is the stack config `shipshape:dockerHost` (else DOCKER_HOST)
    */
   readonly provider?: docker.Provider;
+  /**
+   * Logins for private images. Like `docker stack deploy --with-registry-auth`, each `docker.Service` of a
+   * project with `withRegistryAuth` gets the login of its image's registry (as a Pulumi secret), so the workers
+   * pull with it; nothing of it is written to any synthesized file.
+   * @default - the secret stack config `shipshape:registryAuth`, an object keyed by registry address:
+   * `pulumi config set --secret --path 'shipshape:registryAuth["ghcr.io"].password' <token>` (and `.username`)
+   */
+  readonly registryAuth?: readonly RegistryLogin[];
 }
 
 /** The Docker resources of one environment. */
@@ -28,7 +43,7 @@ export interface DockerResources {
   readonly services: Readonly<Record<string, docker.Service>>;
   /** `docker.RemoteImage` + `docker.Container` per standalone (`swarm: false`) Docker-host registry mirror, keyed by mirror name. */
   readonly mirrors: Readonly<Record<string, { readonly image: docker.RemoteImage; readonly container: docker.Container; readonly volume: docker.Volume }>>;
-  /** Overlay networks, Swarm secrets and configs, keyed by their stack-level names. */
+  /** Overlay networks, Swarm secrets and configs, keyed by their project-level names. */
   readonly networks: Readonly<Record<string, docker.Network>>;
   readonly secrets: Readonly<Record<string, docker.Secret>>;
   readonly configs: Readonly<Record<string, docker.ServiceConfig>>;
@@ -37,10 +52,11 @@ export interface DockerResources {
 // Pulumi config namespaces: `shipshape:dockerHost` for the engine, `swarm:<secret>` for Swarm secret values.
 const CONFIG_NAMESPACE = 'shipshape';
 const SECRET_NAMESPACE = 'swarm';
-// Label docker stack deploy puts on everything it creates; keeping it makes `docker stack ps <name>` list these too.
-const STACK_NAMESPACE_LABEL = 'com.docker.stack.namespace';
-// Same limit as the mirror's Swarm service.
-const DEFAULT_MIRROR_MEMORY = '512M';
+const REGISTRY_AUTH_KEY = 'registryAuth';
+
+type Shared = { networks: Record<string, docker.Network>; secrets: Record<string, docker.Secret>; configs: Record<string, docker.ServiceConfig> };
+type ResourceOpts = (deps?: pulumi.Resource[]) => pulumi.CustomResourceOptions;
+type Labels = { label: string; value: string }[];
 
 function base64(value: pulumi.Input<string>): pulumi.Output<string> {
   return pulumi.output(value).apply((v) => Buffer.from(v, 'utf8').toString('base64'));
@@ -55,74 +71,83 @@ function goDuration(value: string | undefined): string | undefined {
   return value === undefined ? undefined : `${durationMs(value)}ms`;
 }
 
+function labelList(labels: Readonly<Record<string, string>>): Labels {
+  return Object.entries(labels).map(([label, value]) => ({ label, value }));
+}
+
 /**
- * Registers the Docker side of a stack: a `docker.Service` for every SwarmService
- * (with its overlay networks, Swarm secrets from Pulumi secret config
- * `swarm:<name>`, and configs; a Swarm registry mirror is one of them), and
- * `docker.RemoteImage` + `docker.Container` for every standalone Docker-host
- * registry mirror, its secret files uploaded from the same Pulumi secret config.
- * Names match what `docker stack deploy` would create (`<stack>_<service>`).
+ * Registers the Docker side of a stack from the resolved specs: for every SwarmProject a `docker.Service` per
+ * service (with its overlay networks, Swarm secrets from Pulumi secret config `swarm:<name>`, configs, and the
+ * registry login of private images when the project deploys with registry auth), and `docker.RemoteImage` +
+ * `docker.Container` for every standalone Docker-host registry mirror, its secret files uploaded from the same
+ * Pulumi secret config. Names match what `docker stack deploy` would create (`<project>_<service>`).
  */
 export function registerDockerResources(stack: Stack, opts: DockerResourceOptions): DockerResources {
   const all = stack.node.findAll();
+  const projects = all.filter((c): c is SwarmProject => c instanceof SwarmProject).map((p) => p.spec);
   // A mirror with a Swarm service deploys as that service (global on the host network when host-local).
-  const mirrors = all.filter((c): c is DockerHostRegistryMirror => c instanceof DockerHostRegistryMirror && c.service === undefined);
-  const services = all.filter(SwarmService.isSwarmService).sort((a, b) => byCodePoint(a.name, b.name));
-  const result = { services: {} as Record<string, docker.Service>, mirrors: {} as Record<string, DockerResources['mirrors'][string]>, networks: {} as Record<string, docker.Network>, secrets: {} as Record<string, docker.Secret>, configs: {} as Record<string, docker.ServiceConfig> };
-  if (services.length === 0 && mirrors.length === 0) return result;
+  const mirrors = all.filter((c): c is DockerHostRegistryMirror => c instanceof DockerHostRegistryMirror && c.service === undefined).map((m) => m.spec);
+  const result = {
+    services: {} as Record<string, docker.Service>,
+    mirrors: {} as Record<string, DockerResources['mirrors'][string]>,
+    networks: {} as Record<string, docker.Network>,
+    secrets: {} as Record<string, docker.Secret>,
+    configs: {} as Record<string, docker.ServiceConfig>,
+  };
+  if (projects.every((p) => p.services.length === 0) && mirrors.length === 0) return result;
 
   const env = stack.environment.name;
   const provider = opts.provider ?? new docker.Provider(`${env}-docker`, { host: new pulumi.Config(CONFIG_NAMESPACE).get('dockerHost') }, { parent: opts.parent });
-  const resourceOpts = (deps: pulumi.Resource[] = []): pulumi.CustomResourceOptions => ({ parent: opts.parent, provider, dependsOn: deps });
-  const swarmStack = all.find((c): c is SwarmStack => c instanceof SwarmStack);
-  const stackName = swarmStack?.name ?? env;
-  const namespaceLabel = { label: STACK_NAMESPACE_LABEL, value: stackName };
+  const resourceOpts: ResourceOpts = (deps = []) => ({ parent: opts.parent, provider, dependsOn: deps });
   const secretConfig = new pulumi.Config(SECRET_NAMESPACE);
+  const login = registryLogins(opts.registryAuth);
 
-  // Docker's host network exists on every node; only overlays are created.
-  for (const net of [...new Set(services.flatMap((s) => s.props.networks ?? []))].filter((n) => n !== SWARM_HOST_NETWORK).sort()) {
-    result.networks[net] = new docker.Network(`${env}-network-${net}`, { name: `${stackName}_${net}`, driver: 'overlay', labels: [namespaceLabel] }, resourceOpts());
-  }
-  for (const name of [...new Set(services.flatMap((s) => (s.props.secrets ?? []).map((x) => x.name)))].sort()) {
-    result.secrets[name] = new docker.Secret(`${env}-secret-${name}`, { name, data: base64(secretConfig.requireSecret(name)), labels: [namespaceLabel] }, resourceOpts());
-  }
-  const stackConfigs = new Map<string, string>();
-  if (swarmStack) {
-    const doc = swarmStack.toJson() as { configs?: Record<string, { name: string }> };
-    for (const [key, c] of Object.entries(doc.configs ?? {})) stackConfigs.set(key, c.name);
-  }
-  for (const s of services) {
-    for (const c of s.configFiles) {
-      result.configs[c.key] = new docker.ServiceConfig(`${env}-config-${c.key}`, { name: stackConfigs.get(c.key) ?? c.key, data: base64(c.content()), labels: [namespaceLabel] }, resourceOpts());
+  for (const project of projects) {
+    const labels = labelList(project.labels);
+    // Docker's host network exists on every node; only overlays are created.
+    for (const net of project.networks.filter((n) => !n.external)) {
+      result.networks[net.name] = new docker.Network(
+        `${env}-network-${net.name}`,
+        { name: net.deployedName, driver: net.driver, ...(net.attachable ? { attachable: true } : {}), labels },
+        resourceOpts(),
+      );
+    }
+    for (const name of project.secrets) {
+      result.secrets[name] = new docker.Secret(`${env}-secret-${name}`, { name, data: base64(secretConfig.requireSecret(name)), labels }, resourceOpts());
+    }
+    for (const c of project.configs) {
+      result.configs[c.key] = new docker.ServiceConfig(`${env}-config-${c.key}`, { name: c.name, data: base64(c.content), labels }, resourceOpts());
+    }
+    for (const s of project.services) {
+      const auth = project.withRegistryAuth ? login(imageRegistryHost(s.image)) : undefined;
+      result.services[s.name] = registerService(s, project, auth, result, resourceOpts, env);
     }
   }
 
-  for (const s of services) result.services[s.name] = registerService(s, stackName, namespaceLabel, result, resourceOpts, env);
-
+  // A standalone mirror carries the environment's project label too, so `docker stack ps` of the project lists it.
+  const standaloneLabels = { [STACK_NAMESPACE_LABEL]: projects[0]?.name ?? env };
   for (const m of mirrors) {
     const image = new docker.RemoteImage(`${env}-image-${m.name}`, { name: m.image, keepLocally: true }, resourceOpts());
-    const volume = new docker.Volume(`${env}-volume-${m.volume}`, { name: m.volume, labels: [namespaceLabel] }, resourceOpts());
-    // The login and htpasswd go in as files (the same paths as Swarm secrets), never as environment variables.
-    const secretFiles = m.secrets.map((name) => ({ file: `${SECRETS_DIR}/${name}`, content: secretConfig.requireSecret(name) }));
-    const hostLocal = m.access === 'host-local';
-    const logging = loggingOptions(m.service?.logging ?? { driver: 'json-file' });
+    const volume = new docker.Volume(`${env}-volume-${m.volume.name}`, { name: m.volume.name, labels: labelList(standaloneLabels) }, resourceOpts());
+    const hc = m.healthcheck;
     const container = new docker.Container(
       `${env}-container-${m.name}`,
       {
         name: m.name,
         image: image.imageId,
-        restart: 'unless-stopped',
+        restart: m.restart,
         // Host-local: the registry binds 127.0.0.1 of the host itself; published: the container port is mapped.
-        ...(hostLocal ? { networkMode: 'host' } : { ports: [{ internal: m.config.port, external: m.port }] }),
-        ...(m.command ? { entrypoints: m.command } : {}),
-        volumes: [{ volumeName: volume.name, containerPath: m.config.rootDirectory }],
-        uploads: [{ file: MOUNTED_REGISTRY_CONFIG, content: m.config.render() }, ...secretFiles],
-        healthcheck: { tests: ['CMD', 'wget', '-q', '--spider', `http://127.0.0.1:${m.config.port}/`], interval: '10s', timeout: '5s', retries: 3, startPeriod: '10s' },
-        logDriver: logging.driver,
-        logOpts: logging.options,
+        ...(m.network.type === 'host' ? { networkMode: 'host' } : { ports: [{ internal: m.containerPort, external: m.port }] }),
+        ...(m.command ? { entrypoints: [...m.command] } : {}),
+        volumes: [{ volumeName: volume.name, containerPath: m.volume.target }],
+        // The login and htpasswd go in as files (the same paths as Swarm secrets), never as environment variables.
+        uploads: [{ file: m.config.target, content: m.config.content() }, ...m.secrets.map((s) => ({ file: s.path, content: secretConfig.requireSecret(s.name) }))],
+        healthcheck: { tests: [...hc.test], interval: hc.interval, timeout: hc.timeout, retries: hc.retries, startPeriod: hc.startPeriod },
+        logDriver: m.logging.driver,
+        logOpts: { ...m.logging.options },
         // The provider takes the limit in MiB.
-        memory: Math.round(byteSize(m.service?.resources.memoryLimit ?? DEFAULT_MIRROR_MEMORY) / 1024 / 1024),
-        labels: [namespaceLabel, { label: 'io.shipshape.role', value: 'registry-mirror' }],
+        memory: Math.round(byteSize(m.resources.memoryLimit) / 1024 / 1024),
+        labels: labelList({ ...standaloneLabels, ...m.labels }),
       },
       resourceOpts([image, volume]),
     );
@@ -131,17 +156,38 @@ export function registerDockerResources(stack: Stack, opts: DockerResourceOption
   return { provider, ...result };
 }
 
+/**
+ * The login for a registry host, as a secret `docker.Service` auth, or undefined when there is none (a public
+ * image: `docker stack deploy --with-registry-auth` then sends nothing either).
+ */
+function registryLogins(explicit: readonly RegistryLogin[] | undefined): (host: string) => pulumi.Output<docker.types.input.ServiceAuth | undefined> | undefined {
+  if (explicit) {
+    const byHost = new Map(explicit.map((l) => [normalizeRegistryHost(l.address), l]));
+    return (host) => {
+      const l = byHost.get(host);
+      return l ? pulumi.secret({ serverAddress: l.address, username: l.username, password: l.password }) : undefined;
+    };
+  }
+  const configured = new pulumi.Config(CONFIG_NAMESPACE).getSecretObject<Record<string, { username?: string; password?: string }>>(REGISTRY_AUTH_KEY);
+  if (!configured) return () => undefined;
+  return (host) =>
+    pulumi.secret(
+      configured.apply((logins) => {
+        const entry = Object.entries(logins ?? {}).find(([address]) => normalizeRegistryHost(address) === host);
+        return entry ? { serverAddress: entry[0], username: entry[1].username, password: entry[1].password } : undefined;
+      }),
+    );
+}
+
 function registerService(
-  s: SwarmService,
-  stackName: string,
-  namespaceLabel: { label: string; value: string },
-  shared: { networks: Record<string, docker.Network>; secrets: Record<string, docker.Secret>; configs: Record<string, docker.ServiceConfig> },
-  resourceOpts: (deps?: pulumi.Resource[]) => pulumi.CustomResourceOptions,
+  s: SwarmServiceSpec,
+  project: SwarmProjectSpec,
+  auth: pulumi.Input<docker.types.input.ServiceAuth | undefined> | undefined,
+  shared: Shared,
+  resourceOpts: ResourceOpts,
   env: string,
 ): docker.Service {
-  const p = s.props;
-  const logging = loggingOptions(s.logging);
-  const policy = (x: SwarmService['update']) => ({
+  const policy = (x: ResolvedUpdatePolicy) => ({
     parallelism: x.parallelism,
     delay: goDuration(x.delay),
     failureAction: x.failureAction,
@@ -151,45 +197,54 @@ function registerService(
   });
   const hc = s.healthcheck;
   const r = s.resources;
+  const networks = new Map(project.networks.map((n) => [n.name, n]));
+  const volumes = new Map(project.volumes.map((v) => [v.name, v.deployedName]));
+  const overlays = s.networks.filter((n) => !networks.get(n)!.external);
   return new docker.Service(
     `${env}-service-${s.name}`,
     {
-      name: `${stackName}_${s.name}`,
-      labels: [namespaceLabel, ...Object.entries(p.labels ?? {}).map(([label, value]) => ({ label, value }))],
+      name: project.deployedServiceNames[s.name],
+      labels: labelList({ ...project.labels, ...s.labels }),
       mode: s.mode.type === 'global' ? { global: true } : { replicated: { replicas: s.mode.replicas } },
       endpointSpec: {
-        mode: p.endpointMode ?? 'vip',
+        mode: s.endpointMode,
         ports: s.ports.map((port) => ({ targetPort: port.target, publishedPort: port.published, protocol: port.protocol, publishMode: port.mode })),
       },
       updateConfig: policy(s.update),
       rollbackConfig: policy(s.rollback),
+      ...(auth !== undefined ? { auth } : {}),
       taskSpec: {
         containerSpec: {
           image: s.image,
-          commands: p.entrypoint,
-          args: p.command,
-          env: p.environment,
-          user: p.user,
-          stopGracePeriod: goDuration(p.stopGracePeriod ?? '10s'),
-          healthcheck: hc === false ? { tests: ['NONE'] } : hc ? { tests: hc.test, interval: goDuration(hc.interval), timeout: goDuration(hc.timeout), retries: hc.retries, startPeriod: goDuration(hc.startPeriod) } : undefined,
-          secrets: (p.secrets ?? []).map((x) => ({ secretId: shared.secrets[x.name].id, secretName: x.name, fileName: `/run/secrets/${x.target ?? x.name}`, fileMode: x.mode ?? 0o400 })),
-          configs: (p.configs ?? []).map((c, i) => ({ configId: shared.configs[s.configFiles[i].key].id, configName: shared.configs[s.configFiles[i].key].name, fileName: c.target, fileMode: c.mode ?? 0o444 })),
-          mounts: (p.mounts ?? []).map((m) => ({ type: m.type, source: m.type === 'volume' ? `${stackName}_${m.source}` : m.source, target: m.target, readOnly: m.readOnly ?? false })),
+          commands: s.entrypoint && [...s.entrypoint],
+          args: s.command && [...s.command],
+          env: Object.keys(s.environment).length > 0 ? { ...s.environment } : undefined,
+          user: s.user,
+          stopGracePeriod: goDuration(s.stopGracePeriod),
+          healthcheck:
+            hc === false
+              ? { tests: ['NONE'] }
+              : hc
+                ? { tests: [...hc.test], interval: goDuration(hc.interval), timeout: goDuration(hc.timeout), retries: hc.retries, startPeriod: goDuration(hc.startPeriod) }
+                : undefined,
+          secrets: s.secrets.map((x) => ({ secretId: shared.secrets[x.name].id, secretName: x.name, fileName: x.path, fileMode: x.mode })),
+          configs: s.configs.map((c) => ({ configId: shared.configs[c.key].id, configName: shared.configs[c.key].name, fileName: c.target, fileMode: c.mode })),
+          mounts: s.mounts.map((m) => ({ type: m.type, source: m.type === 'volume' ? volumes.get(m.source)! : m.source, target: m.target, readOnly: m.readOnly })),
         },
-        logDriver: { name: logging.driver, options: logging.options },
+        logDriver: { name: s.logging.driver, options: { ...s.logging.options } },
         placement: {
-          constraints: s.placement.constraints,
+          constraints: [...s.placement.constraints],
           prefs: s.placement.spread.map((label) => `spread=${label}`),
           maxReplicas: s.placement.maxReplicasPerNode,
         },
         resources: {
-          limits: { memoryBytes: r.memoryLimit ? byteSize(r.memoryLimit) : undefined, nanoCpus: nanoCpus(r.cpuLimit) },
-          reservation: { memoryBytes: r.memoryReservation ? byteSize(r.memoryReservation) : undefined, nanoCpus: nanoCpus(r.cpuReservation) },
+          limits: { memoryBytes: byteSize(r.memoryLimit), nanoCpus: nanoCpus(r.cpuLimit) },
+          reservation: { memoryBytes: byteSize(r.memoryReservation), nanoCpus: nanoCpus(r.cpuReservation) },
         },
         restartPolicy: { condition: s.restart.condition, delay: goDuration(s.restart.delay), maxAttempts: s.restart.maxAttempts, window: goDuration(s.restart.window) },
-        networksAdvanceds: (p.networks ?? []).map((n) => ({ name: n === SWARM_HOST_NETWORK ? n : shared.networks[n].id })),
+        networksAdvanceds: s.networks.map((n) => ({ name: networks.get(n)!.external ? networks.get(n)!.deployedName : shared.networks[n].id })),
       },
     },
-    resourceOpts([...(p.networks ?? []).filter((n) => n !== SWARM_HOST_NETWORK).map((n) => shared.networks[n]), ...(p.secrets ?? []).map((x) => shared.secrets[x.name]), ...s.configFiles.map((c) => shared.configs[c.key])]),
+    resourceOpts([...overlays.map((n) => shared.networks[n]), ...s.secrets.map((x) => shared.secrets[x.name]), ...s.configs.map((c) => shared.configs[c.key])]),
   );
 }

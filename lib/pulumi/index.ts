@@ -1,3 +1,6 @@
-export * from './kubernetes';
-export * from './shipshape-stack';
-export * from './docker';
+// The public entry `shipshape/pulumi`: explicit names only, so a helper added to a module stays internal until
+// it is listed (and documented) here.
+export { StackComponent, ShipshapeStack } from './stack-component';
+export type { StackComponentArgs, ShipshapeStackArgs } from './stack-component';
+export type { DockerResources } from './docker';
+export { kubernetesManifestOf, shipshapePolicies } from './policy-pack';

@@ -1,6 +1,6 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { Manifest } from '../core/policy/manifest';
+import { Manifest } from '../core/manifest';
 
 /** The Pulumi type token of a Kubernetes object, e.g. `kubernetes:apps/v1:Deployment`, `kubernetes:core/v1:Service`. */
 export function kubernetesTypeToken(m: Pick<Manifest, 'apiVersion' | 'kind'>): string {

@@ -3,12 +3,24 @@ import { ShipshapeError } from '../core/errors';
 import { assertDnsLabel, assertInteger } from '../core/names';
 import { OutputFile } from '../core/output-file';
 import { Stack } from '../core/stack';
-import { assertPinnedImage } from '../core/validate';
-import { DaemonLogging } from '../docker/docker-daemon-config';
+import { assertPinnedImage } from '../core/images';
+import { DaemonLogging } from '../docker/docker-logging';
+import { IRegistryMirror } from '../docker/registry-mirror-endpoint';
+import { SwarmProject } from '../swarm/swarm-project';
 import { SWARM_HOST_NETWORK, SwarmResources, SwarmService } from '../swarm/swarm-service';
+import {
+  ResolvedLogging,
+  ResolvedSwarmHealthcheck,
+  ResolvedSwarmResources,
+  SWARM_SECRETS_DIR,
+  deepFreeze,
+  resolveLogging,
+  resolveSwarmHealthcheck,
+  resolveSwarmResources,
+} from '../swarm/swarm-service-spec';
 import { MOUNTED_REGISTRY_CONFIG, proxyLoginCommand } from './proxy-login';
 import { RegistryConfig, distributionVersion } from './registry-config';
-import { DOCKER_HUB_REGISTRY, IRegistryMirror } from './registry-endpoint';
+import { DOCKER_HUB_REGISTRY } from './registry-endpoint';
 import { REGISTRY_IMAGE } from './registry-mirror';
 
 /** Swarm secrets holding the upstream login (created with `docker secret create`, or from Pulumi secret config `swarm:<name>`). */
@@ -100,9 +112,9 @@ export interface DockerHostRegistryMirrorProps {
    */
   readonly constraints?: string[];
   /**
-   * Run it as a Swarm service in the environment's SwarmStack; `false` for a standalone Docker host
+   * Run it as a Swarm service of the {@link SwarmProject} it is created in; `false` for a standalone Docker host
    * (synth then writes only config.yml, and Pulumi runs a container).
-   * @default true
+   * @default - true when created in a SwarmProject (`new DockerHostRegistryMirror(project, 'mirror')`), else false
    */
   readonly swarm?: boolean;
   /**
@@ -127,8 +139,46 @@ export const DEFAULT_MIRROR_PORT = 5000;
 const DEFAULT_DEBUG_PORT = 5001;
 const CONTAINER_PORT = 5000;
 // Where Docker mounts Swarm secrets; Pulumi uploads the same files there for a standalone container.
-export const SECRETS_DIR = '/run/secrets';
-const HOST = /^[A-Za-z0-9.\-]+$|^\[[0-9a-fA-F:]+\]$/;
+export const SECRETS_DIR = SWARM_SECRETS_DIR;
+/** Task resources of the mirror when none are given: a registry serving blobs needs more memory than the Swarm default. */
+export const DEFAULT_MIRROR_RESOURCES: SwarmResources = { cpuReservation: 0.1, memoryReservation: '256M', memoryLimit: '512M' };
+// A standalone container comes back after a reboot or crash unless an operator stopped it.
+const STANDALONE_RESTART = 'unless-stopped';
+// The role label every mirror container or service carries.
+const ROLE_LABELS: Readonly<Record<string, string>> = { 'io.shipshape.role': 'registry-mirror' };
+
+/**
+ * Everything a {@link DockerHostRegistryMirror} runs, resolved: the Swarm service, the standalone container of the
+ * Pulumi back end and the hosts/ files all read it.
+ */
+export interface DockerHostMirrorSpec {
+  readonly name: string;
+  readonly image: string;
+  readonly access: MirrorAccess;
+  /** Port on the host: where it listens (host-local) or is published. */
+  readonly port: number;
+  /** Port the registry listens on inside the container. */
+  readonly containerPort: number;
+  /** Host-local: on the host's network, bound to 127.0.0.1; published: the container port is published. */
+  readonly network: { readonly type: 'host' } | { readonly type: 'published'; readonly publishMode: 'ingress' | 'host' };
+  /** Entrypoint that logs in upstream from the secret files, when there are credentials. */
+  readonly command?: readonly string[];
+  /** The cache volume and where it is mounted. */
+  readonly volume: { readonly name: string; readonly target: string };
+  /** config.yml: output path under `dist/<env>/`, path in the container, content. */
+  readonly config: { readonly file: string; readonly target: string; readonly content: () => string };
+  /** Secret files: Swarm secret (or Pulumi secret config) name and path in the container. */
+  readonly secrets: readonly { readonly name: string; readonly path: string }[];
+  readonly healthcheck: ResolvedSwarmHealthcheck;
+  readonly logging: ResolvedLogging;
+  readonly resources: ResolvedSwarmResources;
+  /** Swarm placement constraints. */
+  readonly constraints: readonly string[];
+  readonly labels: Readonly<Record<string, string>>;
+  /** Restart policy of the standalone container. */
+  readonly restart: 'unless-stopped';
+}
+const HOST = /^[A-Za-z0-9.-]+$|^\[[0-9a-fA-F:]+\]$/;
 // The registry binds 127.0.0.1 itself, so that is the only address its daemon can use.
 const LOOPBACK = new Set(['127.0.0.1']);
 // Swarm secret names, which also become file names under /run/secrets.
@@ -172,8 +222,10 @@ export class DockerHostRegistryMirror extends Construct implements IRegistryMirr
   public readonly command?: string[];
   /** Swarm secrets (files under /run/secrets) the registry needs: the login and the htpasswd file. */
   public readonly secrets: readonly string[];
-  /** The Swarm service, unless `swarm: false`. */
+  /** The Swarm service, when it runs on Swarm. */
   public readonly service?: SwarmService;
+  /** Everything the mirror runs, resolved. */
+  public readonly spec: DockerHostMirrorSpec;
 
   constructor(scope: Construct, id: string, props: DockerHostRegistryMirrorProps = {}) {
     super(scope, id);
@@ -196,8 +248,13 @@ export class DockerHostRegistryMirror extends Construct implements IRegistryMirr
         fix: "remove advertisedHost and publishMode, or set access: 'published' (with an htpasswdSecret when the mirror has credentials)",
       });
     }
-    for (const [field, secret] of [['credentials.usernameSecret', props.credentials?.usernameSecret], ['credentials.passwordSecret', props.credentials?.passwordSecret], ['htpasswdSecret', props.htpasswdSecret]] as const) {
-      if (secret !== undefined && !SECRET_NAME.test(secret)) throw new ShipshapeError(this, { problem: `${field} is not a valid Swarm secret name`, value: secret, fix: 'use lower-case letters, digits, "-" or "_"' });
+    for (const [field, secret] of [
+      ['credentials.usernameSecret', props.credentials?.usernameSecret],
+      ['credentials.passwordSecret', props.credentials?.passwordSecret],
+      ['htpasswdSecret', props.htpasswdSecret],
+    ] as const) {
+      if (secret !== undefined && !SECRET_NAME.test(secret))
+        throw new ShipshapeError(this, { problem: `${field} is not a valid Swarm secret name`, value: secret, fix: 'use lower-case letters, digits, "-" or "_"' });
     }
     if (props.credentials && !hostLocal && props.htpasswdSecret === undefined) {
       throw new ShipshapeError(this, {
@@ -210,7 +267,8 @@ export class DockerHostRegistryMirror extends Construct implements IRegistryMirr
     this.htpasswdSecret = props.htpasswdSecret;
     this.requiresLogin = props.htpasswdSecret !== undefined;
     // Host-local: the registry itself binds loopback (on the host network); published: the container port is mapped.
-    const debugPort = props.debugPort === false ? false : assertInteger(this, 'debugPort', props.debugPort ?? (hostLocal && this.port === DEFAULT_DEBUG_PORT ? DEFAULT_DEBUG_PORT + 1 : DEFAULT_DEBUG_PORT), 1, 65535);
+    const debugPort =
+      props.debugPort === false ? false : assertInteger(this, 'debugPort', props.debugPort ?? (hostLocal && this.port === DEFAULT_DEBUG_PORT ? DEFAULT_DEBUG_PORT + 1 : DEFAULT_DEBUG_PORT), 1, 65535);
     this.config = new RegistryConfig(this, {
       version: distributionVersion(this.image),
       httpAddress: hostLocal ? `127.0.0.1:${this.port}` : `:${CONTAINER_PORT}`,
@@ -228,25 +286,55 @@ export class DockerHostRegistryMirror extends Construct implements IRegistryMirr
       : undefined;
     this.secrets = [props.credentials?.usernameSecret, props.credentials?.passwordSecret, props.htpasswdSecret].filter((x): x is string => x !== undefined);
 
-    if (props.swarm ?? true) {
+    const project = SwarmProject.of(scope);
+    if (props.swarm === true && !project) {
+      throw new ShipshapeError(this, {
+        problem: 'swarm: true, but the mirror is not created in a SwarmProject, so no project would deploy its service',
+        value: props.swarm,
+        fix: "create it in the project: new DockerHostRegistryMirror(project, 'mirror', {...}), or set swarm: false for a standalone host",
+      });
+    }
+    // `/` answers without a login even with htpasswd.
+    const healthcheck = resolveSwarmHealthcheck(this, { test: ['CMD', 'wget', '-q', '--spider', `http://127.0.0.1:${this.config.port}/`] }) as ResolvedSwarmHealthcheck;
+    const configFile = this.configFile;
+    this.spec = deepFreeze<DockerHostMirrorSpec>({
+      name: this.name,
+      image: this.image,
+      access: this.access,
+      port: this.port,
+      containerPort: this.config.port,
+      network: hostLocal ? { type: 'host' } : { type: 'published', publishMode: props.publishMode ?? 'ingress' },
+      ...(this.command ? { command: [...this.command] } : {}),
+      volume: { name: this.volume, target: this.config.rootDirectory! },
+      config: { file: configFile.path, target: MOUNTED_REGISTRY_CONFIG, content: () => configFile.render() },
+      secrets: this.secrets.map((name) => ({ name, path: `${SECRETS_DIR}/${name}` })),
+      healthcheck,
+      logging: resolveLogging(this, props.logging),
+      resources: resolveSwarmResources(this, props.resources ?? DEFAULT_MIRROR_RESOURCES),
+      constraints: [...(props.constraints ?? (hostLocal ? [] : ['node.role == manager']))],
+      labels: { ...ROLE_LABELS },
+      restart: STANDALONE_RESTART,
+    });
+
+    if (props.swarm ?? project !== undefined) {
+      const spec = this.spec;
       this.service = new SwarmService(this, 'service', {
-        name: this.name,
-        image: this.image,
+        name: spec.name,
+        image: spec.image,
         // Host-local: one mirror per node, each daemon uses its own on 127.0.0.1.
-        mode: hostLocal ? { type: 'global' } : { type: 'replicated', replicas: 1 },
-        ...(this.command ? { entrypoint: this.command } : {}),
-        ...(hostLocal ? { networks: [SWARM_HOST_NETWORK] } : { ports: [{ target: this.config.port, published: this.port, mode: props.publishMode ?? 'ingress' }] }),
-        configs: [{ name: 'config', content: this.configFile, target: MOUNTED_REGISTRY_CONFIG }],
-        secrets: this.secrets.map((s) => ({ name: s })),
-        mounts: [{ type: 'volume', source: this.volume, target: this.config.rootDirectory! }],
-        placement: { constraints: props.constraints ?? (hostLocal ? [] : ['node.role == manager']) },
+        mode: spec.network.type === 'host' ? { type: 'global' } : { type: 'replicated', replicas: 1 },
+        ...(spec.command ? { entrypoint: [...spec.command] } : {}),
+        ...(spec.network.type === 'host' ? { networks: [SWARM_HOST_NETWORK] } : { ports: [{ target: spec.containerPort, published: spec.port, mode: spec.network.publishMode }] }),
+        configs: [{ name: 'config', content: configFile, target: spec.config.target }],
+        secrets: spec.secrets.map((s) => ({ name: s.name })),
+        mounts: [{ type: 'volume', source: spec.volume.name, target: spec.volume.target }],
+        placement: { constraints: [...spec.constraints] },
         // One cache on one volume: stop the old task before the new one opens the same files (and binds the port).
         update: { order: 'stop-first', delay: '0s' },
-        // `/` answers without a login even with htpasswd.
-        healthcheck: { test: ['CMD', 'wget', '-q', '--spider', `http://127.0.0.1:${this.config.port}/`] },
-        resources: props.resources ?? { cpuReservation: 0.1, memoryReservation: '256M', memoryLimit: '512M' },
+        healthcheck: { ...spec.healthcheck, test: [...spec.healthcheck.test] },
+        resources: spec.resources,
         logging: props.logging,
-        labels: { 'io.shipshape.role': 'registry-mirror' },
+        labels: { ...spec.labels },
       });
     }
   }

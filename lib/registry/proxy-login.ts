@@ -30,7 +30,11 @@ const SAFE_PATH = /^\/[A-Za-z0-9._/-]+$/;
  * file, the Kubernetes manifest and the Pulumi inputs.
  */
 export function proxyLoginCommand(scope: ErrorScope, login: ProxyLoginFiles, config: string = MOUNTED_REGISTRY_CONFIG): string[] {
-  for (const [field, path] of [['username', login.username], ['password', login.password], ['config', config]] as const) {
+  for (const [field, path] of [
+    ['username', login.username],
+    ['password', login.password],
+    ['config', config],
+  ] as const) {
     if (!SAFE_PATH.test(path)) {
       throw new ShipshapeError(scope, { problem: `the ${field} file must be an absolute path of letters, digits, ".", "_", "-" and "/"`, value: path, fix: 'rename the secret or its mount point' });
     }

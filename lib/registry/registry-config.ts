@@ -141,7 +141,7 @@ export const DEFAULT_REGISTRY_ROOT = '/var/lib/registry';
 // distribution's configuration reference uses this health check as its example.
 const DEFAULT_HEALTH_INTERVAL = '10s';
 const DEFAULT_HEALTH_THRESHOLD = 3;
-const LISTEN = /^([A-Za-z0-9.\-]*|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
+const LISTEN = /^([A-Za-z0-9.-]*|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
 
 /**
  * The distribution major version an image runs, from its tag (`registry:2.8.3` → 2, `registry:3.0.0` → 3);
@@ -179,18 +179,27 @@ export class RegistryConfig {
   constructor(scope: ErrorScope, props: RegistryConfigProps = {}) {
     this.props = props;
     this.version = props.version ?? 2;
-    if (this.version !== 2 && this.version !== 3) throw new ShipshapeError(scope, { problem: 'version must be 2 or 3 (the distribution major version)', value: props.version, fix: 'use distributionVersion(image)' });
+    if (this.version !== 2 && this.version !== 3)
+      throw new ShipshapeError(scope, { problem: 'version must be 2 or 3 (the distribution major version)', value: props.version, fix: 'use distributionVersion(image)' });
     const listen = LISTEN.exec(props.httpAddress ?? DEFAULT_REGISTRY_ADDRESS);
     if (!listen) throw new ShipshapeError(scope, { problem: 'httpAddress must be "host:port" or ":port"', value: props.httpAddress, fix: 'use e.g. ":5000"' });
     this.port = assertInteger(scope, 'httpAddress port', Number(listen[2]), 1, 65535);
     if (props.debugAddress !== undefined && props.debugAddress !== false) {
       const debug = LISTEN.exec(props.debugAddress);
       if (!debug || Number(debug[2]) === this.port) {
-        throw new ShipshapeError(scope, { problem: 'debugAddress must be "host:port" on a port other than the registry port', value: props.debugAddress, fix: 'use e.g. ":5001", or false for no debug server' });
+        throw new ShipshapeError(scope, {
+          problem: 'debugAddress must be "host:port" on a port other than the registry port',
+          value: props.debugAddress,
+          fix: 'use e.g. ":5001", or false for no debug server',
+        });
       }
     }
     if (props.tls && (!props.tls.certificate?.startsWith('/') || !props.tls.key?.startsWith('/'))) {
-      throw new ShipshapeError(scope, { problem: 'tls.certificate and tls.key must be absolute paths inside the registry', value: props.tls, fix: 'mount the certificate and point to it, e.g. "/certs/tls.crt"' });
+      throw new ShipshapeError(scope, {
+        problem: 'tls.certificate and tls.key must be absolute paths inside the registry',
+        value: props.tls,
+        fix: 'mount the certificate and point to it, e.g. "/certs/tls.crt"',
+      });
     }
     const storage = props.storage ?? { type: 'filesystem' };
     if (storage.type === 'filesystem' && storage.rootDirectory !== undefined && !storage.rootDirectory.startsWith('/')) {
@@ -225,7 +234,11 @@ export class RegistryConfig {
       assertInteger(scope, 'health.threshold', props.health.threshold ?? DEFAULT_HEALTH_THRESHOLD, 1, 100);
     }
     if (props.htpasswd && !props.htpasswd.path?.startsWith('/')) {
-      throw new ShipshapeError(scope, { problem: 'htpasswd.path must be an absolute path inside the registry', value: props.htpasswd.path, fix: 'mount the htpasswd file and point to it, e.g. "/auth/htpasswd"' });
+      throw new ShipshapeError(scope, {
+        problem: 'htpasswd.path must be an absolute path inside the registry',
+        value: props.htpasswd.path,
+        fix: 'mount the htpasswd file and point to it, e.g. "/auth/htpasswd"',
+      });
     }
     this.tls = props.tls !== undefined;
     this.isProxy = props.proxy !== undefined;

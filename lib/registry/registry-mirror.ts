@@ -5,7 +5,8 @@ import { ShipshapeError } from '../core/errors';
 import { assertDnsLabel, assertInteger } from '../core/names';
 import { sizeMebibytes } from '../core/quantities';
 import { Stack } from '../core/stack';
-import { assertPinnedImage, isDns1123Subdomain } from '../core/validate';
+import { assertPinnedImage } from '../core/images';
+import { isDns1123Subdomain } from '../core/validate';
 import { AntiAffinityDeployment } from '../workloads/anti-affinity-deployment';
 import { MOUNTED_REGISTRY_CONFIG, proxyLoginCommand } from './proxy-login';
 import { RegistryConfig, S3Storage, distributionVersion } from './registry-config';
@@ -153,7 +154,11 @@ export class RegistryMirror extends Construct implements IRegistryMirror {
     const storage: MirrorStorage = props.storage ?? { type: 'persistent' };
     // The API server takes "" (no class: bind only a pre-provisioned PersistentVolume) or a DNS subdomain.
     if (storage.type === 'persistent' && storage.storageClassName !== undefined && storage.storageClassName !== '' && !isDns1123Subdomain(storage.storageClassName)) {
-      throw new ShipshapeError(this, { problem: 'storage.storageClassName is not a StorageClass name: it must be a DNS subdomain', value: storage.storageClassName, fix: 'name an existing StorageClass such as "gp3" or "standard-rwo" (lower-case letters, digits, "-" and "."), or omit it for the cluster default' });
+      throw new ShipshapeError(this, {
+        problem: 'storage.storageClassName is not a StorageClass name: it must be a DNS subdomain',
+        value: storage.storageClassName,
+        fix: 'name an existing StorageClass such as "gp3" or "standard-rwo" (lower-case letters, digits, "-" and "."), or omit it for the cluster default',
+      });
     }
     const replicas = assertInteger(this, 'replicas', props.replicas ?? 1, 1, 20);
     if (replicas > 1 && storage.type !== 's3') {
@@ -172,7 +177,7 @@ export class RegistryMirror extends Construct implements IRegistryMirror {
     }
     if (props.credentialsSecret !== undefined && props.htpasswdSecret === undefined) {
       throw new ShipshapeError(this, {
-        problem: 'a mirror with upstream credentials serves the account\'s private repositories to anyone who reaches its Service (every pod of the cluster, and whatever routes to it)',
+        problem: "a mirror with upstream credentials serves the account's private repositories to anyone who reaches its Service (every pod of the cluster, and whatever routes to it)",
         value: { credentialsSecret: props.credentialsSecret, htpasswdSecret: undefined },
         fix: 'set htpasswdSecret (a Secret with an "htpasswd" key of bcrypt entries) so that clients must log in, or remove credentialsSecret',
       });
@@ -198,7 +203,11 @@ export class RegistryMirror extends Construct implements IRegistryMirror {
     }
     const scheme = this.config.tls ? 'HTTPS' : 'HTTP';
     const probe = (kind: 'liveness' | 'readiness') =>
-      kplus.Probe.fromHttpGet('/', { port: REGISTRY_PORT, scheme: scheme === 'HTTPS' ? kplus.ConnectionScheme.HTTPS : kplus.ConnectionScheme.HTTP, ...(kind === 'liveness' ? { failureThreshold: 5 } : {}) });
+      kplus.Probe.fromHttpGet('/', {
+        port: REGISTRY_PORT,
+        scheme: scheme === 'HTTPS' ? kplus.ConnectionScheme.HTTPS : kplus.ConnectionScheme.HTTP,
+        ...(kind === 'liveness' ? { failureThreshold: 5 } : {}),
+      });
     this.workload = new AntiAffinityDeployment(this, 'workload', {
       name,
       component: 'registry-mirror',
@@ -227,9 +236,15 @@ export class RegistryMirror extends Construct implements IRegistryMirror {
       });
       container.mount(this.config.rootDirectory!, kplus.Volume.fromPersistentVolumeClaim(this, 'cache-volume', this.claim, { name: CACHE_VOLUME }));
     } else if (storage.type === 'ephemeral') {
-      container.mount(this.config.rootDirectory!, kplus.Volume.fromEmptyDir(this, 'cache-volume', CACHE_VOLUME, { sizeLimit: this.cacheSize('storage.sizeLimit', storage.sizeLimit, 1, 'mebibytes', 'Size.gibibytes(20)') }));
+      container.mount(
+        this.config.rootDirectory!,
+        kplus.Volume.fromEmptyDir(this, 'cache-volume', CACHE_VOLUME, { sizeLimit: this.cacheSize('storage.sizeLimit', storage.sizeLimit, 1, 'mebibytes', 'Size.gibibytes(20)') }),
+      );
     }
-    if (props.tlsSecret) container.mount(tlsDir, kplus.Volume.fromSecret(this, 'tls-volume', kplus.Secret.fromSecretName(this, 'tls', assertDnsLabel(this, 'tlsSecret', props.tlsSecret)), { name: 'tls' }), { readOnly: true });
+    if (props.tlsSecret)
+      container.mount(tlsDir, kplus.Volume.fromSecret(this, 'tls-volume', kplus.Secret.fromSecretName(this, 'tls', assertDnsLabel(this, 'tlsSecret', props.tlsSecret)), { name: 'tls' }), {
+        readOnly: true,
+      });
     if (props.credentialsSecret) {
       const secret = kplus.Secret.fromSecretName(this, 'upstream-login', assertDnsLabel(this, 'credentialsSecret', props.credentialsSecret));
       const items = { username: { path: 'username' }, password: { path: 'password' } };

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Manifest, ManifestIndex, podTemplateOf, selectorMatches } from '../../lib/core/policy/manifest';
+import { Manifest, ManifestIndex, podTemplateOf, selectorMatches } from '../../lib/core/manifest';
 
 // The indexed look-ups of ManifestIndex must answer exactly what a scan in object order answers.
 
@@ -18,26 +18,34 @@ const selector = fc.record(
 const name = fc.constantFrom('w1', 'w2', 'w3');
 
 const manifest: fc.Arbitrary<Manifest> = fc.oneof(
-  fc.record({ kind: fc.constantFrom('Deployment', 'StatefulSet', 'Pod', 'Job'), name, namespace, podLabels: fc.option(labels, { nil: undefined }), replicas: fc.option(fc.integer({ min: 0, max: 4 }), { nil: undefined }) }).map(
-    ({ kind, name: n, namespace: ns, podLabels, replicas }) => ({
+  fc
+    .record({
+      kind: fc.constantFrom('Deployment', 'StatefulSet', 'Pod', 'Job'),
+      name,
+      namespace,
+      podLabels: fc.option(labels, { nil: undefined }),
+      replicas: fc.option(fc.integer({ min: 0, max: 4 }), { nil: undefined }),
+    })
+    .map(({ kind, name: n, namespace: ns, podLabels, replicas }) => ({
       apiVersion: 'apps/v1',
       kind,
       metadata: { name: n, namespace: ns, labels: podLabels },
       spec: kind === 'Pod' ? {} : { replicas, template: { metadata: podLabels === undefined ? undefined : { labels: podLabels }, spec: {} } },
-    }),
-  ),
+    })),
   fc.record({ name, namespace, selector: fc.option(selector, { nil: undefined }) }).map(({ name: n, namespace: ns, selector: s }) => ({
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',
     metadata: { name: n, namespace: ns },
     spec: { selector: s, maxUnavailable: 1 },
   })),
-  fc.record({ name, namespace, targetKind: fc.constantFrom('Deployment', 'StatefulSet'), target: name, min: fc.integer({ min: 1, max: 3 }) }).map(({ name: n, namespace: ns, targetKind, target, min }) => ({
-    apiVersion: 'autoscaling/v2',
-    kind: 'HorizontalPodAutoscaler',
-    metadata: { name: n, namespace: ns },
-    spec: { scaleTargetRef: { kind: targetKind, name: target }, minReplicas: min, maxReplicas: 5 },
-  })),
+  fc
+    .record({ name, namespace, targetKind: fc.constantFrom('Deployment', 'StatefulSet'), target: name, min: fc.integer({ min: 1, max: 3 }) })
+    .map(({ name: n, namespace: ns, targetKind, target, min }) => ({
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: n, namespace: ns },
+      spec: { scaleTargetRef: { kind: targetKind, name: target }, minReplicas: min, maxReplicas: 5 },
+    })),
 );
 
 describe('ManifestIndex', () => {

@@ -9,15 +9,18 @@ import { Environment, EnvironmentProps, Stack, formatSummary, synth } from '../.
 import { ACCESS_PRESETS, ARGO_CD_RESOURCES_FINALIZER, ArgoCdApplication, POD_DEFINING_RESOURCES, RbacResource, TeamAccess, rulesReadSecrets } from '../../lib/cluster';
 import { validateManifest } from '../support/schema';
 import { findObject, synthStack, testEnvironment } from '../support/synth';
-import { expectValidAndClean, shipshapeError } from './helpers';
+import { expectValidAndClean, shipshapeError } from '../support/cluster';
 
 describe('TeamAccess', () => {
   it('gives developer1 in team1 a namespaced Role through a RoleBinding', () => {
-    const result = synthStack((stack) => new TeamAccess(stack, 'team1', {
-      namespace: 'team1',
-      serviceAccounts: ['developer1'],
-      rules: [{ resources: ['pods', 'deployments'], verbs: ['get', 'list'] }],
-    }));
+    const result = synthStack(
+      (stack) =>
+        new TeamAccess(stack, 'team1', {
+          namespace: 'team1',
+          serviceAccounts: ['developer1'],
+          rules: [{ resources: ['pods', 'deployments'], verbs: ['get', 'list'] }],
+        }),
+    );
     expectValidAndClean(result);
     const ns = findObject(result, 'Namespace', 'team1');
     expect(ns.metadata.namespace).toBeUndefined();
@@ -53,7 +56,9 @@ describe('TeamAccess', () => {
   it('says which presets can read Secrets by mounting them: deployer can, operator and read-only cannot', () => {
     const access = (preset: 'read-only' | 'operator' | 'deployer') => {
       let team!: TeamAccess;
-      const result = synthStack((stack) => { team = new TeamAccess(stack, 'team', { namespace: 'team1', serviceAccounts: ['a'], preset }); });
+      const result = synthStack((stack) => {
+        team = new TeamAccess(stack, 'team', { namespace: 'team1', serviceAccounts: ['a'], preset });
+      });
       expectValidAndClean(result);
       return { team, rules: findObject(result, 'Role', `team1-${preset}`).rules as any[] };
     };
@@ -67,13 +72,19 @@ describe('TeamAccess', () => {
     const operator = access('operator');
     expect(operator.team.secretsReadable).toBe(false);
     expect(writesPods(operator.rules)).toEqual([]);
-    expect(operator.rules.filter((r) => r.resources.some((x: string) => x === 'secrets' || x.startsWith('pods/') && x !== 'pods/log'))).toEqual([]);
+    expect(operator.rules.filter((r) => r.resources.some((x: string) => x === 'secrets' || (x.startsWith('pods/') && x !== 'pods/log')))).toEqual([]);
     expect(operator.rules.filter((r) => r.resources.includes('serviceaccounts')).flatMap((r) => r.verbs)).toEqual(['get', 'list', 'watch']);
-    expect(operator.rules).toEqual(expect.arrayContaining([
-      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'delete'] },
-      { apiGroups: ['apps'], resources: ['deployments/scale', 'statefulsets/scale'], verbs: ['get', 'update', 'patch'] },
-    ]));
-    expect(operator.rules.find((r) => r.apiGroups[0] === 'autoscaling' && r.verbs.includes('patch'))).toEqual({ apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['get', 'list', 'watch', 'update', 'patch'] });
+    expect(operator.rules).toEqual(
+      expect.arrayContaining([
+        { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'delete'] },
+        { apiGroups: ['apps'], resources: ['deployments/scale', 'statefulsets/scale'], verbs: ['get', 'update', 'patch'] },
+      ]),
+    );
+    expect(operator.rules.find((r) => r.apiGroups[0] === 'autoscaling' && r.verbs.includes('patch'))).toEqual({
+      apiGroups: ['autoscaling'],
+      resources: ['horizontalpodautoscalers'],
+      verbs: ['get', 'list', 'watch', 'update', 'patch'],
+    });
     expect(access('read-only').team.secretsReadable).toBe(false);
     // Each route on its own makes Secrets readable.
     for (const rule of [
@@ -81,7 +92,8 @@ describe('TeamAccess', () => {
       { apiGroups: ['batch'], resources: ['jobs'], verbs: ['create'] },
       { apiGroups: ['apps'], resources: ['deployments'], verbs: ['patch'] },
       { apiGroups: [''], resources: ['pods/exec'], verbs: ['create'] },
-    ]) expect(rulesReadSecrets([rule])).toBe(true);
+    ])
+      expect(rulesReadSecrets([rule])).toBe(true);
     expect(rulesReadSecrets([{ apiGroups: [''], resources: ['secrets'], verbs: ['create', 'update'] }])).toBe(false);
   });
 
@@ -89,7 +101,12 @@ describe('TeamAccess', () => {
     const env = testEnvironment({ name: 'ops' });
     const app = new App();
     const stack = new Stack(app, 'ops', { environment: env });
-    new TeamAccess(stack, 'platform', { namespace: 'platform-team', serviceAccounts: ['oncall'], preset: 'read-only', clusterAdmin: { reason: 'break-glass account of the on-call platform engineer' } });
+    new TeamAccess(stack, 'platform', {
+      namespace: 'platform-team',
+      serviceAccounts: ['oncall'],
+      preset: 'read-only',
+      clusterAdmin: { reason: 'break-glass account of the on-call platform engineer' },
+    });
     const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'team-access-'));
     try {
       const [summary] = synth(app, { outdir: path.join(outdir, 'dist') });
@@ -104,7 +121,9 @@ describe('TeamAccess', () => {
     const e = shipshapeError(() => team('n'.repeat(50)));
     expect(e.path).toBe('test/team');
     expect(e.value).toBe('n'.repeat(50));
-    expect(e.message).toMatch(/"n{50}-cluster-admin" is also the value of its app\.kubernetes\.io\/name label, which may be at most 63 characters.*Fix: shorten the namespace to at most 49 characters/);
+    expect(e.message).toMatch(
+      /"n{50}-cluster-admin" is also the value of its app\.kubernetes\.io\/name label, which may be at most 63 characters.*Fix: shorten the namespace to at most 49 characters/,
+    );
     const binding = findObject(team('n'.repeat(49)), 'ClusterRoleBinding', `${'n'.repeat(49)}-cluster-admin`);
     expect(binding.metadata?.labels?.['app.kubernetes.io/name']).toHaveLength(63);
     // Without clusterAdmin the same namespace is fine.
@@ -170,7 +189,10 @@ describe('ArgoCdApplication', () => {
     expect(project.kind).toBe('AppProject');
     expect(project.spec.sourceRepos).toEqual([REPO]);
     // The project allows the environment's cluster and nothing else.
-    expect(project.spec.destinations).toEqual([{ server, namespace: 'stage' }, { server, namespace: 'team1' }]);
+    expect(project.spec.destinations).toEqual([
+      { server, namespace: 'stage' },
+      { server, namespace: 'team1' },
+    ]);
     expect(project.spec.clusterResourceWhitelist).toEqual([{ group: '', kind: 'Namespace' }]);
   });
 
@@ -179,7 +201,10 @@ describe('ArgoCdApplication', () => {
     validateManifest(project);
     validateManifest(app);
     expect(app.spec.destination).toEqual({ name: 'prod-eu', namespace: 'prod' });
-    expect(project.spec.destinations).toEqual([{ name: 'prod-eu', namespace: 'prod' }, { name: 'prod-eu', namespace: 'team1' }]);
+    expect(project.spec.destinations).toEqual([
+      { name: 'prod-eu', namespace: 'prod' },
+      { name: 'prod-eu', namespace: 'team1' },
+    ]);
   });
 
   it('takes manual or automated sync from the environment, never from its name', () => {

@@ -30,12 +30,17 @@ const sixHourly = synthesize();
 const daily = synthesize('@daily');
 const SEL = { namespace: 'kube-system', cronjob: 'etcd-backup' };
 // Two kube-state-metrics replicas report the same CronJob; the rules fold them into one alert.
-const KSM = [{ job: 'kube-state-metrics', instance: '10.0.0.7:8080' }, { job: 'kube-state-metrics', instance: '10.0.0.8:8080' }];
+const KSM = [
+  { job: 'kube-state-metrics', instance: '10.0.0.7:8080' },
+  { job: 'kube-state-metrics', instance: '10.0.0.8:8080' },
+];
 
 /** promtool's expanding notation for a value held over consecutive one-minute samples: [[value, minutes], ...]. */
 const held = (segments: Array<[number, number]>) => segments.map(([v, minutes]) => `${v}x${minutes - 1}`).join(' ');
 const series = (name: string, labels: Record<string, string>, values: string) => ({
-  series: `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',')}}`,
+  series: `${name}{${Object.entries(labels)
+    .map(([k, v]) => `${k}="${v}"`)
+    .join(',')}}`,
   values,
 });
 const fromBoth = (name: string, values: string) => KSM.map((k) => series(name, { ...k, ...SEL }, values));
@@ -139,10 +144,7 @@ conformanceSuite('EtcdBackup alerts (promtool)', ['promtool'], () => {
         {
           // Runs start but none ever succeeds: kube-state-metrics has no last-successful-time series at all.
           interval: '1m',
-          input_series: [
-            ...fromBoth('kube_cronjob_created', held([[0, 25 * 60]])),
-            ...fromBoth('kube_cronjob_next_schedule_time', never.next),
-          ],
+          input_series: [...fromBoth('kube_cronjob_created', held([[0, 25 * 60]])), ...fromBoth('kube_cronjob_next_schedule_time', never.next)],
           alert_rule_test: [
             ...quiet('11h50m'),
             { eval_time: '12h30m', alertname: 'EtcdBackupNeverSucceeded', exp_alerts: [alert(g, 'EtcdBackupNeverSucceeded')] },
@@ -156,7 +158,13 @@ conformanceSuite('EtcdBackup alerts (promtool)', ['promtool'], () => {
           interval: '1m',
           input_series: [
             ...fromBoth('kube_cronjob_created', held([[0, 25 * 60]])),
-            ...fromBoth('kube_cronjob_next_schedule_time', held([[6 * H, 6 * 60], [12 * H, 19 * 60]])),
+            ...fromBoth(
+              'kube_cronjob_next_schedule_time',
+              held([
+                [6 * H, 6 * 60],
+                [12 * H, 19 * 60],
+              ]),
+            ),
           ],
           alert_rule_test: [
             { eval_time: '17h', alertname: 'EtcdBackupNotStarted', exp_alerts: [] },
@@ -187,19 +195,28 @@ conformanceSuite('EtcdBackup alerts (promtool)', ['promtool'], () => {
     const tests = {
       rule_files: ['daily.rules.yml'],
       evaluation_interval: '1m',
-      tests: [{
-        interval: '1m',
-        input_series: [
-          ...fromBoth('kube_cronjob_created', held([[0, 50 * 60]])),
-          ...fromBoth('kube_cronjob_status_last_successful_time', `_x4 ${held([[300, 50 * 60 - 5]])}`),
-          ...fromBoth('kube_cronjob_next_schedule_time', held([[24 * H, 24 * 60], [48 * H, 24 * 60], [72 * H, 2 * 60]])),
-        ],
-        alert_rule_test: [
-          { eval_time: '47h', alertname: 'EtcdBackupTooOld', exp_alerts: [] },
-          { eval_time: '48h30m', alertname: 'EtcdBackupTooOld', exp_alerts: [alert(g, 'EtcdBackupTooOld')] },
-          { eval_time: '48h30m', alertname: 'EtcdBackupNotStarted', exp_alerts: [] },
-        ],
-      }],
+      tests: [
+        {
+          interval: '1m',
+          input_series: [
+            ...fromBoth('kube_cronjob_created', held([[0, 50 * 60]])),
+            ...fromBoth('kube_cronjob_status_last_successful_time', `_x4 ${held([[300, 50 * 60 - 5]])}`),
+            ...fromBoth(
+              'kube_cronjob_next_schedule_time',
+              held([
+                [24 * H, 24 * 60],
+                [48 * H, 24 * 60],
+                [72 * H, 2 * 60],
+              ]),
+            ),
+          ],
+          alert_rule_test: [
+            { eval_time: '47h', alertname: 'EtcdBackupTooOld', exp_alerts: [] },
+            { eval_time: '48h30m', alertname: 'EtcdBackupTooOld', exp_alerts: [alert(g, 'EtcdBackupTooOld')] },
+            { eval_time: '48h30m', alertname: 'EtcdBackupNotStarted', exp_alerts: [] },
+          ],
+        },
+      ],
     };
     fs.writeFileSync(path.join(dir, 'daily.test.yml'), stringify(tests));
     expect(promtool(['test', 'rules', 'daily.test.yml'])).toMatch(/SUCCESS/);

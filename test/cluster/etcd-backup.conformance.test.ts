@@ -33,7 +33,7 @@ import { EtcdBackup, EtcdBackupProps, KUBEADM_ETCD_VERSIONS, SNAPSHOT_FILE_PATTE
 import { conformanceSuite } from '../support/conformance';
 import { findObject, synthStack, testEnvironment } from '../support/synth';
 import { run } from '../support/tools';
-import { Daemon, FatalError, bounded, freePort, must, startDaemon, stopPid, waitFor, workDir } from '../docker/support/engine';
+import { Daemon, FatalError, bounded, freePort, must, startDaemon, stopPid, waitFor, workDir } from '../support/engine';
 
 const root = path.resolve(__dirname, '../..');
 // The endpoint the CronJob reaches on the control-plane node's host network.
@@ -60,7 +60,11 @@ function runbookFor(props: EtcdBackupProps, env: Environment): string {
 /** The runbook's fenced bash blocks, continuation lines joined, comments and blank lines dropped. */
 function bashBlocks(markdown: string): string[][] {
   return [...markdown.matchAll(/^[ \t]*```bash\n([\s\S]*?)^[ \t]*```/gm)].map((m) =>
-    m[1].replace(/\\\n\s*/g, '').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')),
+    m[1]
+      .replace(/\\\n\s*/g, '')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#')),
   );
 }
 
@@ -170,18 +174,35 @@ conformanceSuite('EtcdBackup against a real etcd 3.4 (TLS, client certificates)'
 
   /** Starts an etcd member (a restored data directory brings its own cluster membership). */
   async function spawnEtcd(name: string, dataDir: string, log: string, peerPort?: number): Promise<Etcd> {
-    const [client, peer] = [await freePort(), peerPort ?? await freePort()];
+    const [client, peer] = [await freePort(), peerPort ?? (await freePort())];
     const endpoint = `https://127.0.0.1:${client}`;
     const peerUrl = `https://127.0.0.1:${peer}`;
-    const daemon = startDaemon('timeout', [
-      '--kill-after=10', String(ETCD_LIFETIME_SECONDS), 'etcd',
-      `--name=${name}`, `--data-dir=${dataDir}`,
-      `--listen-client-urls=${endpoint}`, `--advertise-client-urls=${endpoint}`,
-      `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`, `--initial-cluster=${name}=${peerUrl}`,
-      '--client-cert-auth', `--trusted-ca-file=${pki}/ca.crt`, `--cert-file=${pki}/server.crt`, `--key-file=${pki}/server.key`,
-      '--peer-client-cert-auth', `--peer-trusted-ca-file=${pki}/ca.crt`, `--peer-cert-file=${pki}/peer.crt`, `--peer-key-file=${pki}/peer.key`,
-      '--logger=zap', '--log-outputs=stderr',
-    ], log);
+    const daemon = startDaemon(
+      'timeout',
+      [
+        '--kill-after=10',
+        String(ETCD_LIFETIME_SECONDS),
+        'etcd',
+        `--name=${name}`,
+        `--data-dir=${dataDir}`,
+        `--listen-client-urls=${endpoint}`,
+        `--advertise-client-urls=${endpoint}`,
+        `--listen-peer-urls=${peerUrl}`,
+        `--initial-advertise-peer-urls=${peerUrl}`,
+        `--initial-cluster=${name}=${peerUrl}`,
+        '--client-cert-auth',
+        `--trusted-ca-file=${pki}/ca.crt`,
+        `--cert-file=${pki}/server.crt`,
+        `--key-file=${pki}/server.key`,
+        '--peer-client-cert-auth',
+        `--peer-trusted-ca-file=${pki}/ca.crt`,
+        `--peer-cert-file=${pki}/peer.crt`,
+        `--peer-key-file=${pki}/peer.key`,
+        '--logger=zap',
+        '--log-outputs=stderr',
+      ],
+      log,
+    );
     const etcd = { daemon, endpoint };
     started.push(etcd);
     return etcd;
@@ -261,7 +282,11 @@ conformanceSuite('EtcdBackup against a real etcd 3.4 (TLS, client certificates)'
     return { output, snapshots: dirs.get('snapshots')! };
   }
 
-  const snapshotsIn = (dir: string) => fs.readdirSync(dir).filter((f) => SNAPSHOT_FILE_PATTERN.test(f)).sort();
+  const snapshotsIn = (dir: string) =>
+    fs
+      .readdirSync(dir)
+      .filter((f) => SNAPSHOT_FILE_PATTERN.test(f))
+      .sort();
 
   function status(file: string): { revision: number; totalKey: number } {
     return JSON.parse(must(30, 'etcdctl', ['snapshot', 'status', file, '--write-out=json'], { PATH: process.env.PATH }));
@@ -332,10 +357,19 @@ conformanceSuite('EtcdBackup against a real etcd 3.4 (TLS, client certificates)'
 
   it('keeps exactly `keep` snapshots over repeated Jobs (healthcheck-client certificate, keep 3)', async () => {
     const cron = findObject(
-      synthStack((s) => new EtcdBackup(s, 'etcd', {
-        keep: 3, snapshotDirectory: '/var/lib/etcd-snapshots', certificates: { cert: 'healthcheck-client.crt', key: 'healthcheck-client.key' }, etcdVersion: LOCAL_ETCD, etcdImage: ETCD_34_IMAGE,
-      }), kubeadm(1)),
-      'CronJob', 'etcd-backup',
+      synthStack(
+        (s) =>
+          new EtcdBackup(s, 'etcd', {
+            keep: 3,
+            snapshotDirectory: '/var/lib/etcd-snapshots',
+            certificates: { cert: 'healthcheck-client.crt', key: 'healthcheck-client.key' },
+            etcdVersion: LOCAL_ETCD,
+            etcdImage: ETCD_34_IMAGE,
+          }),
+        kubeadm(1),
+      ),
+      'CronJob',
+      'etcd-backup',
     );
     const dir = onHost('/var/lib/etcd-snapshots');
     fs.mkdirSync(dir, { recursive: true });
@@ -367,7 +401,11 @@ conformanceSuite('EtcdBackup against a real etcd 3.4 (TLS, client certificates)'
 
   let finalRevision = 0;
   it('runs the example CronJob (server certificate, keep 28, upload) three times', async () => {
-    const keep = Number(podOf(exampleCron).initContainers.find((c: any) => c.name === 'rotate').env.find((e: any) => e.name === 'KEEP').value);
+    const keep = Number(
+      podOf(exampleCron)
+        .initContainers.find((c: any) => c.name === 'rotate')
+        .env.find((e: any) => e.name === 'KEEP').value,
+    );
     expect(keep).toBe(28);
     let dir = '';
     for (let i = 0; i < 3; i++) {
@@ -386,11 +424,15 @@ conformanceSuite('EtcdBackup against a real etcd 3.4 (TLS, client certificates)'
     expect(status(path.join(dir, latest)).revision).toBe(finalRevision);
 
     // The uploader copied each new snapshot, named by .latest, to the destination through the endpoint URL.
-    const calls = fs.readFileSync(awsCalls, 'utf8').split('---\n').filter(Boolean).map((c) => c.trim().split('\n'));
+    const calls = fs
+      .readFileSync(awsCalls, 'utf8')
+      .split('---\n')
+      .filter(Boolean)
+      .map((c) => c.trim().split('\n'));
     expect(calls).toHaveLength(3);
-    calls.forEach((args, i) => expect(args).toEqual([
-      's3', 'cp', '--endpoint-url', 'https://minio.storage.example.com', '--only-show-errors', path.join(dir, files[i]), `s3://acme-etcd-backups/stage/${files[i]}`,
-    ]));
+    calls.forEach((args, i) =>
+      expect(args).toEqual(['s3', 'cp', '--endpoint-url', 'https://minio.storage.example.com', '--only-show-errors', path.join(dir, files[i]), `s3://acme-etcd-backups/stage/${files[i]}`]),
+    );
     // And each arrived off the node, byte for byte.
     for (const f of files) expect(fs.readFileSync(path.join(s3, 'acme-etcd-backups', 'stage', f)).equals(fs.readFileSync(path.join(dir, f))), f).toBe(true);
     kept.push(`${files.length}/${keep} after 3 Jobs`);
@@ -430,11 +472,20 @@ conformanceSuite('EtcdBackup against a real etcd 3.4 (TLS, client certificates)'
     let timestamp = '<timestamp>';
     let endpoint = NODE_ENDPOINT;
     const hostDir = new RegExp(hostDirs().map(escape).join('|'), 'g');
-    const rewrite = (line: string) => line.split(NODE_ENDPOINT).join(endpoint).split('<timestamp>').join(timestamp).replace(hostDir, (d) => onHost(d));
+    const rewrite = (line: string) =>
+      line
+        .split(NODE_ENDPOINT)
+        .join(endpoint)
+        .split('<timestamp>')
+        .join(timestamp)
+        .replace(hostDir, (d) => onHost(d));
 
     // 1. Pick the newest snapshot and check it.
     const pick = blockWith(runbook34, 'snapshot status');
-    const newest = sh(pick.find((l) => l.startsWith('ls '))!, rewrite).trim();
+    const newest = sh(
+      pick.find((l) => l.startsWith('ls '))!,
+      rewrite,
+    ).trim();
     expect(path.dirname(newest)).toBe(onHost('/var/backups/etcd'));
     expect(path.basename(newest)).toBe(snapshotsIn(path.dirname(newest)).at(-1));
     timestamp = /etcd-snapshot-(\d{8}T\d{6}Z)\.db$/.exec(newest)![1];
@@ -488,13 +539,17 @@ conformanceSuite('EtcdBackup against a real etcd 3.4 (TLS, client certificates)'
     let timestamp = '<timestamp>';
     const onNode = (root: string) => {
       const dirs = new RegExp(hostDirs().map(escape).join('|'), 'g');
-      return (line: string, self = 0) => line
-        .split('<timestamp>').join(timestamp)
-        .replace(/<node-(\d) name>/g, (_, i) => nodes[Number(i) - 1].name)
-        .replace(/<node-(\d) IP>:2380/g, (_, i) => `127.0.0.1:${peerPorts[Number(i) - 1]}`)
-        .split("<this node's name>").join(nodes[self].name)
-        .split("<this node's IP>:2380").join(`127.0.0.1:${peerPorts[self]}`)
-        .replace(dirs, (d) => path.join(root, d));
+      return (line: string, self = 0) =>
+        line
+          .split('<timestamp>')
+          .join(timestamp)
+          .replace(/<node-(\d) name>/g, (_, i) => nodes[Number(i) - 1].name)
+          .replace(/<node-(\d) IP>:2380/g, (_, i) => `127.0.0.1:${peerPorts[Number(i) - 1]}`)
+          .split("<this node's name>")
+          .join(nodes[self].name)
+          .split("<this node's IP>:2380")
+          .join(`127.0.0.1:${peerPorts[self]}`)
+          .replace(dirs, (d) => path.join(root, d));
     };
 
     // 1. The newest object in the bucket, fetched to node 1 and checked there.
@@ -507,7 +562,10 @@ conformanceSuite('EtcdBackup against a real etcd 3.4 (TLS, client certificates)'
     // Node 1 loses its copy: the restore must work from object storage alone.
     fs.rmSync(path.join(host, 'var/backups/etcd', newest));
     sh(fetch!, onNode(host));
-    const table = sh(pick.find((l) => l.includes('snapshot status'))!, onNode(host));
+    const table = sh(
+      pick.find((l) => l.includes('snapshot status'))!,
+      onNode(host),
+    );
     const row = table.split('\n').find((l) => /^\|\s*[0-9a-f]+\s*\|/.test(l))!;
     expect(Number(row.split('|')[2].trim())).toBe(finalRevision);
     // "Copy the same file to every control-plane node."
@@ -519,7 +577,9 @@ conformanceSuite('EtcdBackup against a real etcd 3.4 (TLS, client certificates)'
     // 3. Restore on every node with its own name and peer URL.
     const restoreLines = blockWith(runbook3, 'snapshot restore');
     expect(restoreLines).toHaveLength(1);
-    expect(restoreLines[0]).toMatch(/^etcdctl snapshot restore \S+ --name <this node's name> --initial-cluster .+ --initial-cluster-token etcd-restore-<timestamp> --initial-advertise-peer-urls https:\/\/<this node's IP>:2380 --data-dir \S+$/);
+    expect(restoreLines[0]).toMatch(
+      /^etcdctl snapshot restore \S+ --name <this node's name> --initial-cluster .+ --initial-cluster-token etcd-restore-<timestamp> --initial-advertise-peer-urls https:\/\/<this node's IP>:2380 --data-dir \S+$/,
+    );
     // The single-member restore above used node 1's restore directory; the runbook restores into a new one.
     fs.rmSync(path.join(host, RESTORE_DIR), { recursive: true, force: true });
     nodes.forEach((node, i) => sh(restoreLines[0], (l) => onNode(node.root)(l, i)));
@@ -541,18 +601,31 @@ conformanceSuite('EtcdBackup against a real etcd 3.4 (TLS, client certificates)'
     console.log(`etcd-backup conformance: 3 members restored from s3 copy ${newest} and healthy in ${Date.now() - t0} ms`);
   });
 
-  it('renders etcdutl commands for etcd 3.5 and 3.6 in etcdutl\'s documented syntax (not run: no etcdutl on this machine)', () => {
+  it("renders etcdutl commands for etcd 3.5 and 3.6 in etcdutl's documented syntax (not run: no etcdutl on this machine)", () => {
     // etcdutl's README: `etcdutl snapshot restore <filename>` with --data-dir, --wal-dir, --name, --initial-cluster,
     // --initial-cluster-token, --initial-advertise-peer-urls, --skip-hash-check, --bump-revision, --mark-compacted;
     // `etcdutl snapshot status <filename>` with the global --write-out (-w) simple|json|table|fields.
-    const RESTORE_FLAGS = new Set(['--data-dir', '--wal-dir', '--name', '--initial-cluster', '--initial-cluster-token', '--initial-advertise-peer-urls', '--skip-hash-check', '--bump-revision', '--mark-compacted']);
+    const RESTORE_FLAGS = new Set([
+      '--data-dir',
+      '--wal-dir',
+      '--name',
+      '--initial-cluster',
+      '--initial-cluster-token',
+      '--initial-advertise-peer-urls',
+      '--skip-hash-check',
+      '--bump-revision',
+      '--mark-compacted',
+    ]);
     const upload = { destination: 's3://acme-etcd-backups/stage' };
     let checkedCommands = 0;
     for (const minor of Object.keys(KUBEADM_ETCD_VERSIONS).map(Number)) {
       for (const nodes of [1, 3]) {
         const md = runbookFor({ upload }, kubeadm(nodes, `1.${minor}`));
         const lines = bashBlocks(md).flat();
-        expect(lines.some((l) => /\betcdctl\s+snapshot\s+(restore|status)\b/.test(l)), `1.${minor}`).toBe(false);
+        expect(
+          lines.some((l) => /\betcdctl\s+snapshot\s+(restore|status)\b/.test(l)),
+          `1.${minor}`,
+        ).toBe(false);
         const utl = lines.filter((l) => l.startsWith('etcdutl'));
         expect(utl).toHaveLength(2);
         for (const line of utl) {
@@ -562,7 +635,10 @@ conformanceSuite('EtcdBackup against a real etcd 3.4 (TLS, client certificates)'
           expect(file).toMatch(/^\/var\/backups\/etcd\/etcd-snapshot-<timestamp>\.db$/);
           const flags = rest.filter((_, i) => i % 2 === 0);
           const values = rest.filter((_, i) => i % 2 === 1);
-          expect(values.every((v) => !v.startsWith('-')), line).toBe(true);
+          expect(
+            values.every((v) => !v.startsWith('-')),
+            line,
+          ).toBe(true);
           if (verb === 'status') expect(rest).toEqual(['--write-out=table']);
           else {
             expect(verb).toBe('restore');

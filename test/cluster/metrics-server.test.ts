@@ -1,10 +1,10 @@
-import { ApiObject, Size } from 'cdk8s';
+import { ApiObject, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { describe, expect, it } from 'vitest';
 import { AntiAffinityDeployment, Stack, exempt } from '../../lib';
 import { METRICS_API_SERVICE, MetricsServer } from '../../lib/cluster';
 import { findObject, objectsOfKind, synthStack } from '../support/synth';
-import { expectValidAndClean } from './helpers';
+import { expectValidAndClean } from '../support/cluster';
 
 function autoscaledApi(stack: Stack, resources?: kplus.ContainerResources) {
   return new AntiAffinityDeployment(stack, 'api', {
@@ -59,7 +59,8 @@ describe('MetricsServer', () => {
   it('rejects unpinned images and out-of-range settings', () => {
     expect(() => synthStack((s) => new MetricsServer(s, 'm', { image: 'registry.k8s.io/metrics-server/metrics-server' }))).toThrow(/pinned/);
     expect(() => synthStack((s) => new MetricsServer(s, 'm', { replicas: 0 }))).toThrow(/replicas/);
-    expect(() => synthStack((s) => new MetricsServer(s, 'm', { metricResolutionSeconds: 5 }))).toThrow(/metricResolutionSeconds/);
+    expect(() => synthStack((s) => new MetricsServer(s, 'm', { metricResolution: Duration.seconds(5) }))).toThrow(/metricResolution must be a Duration of whole seconds from 10 to 300 s/);
+    expect(() => synthStack((s) => new MetricsServer(s, 'm', { metricResolution: Duration.millis(15500) }))).toThrow(/metricResolution/);
   });
 });
 
@@ -72,10 +73,12 @@ describe('policy: HPA and metrics-server come together', () => {
   });
 
   it('passes with metrics-server in the same output', () => {
-    expectValidAndClean(synthStack((stack) => {
-      autoscaledApi(stack);
-      new MetricsServer(stack, 'metrics');
-    }));
+    expectValidAndClean(
+      synthStack((stack) => {
+        autoscaledApi(stack);
+        new MetricsServer(stack, 'metrics');
+      }),
+    );
   });
 
   it('accepts an explicit, reported exemption when the platform provides the metrics API', () => {

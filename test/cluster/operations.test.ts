@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { EnvironmentProps, applyTier } from '../../lib';
+import { EnvironmentProps } from '../../lib';
+import { applyTier } from '../../lib/core/ordering';
 import {
   EtcdBackup,
   EtcdBackupProps,
@@ -15,7 +16,7 @@ import {
   longestScheduleGapSeconds,
 } from '../../lib/cluster';
 import { findObject, objectsOfKind, synthStack, testEnvironment } from '../support/synth';
-import { expectValidAndClean, shipshapeError } from './helpers';
+import { expectValidAndClean, shipshapeError } from '../support/cluster';
 
 describe('PlatformPriorityClasses', () => {
   it('creates one cluster-scoped PriorityClass per tier with names for consumers', () => {
@@ -62,8 +63,15 @@ describe('EtcdBackup', () => {
     expect(pod.volumes).toContainEqual({ name: 'etcd-certs', hostPath: { path: '/etc/kubernetes/pki/etcd', type: 'Directory' } });
     const snapshot = pod.initContainers[0];
     expect(snapshot.command).toEqual([
-      'etcdctl', '--endpoints=https://127.0.0.1:2379', '--cacert=/etc/etcd-pki/ca.crt', '--cert=/etc/etcd-pki/server.crt', '--key=/etc/etcd-pki/server.key',
-      '--command-timeout=120s', 'snapshot', 'save', '/snapshots/.in-progress.db',
+      'etcdctl',
+      '--endpoints=https://127.0.0.1:2379',
+      '--cacert=/etc/etcd-pki/ca.crt',
+      '--cert=/etc/etcd-pki/server.crt',
+      '--key=/etc/etcd-pki/server.key',
+      '--command-timeout=120s',
+      'snapshot',
+      'save',
+      '/snapshots/.in-progress.db',
     ]);
     // kubeadm 1.29's etcd: the snapshot client has the server's minor.
     expect(snapshot.image).toBe(`registry.k8s.io/etcd:${KUBEADM_ETCD_VERSIONS[29]}`);
@@ -110,7 +118,9 @@ describe('EtcdBackup', () => {
       writeFileSync(join(dir, 'unrelated.txt'), 'keep me');
       writeFileSync(join(dir, '.in-progress.db'), 'new');
       execFileSync('timeout', ['20', '/bin/sh', '-c', ROTATE_SCRIPT], { env: { PATH: process.env.PATH, KEEP: '2', SNAPSHOTS: dir } });
-      const files = readdirSync(dir).filter((f) => SNAPSHOT_FILE_PATTERN.test(f)).sort();
+      const files = readdirSync(dir)
+        .filter((f) => SNAPSHOT_FILE_PATTERN.test(f))
+        .sort();
       expect(files).toHaveLength(2);
       expect(files[0]).toBe('etcd-snapshot-20240103T000000Z.db');
       const latest = readFileSync(join(dir, '.latest'), 'utf8').trim();
@@ -183,7 +193,9 @@ describe('EtcdBackup and the control plane', () => {
 
   it('the environment refuses nodes on a managed control plane and an EKS endpoint declared as kubeadm', () => {
     expect(() => testEnvironment({ controlPlane: { kind: 'eks', nodes: 3 } })).toThrow(/runs on the provider's machines/);
-    expect(() => testEnvironment({ controlPlane: { kind: 'kubeadm' }, cluster: { server: 'https://ABC.gr7.eu-west-1.eks.amazonaws.com' } })).toThrow(/is an EKS API endpoint, but controlPlane.kind is 'kubeadm'/);
+    expect(() => testEnvironment({ controlPlane: { kind: 'kubeadm' }, cluster: { server: 'https://ABC.gr7.eu-west-1.eks.amazonaws.com' } })).toThrow(
+      /is an EKS API endpoint, but controlPlane.kind is 'kubeadm'/,
+    );
     expect(() => testEnvironment({ controlPlane: { kind: 'k3s' as never } })).toThrow(/controlPlane.kind must be one of/);
     expect(() => testEnvironment({ controlPlane: { kind: 'kubeadm', nodes: 0 } })).toThrow(/controlPlane.nodes/);
     expect(testEnvironment({ controlPlane: { kind: 'cluster-api' } }).controlPlane).toEqual({ kind: 'cluster-api', nodes: 1 });
@@ -192,7 +204,13 @@ describe('EtcdBackup and the control plane', () => {
 
 describe('EtcdBackup restore tools follow the etcd version', () => {
   it('uses etcdutl for etcd 3.5 and 3.6 (kubeadm 1.27-1.33 and 1.34), never the etcdctl snapshot restore/status removed in 3.6', () => {
-    for (const [minor, etcd] of [[27, '3.5.12'], [29, '3.5.15'], [33, '3.5.21'], [34, '3.6.4'], [40, '3.6.4']] as const) {
+    for (const [minor, etcd] of [
+      [27, '3.5.12'],
+      [29, '3.5.15'],
+      [33, '3.5.21'],
+      [34, '3.6.4'],
+      [40, '3.6.4'],
+    ] as const) {
       const result = backup({}, kubeadm({ kubernetesVersion: `1.${minor}` }));
       const runbook = runbookOf(result);
       expect(runbook).toContain(`etcd ${etcd} on a kubeadm control plane`);
@@ -221,7 +239,7 @@ describe('EtcdBackup restore tools follow the etcd version', () => {
     const runbook = runbookOf(backup({ upload: { ...S3, endpointUrl: 'https://minio.example.com' } }, kubeadm({}, 3)));
     expect(runbook).toContain('aws s3 --endpoint-url https://minio.example.com cp s3://acme-etcd/stage/etcd-snapshot-<timestamp>.db /var/backups/etcd/etcd-snapshot-<timestamp>.db');
     expect(runbook).toContain('--initial-cluster <node-1 name>=https://<node-1 IP>:2380,<node-2 name>=https://<node-2 IP>:2380,<node-3 name>=https://<node-3 IP>:2380');
-    expect(runbook).toContain('--initial-advertise-peer-urls https://<this node\'s IP>:2380');
+    expect(runbook).toContain("--initial-advertise-peer-urls https://<this node's IP>:2380");
     expect(runbook).toContain('endpoint health --cluster');
   });
 });
@@ -246,18 +264,28 @@ describe('EtcdBackup alerts', () => {
     expect(none.files.map((f) => f.path)).toEqual(['runbooks/etcd-backup-restore.md']);
   });
 
-  it('allows two of the schedule\'s longest gaps, macros and irregular schedules included', () => {
+  it("allows two of the schedule's longest gaps, macros and irregular schedules included", () => {
     const h = 3600;
     const d = 24 * h;
     const cases: Array<[string, string, number]> = [
-      ['0 */6 * * *', '6h', 6 * h], ['30 2 * * *', '1d', d], ['@daily', '1d', d], ['@midnight', '1d', d], ['@hourly', '1h', h], ['@weekly', '7d', 7 * d], ['@monthly', '31d', 31 * d], ['@yearly', '366d', 366 * d],
+      ['0 */6 * * *', '6h', 6 * h],
+      ['30 2 * * *', '1d', d],
+      ['@daily', '1d', d],
+      ['@midnight', '1d', d],
+      ['@hourly', '1h', h],
+      ['@weekly', '7d', 7 * d],
+      ['@monthly', '31d', 31 * d],
+      ['@yearly', '366d', 366 * d],
       // Weekdays only: Friday to Monday.
-      ['0 2 * * 1-5', '3d', 3 * d], ['0 2 * * MON-FRI', '3d', 3 * d],
+      ['0 2 * * 1-5', '3d', 3 * d],
+      ['0 2 * * MON-FRI', '3d', 3 * d],
       // Day 31 skips the 30-day months: 31 August to 31 October.
       ['0 0 31 * *', '61d', 61 * d],
       // Both day fields restricted: either matches (the 13th or a Friday).
       ['0 0 13 * 5', '7d', 7 * d],
-      ['0 0 29 2 *', '1461d', 1461 * d], ['5/20 * * * *', '20m', 1200], ['@every 1h30m', '1h30m', 5400],
+      ['0 0 29 2 *', '1461d', 1461 * d],
+      ['5/20 * * * *', '20m', 1200],
+      ['@every 1h30m', '1h30m', 5400],
     ];
     for (const [schedule, period, seconds] of cases) {
       const rules = parse(backup({ schedule }).files.find((f) => f.path === 'monitoring/etcd-backup-alerts.rules.yml')!.content).groups[0].rules;
@@ -285,7 +313,13 @@ describe('EtcdBackup alerts', () => {
           const out = new Set<number>();
           for (const p of expr.split(',')) {
             const [range, step = '1'] = p.split('/');
-            const [a, b] = range === '*' ? [min, max] : range.split('-').map(Number).concat(range.includes('-') ? [] : [Number(range)]);
+            const [a, b] =
+              range === '*'
+                ? [min, max]
+                : range
+                    .split('-')
+                    .map(Number)
+                    .concat(range.includes('-') ? [] : [Number(range)]);
             for (let v = a; v <= b; v += Number(step)) out.add(v);
           }
           return out;
@@ -317,7 +351,7 @@ describe('EtcdBackup runbook parses as Markdown with fenced commands', () => {
   });
 });
 
-describe('names derived from props stay within the API server\'s limits', () => {
+describe("names derived from props stay within the API server's limits", () => {
   it('EtcdBackup refuses names over 52 characters, the longest CronJob name', () => {
     expect(findObject(backup({ name: 'n'.repeat(52) }), 'CronJob', 'n'.repeat(52)).metadata.name).toHaveLength(52);
     const e = shipshapeError(() => backup({ name: 'n'.repeat(53) }));

@@ -9,7 +9,7 @@ import { newStack } from '../support/synth';
 /*
  * RBAC of each TeamAccess preset and of the cluster-autoscaler for each cloud, asked of a real kube-apiserver
  * (`kubectl auth can-i --as=<ServiceAccount>`), plus a few real requests as those ServiceAccounts. The reference
- * platform's own environments are checked by test/platform.conformance.test.ts with the same matrix.
+ * platform's own environments are checked by test/stacks/platform.conformance.test.ts with the same matrix.
  */
 
 // ---------------------------------------------------------------------------------------------
@@ -44,28 +44,32 @@ function stubCrd({ kind, plural, scale }: (typeof CAPI_KINDS)[number]): object {
       group: CAPI_GROUP,
       scope: 'Namespaced',
       names: { kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase() },
-      versions: [{
-        name: 'v1beta1',
-        served: true,
-        storage: true,
-        schema: {
-          openAPIV3Schema: {
-            type: 'object',
-            'x-kubernetes-preserve-unknown-fields': true,
-            // The scale subresource reads and writes these paths, so they are typed.
-            ...(scale ? {
-              properties: {
-                spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, properties: { replicas } },
-                status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, properties: { replicas, selector: { type: 'string' } } },
-              },
-            } : {}),
+      versions: [
+        {
+          name: 'v1beta1',
+          served: true,
+          storage: true,
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              'x-kubernetes-preserve-unknown-fields': true,
+              // The scale subresource reads and writes these paths, so they are typed.
+              ...(scale
+                ? {
+                    properties: {
+                      spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, properties: { replicas } },
+                      status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, properties: { replicas, selector: { type: 'string' } } },
+                    },
+                  }
+                : {}),
+            },
+          },
+          subresources: {
+            status: {},
+            ...(scale ? { scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' } } : {}),
           },
         },
-        subresources: {
-          status: {},
-          ...(scale ? { scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' } } : {}),
-        },
-      }],
+      ],
     },
   };
 }
@@ -94,7 +98,7 @@ interface CloudCheck extends Omit<RbacCheck, 'expect'> {
 const CHART = 'cluster-autoscaler.ts: the chart ClusterRole';
 const NODES = 'NODE_VERBS_BY_PROVIDER: every provider reads nodes and updates them (scale-down taints)';
 const NO_NODE_OBJECTS = 'NODE_VERBS_BY_PROVIDER: the cloud controller manager or Cluster API creates and removes Node objects';
-const CAPI = 'CLUSTER_API_MANAGEMENT_RULES: in the ClusterRole only when the workload cluster is its own management cluster; otherwise the management kubeconfig\'s identity holds them there';
+const CAPI = "CLUSTER_API_MANAGEMENT_RULES: in the ClusterRole only when the workload cluster is its own management cluster; otherwise the management kubeconfig's identity holds them there";
 const NO_SECRETS = 'cloud credentials reach the pod through the kubelet (IRSA, Workload Identity, a mounted Secret), never through the API';
 const inClusterCapi = (cloud: CloudCase): 'yes' | 'no' => (cloud === SELF_HOSTED ? 'yes' : 'no');
 
@@ -122,6 +126,9 @@ const AUTOSCALER_MATRIX: readonly CloudCheck[] = [
   { expect: inClusterCapi, can: 'patch machinedeployments.cluster.x-k8s.io --subresource=scale -A',  why: CAPI },
   { expect: inClusterCapi, can: 'update machinedeployments.cluster.x-k8s.io --subresource=scale -A', why: CAPI },
   { expect: inClusterCapi, can: 'patch machinepools.cluster.x-k8s.io --subresource=scale -A',        why: CAPI },
+  { expect: inClusterCapi, can: 'get machinesets.cluster.x-k8s.io --subresource=scale -A',           why: `${CAPI}; a MachineSet without a MachineDeployment is a node group too` },
+  { expect: inClusterCapi, can: 'patch machinesets.cluster.x-k8s.io --subresource=scale -A',         why: `${CAPI}; SetSize patches its scale subresource` },
+  { expect: inClusterCapi, can: 'update machinesets.cluster.x-k8s.io --subresource=scale -A',        why: CAPI },
   { expect: inClusterCapi, can: 'update machinesets.cluster.x-k8s.io -A',                    why: CAPI },
   { expect: inClusterCapi, can: 'update machines.cluster.x-k8s.io -A',                       why: `${CAPI}; scale-down marks the Machine to delete` },
   { expect: 'no',  can: 'delete machines.cluster.x-k8s.io -A',                               why: 'scale-down marks a Machine and lowers the replicas; Cluster API deletes it' },
@@ -138,6 +145,8 @@ const PRESETS = Object.keys(TEAMS) as AccessPreset[];
 // The MachineDeployment and Deployment the real requests scale.
 const CAPI_NAMESPACE = 'clusters';
 const MACHINE_DEPLOYMENT = 'acme-md-0';
+// A standalone MachineSet (no MachineDeployment owns it), which the autoscaler scales as a node group of its own.
+const MACHINE_SET = 'acme-ms-0';
 const DEPLOYMENT = 'web';
 // How long the RBAC authorizer may take to see applied or deleted roles (it reads them through informers).
 const RBAC_SETTLE_SECONDS = 30;
@@ -168,7 +177,8 @@ async function settle(account: ServiceAccountRef, can: string, want: 'yes' | 'no
   for (;;) {
     const r = await canI(api, account, can);
     if (r.answer === want) return;
-    if (Date.now() > deadline) throw new Error(`${account.namespace}/${account.name} can-i ${can} still answers ${r.answer ?? `nothing (${r.result.stderr})`} after ${RBAC_SETTLE_SECONDS}s, expected ${want}`);
+    if (Date.now() > deadline)
+      throw new Error(`${account.namespace}/${account.name} can-i ${can} still answers ${r.answer ?? `nothing (${r.result.stderr})`} after ${RBAC_SETTLE_SECONDS}s, expected ${want}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
@@ -211,30 +221,37 @@ conformanceSuite('RBAC per TeamAccess preset and cluster-autoscaler cloud on a r
     }
     expect(synthesized.problems).toEqual([]);
     await must(['apply', '--server-side', '-f', '-'], list(CAPI_KINDS.map(stubCrd)));
-    await waitEstablished(api.kubectl, CAPI_KINDS.map((k) => `crd/${k.plural}.${CAPI_GROUP}`));
+    await waitEstablished(
+      api.kubectl,
+      CAPI_KINDS.map((k) => `crd/${k.plural}.${CAPI_GROUP}`),
+    );
     await apply(synthesized.objects.map((o) => o.manifest));
     // What the real requests scale. The Deployment's pod template passes the team namespace's restricted
     // PodSecurity (it would warn otherwise); no controller runs, so it never makes pods.
     await must(['create', 'namespace', CAPI_NAMESPACE]);
-    await must(['create', '-f', '-'], list([
-      { apiVersion: `${CAPI_GROUP}/v1beta1`, kind: 'MachineDeployment', metadata: { name: MACHINE_DEPLOYMENT, namespace: CAPI_NAMESPACE }, spec: { clusterName: 'acme', replicas: 1 } },
-      {
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name: DEPLOYMENT, namespace: TEAMS.operator },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: { app: DEPLOYMENT } },
-          template: {
-            metadata: { labels: { app: DEPLOYMENT } },
-            spec: {
-              securityContext: { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: 'RuntimeDefault' } },
-              containers: [{ name: DEPLOYMENT, image: 'registry.example/web:1.0.0', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+    await must(
+      ['create', '-f', '-'],
+      list([
+        { apiVersion: `${CAPI_GROUP}/v1beta1`, kind: 'MachineDeployment', metadata: { name: MACHINE_DEPLOYMENT, namespace: CAPI_NAMESPACE }, spec: { clusterName: 'acme', replicas: 1 } },
+        { apiVersion: `${CAPI_GROUP}/v1beta1`, kind: 'MachineSet', metadata: { name: MACHINE_SET, namespace: CAPI_NAMESPACE }, spec: { clusterName: 'acme', replicas: 1 } },
+        {
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: DEPLOYMENT, namespace: TEAMS.operator },
+          spec: {
+            replicas: 1,
+            selector: { matchLabels: { app: DEPLOYMENT } },
+            template: {
+              metadata: { labels: { app: DEPLOYMENT } },
+              spec: {
+                securityContext: { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+                containers: [{ name: DEPLOYMENT, image: 'registry.example/web:1.0.0', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+              },
             },
           },
         },
-      },
-    ]));
+      ]),
+    );
     for (const preset of PRESETS) await settle({ name: MEMBER, namespace: TEAMS[preset] }, 'get pods -n {ns}', 'yes');
   });
 
@@ -263,7 +280,16 @@ conformanceSuite('RBAC per TeamAccess preset and cluster-autoscaler cloud on a r
         // The same answers as real requests: scaling through the subresource works, changing the template does not.
         const scaled = await as(account, ['patch', 'deployments.apps', DEPLOYMENT, '-n', account.namespace, '--subresource=scale', '--type=merge', '-p', '{"spec":{"replicas":3}}']);
         expect(scaled.status, scaled.stderr).toBe(0);
-        const changed = await as(account, ['patch', 'deployments.apps', DEPLOYMENT, '-n', account.namespace, '--type=merge', '-p', '{"spec":{"template":{"metadata":{"annotations":{"restarted":"now"}}}}}']);
+        const changed = await as(account, [
+          'patch',
+          'deployments.apps',
+          DEPLOYMENT,
+          '-n',
+          account.namespace,
+          '--type=merge',
+          '-p',
+          '{"spec":{"template":{"metadata":{"annotations":{"restarted":"now"}}}}}',
+        ]);
         expect(isForbidden(changed), `patching the pod template must be forbidden: exit ${changed.status} ${changed.stderr}`).toBe(true);
         const replicas = await must(['get', 'deployments.apps', DEPLOYMENT, '-n', account.namespace, '-o', 'jsonpath={.spec.replicas}']);
         expect(replicas).toBe('3');
@@ -289,23 +315,32 @@ conformanceSuite('RBAC per TeamAccess preset and cluster-autoscaler cloud on a r
       try {
         await settle(account, 'get nodes -A', 'yes');
         const checks: RbacCheck[] = AUTOSCALER_MATRIX.map((c) => ({ ...c, expect: typeof c.expect === 'function' ? c.expect(name) : c.expect }));
-        const answers = await ask(account, checks.map((c) => c.can));
+        const answers = await ask(
+          account,
+          checks.map((c) => c.can),
+        );
         const problems = problemsOf(account, checks, answers);
         expect(problems, problems.join('\n')).toEqual([]);
 
-        // A real scale request through the MachineDeployment's scale subresource, as the autoscaler makes it.
-        await must(['patch', `machinedeployments.${CAPI_GROUP}`, MACHINE_DEPLOYMENT, '-n', CAPI_NAMESPACE, '--type=merge', '-p', '{"spec":{"replicas":1}}']);
-        const scaled = await as(account, ['patch', `machinedeployments.${CAPI_GROUP}`, MACHINE_DEPLOYMENT, '-n', CAPI_NAMESPACE, '--subresource=scale', '--type=merge', '-p', '{"spec":{"replicas":2}}']);
-        const replicas = await must(['get', `machinedeployments.${CAPI_GROUP}`, MACHINE_DEPLOYMENT, '-n', CAPI_NAMESPACE, '-o', 'jsonpath={.spec.replicas}']);
-        if (name === SELF_HOSTED) {
-          expect(scaled.status, scaled.stderr).toBe(0);
-          expect(replicas).toBe('2');
-        } else {
-          expect(isForbidden(scaled), `scaling must be forbidden: exit ${scaled.status} ${scaled.stderr}`).toBe(true);
-          expect(replicas).toBe('1');
+        // Real scale requests through the scale subresources of a MachineDeployment and a standalone MachineSet,
+        // as the autoscaler makes them (a merge patch of spec.replicas).
+        for (const [plural, object] of [
+          ['machinedeployments', MACHINE_DEPLOYMENT],
+          ['machinesets', MACHINE_SET],
+        ]) {
+          await must(['patch', `${plural}.${CAPI_GROUP}`, object, '-n', CAPI_NAMESPACE, '--type=merge', '-p', '{"spec":{"replicas":1}}']);
+          const scaled = await as(account, ['patch', `${plural}.${CAPI_GROUP}`, object, '-n', CAPI_NAMESPACE, '--subresource=scale', '--type=merge', '-p', '{"spec":{"replicas":2}}']);
+          const replicas = await must(['get', `${plural}.${CAPI_GROUP}`, object, '-n', CAPI_NAMESPACE, '-o', 'jsonpath={.spec.replicas}']);
+          if (name === SELF_HOSTED) {
+            expect(scaled.status, `${plural}: ${scaled.stderr}`).toBe(0);
+            expect(replicas).toBe('2');
+          } else {
+            expect(isForbidden(scaled), `scaling ${plural} must be forbidden: exit ${scaled.status} ${scaled.stderr}`).toBe(true);
+            expect(replicas).toBe('1');
+          }
         }
         const yes = checks.filter((c) => c.expect === 'yes').length;
-        const summary = `ClusterAutoscaler ${name}: ${objects.length} objects applied; ${checks.length} checks as documented (${yes} yes, ${checks.length - yes} no); MachineDeployment scale as the ServiceAccount ${name === SELF_HOSTED ? 'done 1→2' : 'forbidden'}; ${seconds(started)}`;
+        const summary = `ClusterAutoscaler ${name}: ${objects.length} objects applied; ${checks.length} checks as documented (${yes} yes, ${checks.length - yes} no); MachineDeployment and MachineSet scale as the ServiceAccount ${name === SELF_HOSTED ? 'done 1→2' : 'forbidden'}; ${seconds(started)}`;
         summaries.push(summary);
         console.log(summary);
       } finally {

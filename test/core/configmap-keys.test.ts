@@ -1,6 +1,7 @@
 import * as kplus from 'cdk8s-plus-27';
 import { describe, expect, it } from 'vitest';
-import { AntiAffinityDeployment, RULES } from '../../lib';
+import { AntiAffinityDeployment } from '../../lib';
+import { RULES } from '../../lib/core/policy/rules';
 import { configMapKeyProblem } from '../../lib/core/validate';
 import { shipshapeError } from '../support/errors';
 import { newStack, synthStack } from '../support/synth';
@@ -44,12 +45,23 @@ describe('ConfigMap keys', () => {
 
   it('refuses an environment variable taken from a ConfigMap or Secret key the API server refuses', () => {
     for (const key of CONFIG_MAP_KEYS.invalid) {
-      for (const source of [{ configMap: 'settings', key }, { secret: 'login', key }]) {
+      for (const source of [
+        { configMap: 'settings', key },
+        { secret: 'login', key },
+      ]) {
         const error = shipshapeError(() => new AntiAffinityDeployment(newStack(), 'web', { name: 'web', image: 'ghcr.io/acme/web:1.4.2', ports: [{ port: 8080 }], env: { SETTING: source } }));
         expect(error.message, JSON.stringify(source)).toMatch(/^test\/web: env\.SETTING references an invalid (ConfigMap|Secret) key: .*Fix: name the key/s);
       }
     }
-    const ok = synthStack((stack) => new AntiAffinityDeployment(stack, 'web', { name: 'web', image: 'ghcr.io/acme/web:1.4.2', ports: [{ port: 8080 }], env: Object.fromEntries(CONFIG_MAP_KEYS.valid.map((key, i) => [`K${i}`, { configMap: 'settings', key }])) }));
+    const ok = synthStack(
+      (stack) =>
+        new AntiAffinityDeployment(stack, 'web', {
+          name: 'web',
+          image: 'ghcr.io/acme/web:1.4.2',
+          ports: [{ port: 8080 }],
+          env: Object.fromEntries(CONFIG_MAP_KEYS.valid.map((key, i) => [`K${i}`, { configMap: 'settings', key }])),
+        }),
+    );
     expect(ok.problems).toEqual([]);
   });
 });

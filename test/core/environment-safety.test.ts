@@ -14,7 +14,7 @@ function refusal(props: Partial<EnvironmentProps>): ShipshapeError {
 const group = (extra: Record<string, unknown>) => ({ nodeGroups: [{ name: 'batch', minSize: 0, maxSize: 2, ...extra }] });
 
 describe('environment namespaces, names and node groups', () => {
-  it('refuses the cluster\'s own namespaces as an environment namespace', () => {
+  it("refuses the cluster's own namespaces as an environment namespace", () => {
     for (const namespace of ['kube-system', 'kube-public', 'kube-node-lease', 'default']) {
       const e = refusal({ namespace });
       expect(e.path).toBe('environment:shop');

@@ -4,7 +4,7 @@ import { App } from 'cdk8s';
 import { newStack, testEnvironment } from '../support/synth';
 import { Construct } from 'constructs';
 import { TeamAccess } from '../../lib/cluster';
-import { EfkStack } from '../../lib/logging';
+import { EfkLogging } from '../../lib/logging';
 
 describe('Environment', () => {
   it('fills defaults: namespace = name, containerd, two replicas, instancegroup labels', () => {
@@ -26,7 +26,15 @@ describe('Environment', () => {
     [{ replicas: 0 }, /replicas must be an integer from 1 to 2147483647/],
     [{ autoscaling: { minReplicas: 4, maxReplicas: 2 } }, /minReplicas 4 is greater than autoscaling.maxReplicas 2/],
     [{ nodeGroups: [{ name: 'webapi', minSize: 5, maxSize: 3 }] }, /environment:test\/nodeGroups\/webapi: minSize 5 is greater than maxSize 3/],
-    [{ nodeGroups: [{ name: 'a', minSize: 0, maxSize: 1 }, { name: 'a', minSize: 0, maxSize: 1 }] }, /node group names must be unique/],
+    [
+      {
+        nodeGroups: [
+          { name: 'a', minSize: 0, maxSize: 1 },
+          { name: 'a', minSize: 0, maxSize: 1 },
+        ],
+      },
+      /node group names must be unique/,
+    ],
   ])('rejects %j', (props, message) => {
     expect(() => testEnvironment(props as any)).toThrow(ShipshapeError);
     expect(() => testEnvironment(props as any)).toThrow(message);
@@ -65,7 +73,14 @@ describe('Environment cluster and delivery', () => {
     [{ cluster: { server: 'https://10.0.0.1:99999' }, controlPlane: { kind: 'kubeadm', nodes: 3 } }, /cluster.server must be the https URL.*99999/],
     [{ cluster: { server: 'https://api.example.com:0' }, controlPlane: { kind: 'eks' } }, /cluster.server must be the https URL.*:0"/],
   ])('rejects %j', (props, message) => {
-    const e = (() => { try { testEnvironment(props as any); } catch (err) { return err as ShipshapeError; } throw new Error('nothing thrown'); })();
+    const e = (() => {
+      try {
+        testEnvironment(props as any);
+      } catch (err) {
+        return err as ShipshapeError;
+      }
+      throw new Error('nothing thrown');
+    })();
     expect(e).toBeInstanceOf(ShipshapeError);
     expect(e.message).toMatch(message);
     expect(e.path).toBe('environment:test');
@@ -107,13 +122,20 @@ describe('Docker/Swarm-only environments', () => {
     }
   });
 
-  it('refuse EfkStack and TeamAccess by their construct path, naming the environment', () => {
+  it('refuse EfkLogging and TeamAccess by their construct path, naming the environment', () => {
     for (const [id, add] of [
-      ['logging', (s: Stack) => new EfkStack(s, 'logging')],
+      ['logging', (s: Stack) => new EfkLogging(s, 'logging')],
       ['team-access', (s: Stack) => new TeamAccess(s, 'team-access', { namespace: 'team1', serviceAccounts: ['developer1'], preset: 'deployer' })],
     ] as const) {
       const stack = new Stack(new App(), 'edge', { environment: edge });
-      const e = (() => { try { add(stack); } catch (err) { return err as ShipshapeError; } throw new Error('nothing thrown'); })();
+      const e = (() => {
+        try {
+          add(stack);
+        } catch (err) {
+          return err as ShipshapeError;
+        }
+        throw new Error('nothing thrown');
+      })();
       expect(e).toBeInstanceOf(ShipshapeError);
       expect(e.path).toBe(`edge/${id}`);
       expect(e.message).toContain('environment "edge" has no Kubernetes cluster');
@@ -130,7 +152,6 @@ describe('Docker/Swarm-only environments', () => {
     expect(problem).toMatch(/^edge\/web\/.*environment "edge" has no Kubernetes cluster, but \d+ Kubernetes object\(s\) were added \(.*Deployment .*web.*\)\. Fix: set kubernetesVersion/);
   });
 });
-
 
 describe('Environment and Stack refuse values the API server refuses', () => {
   it('refuses replicas and autoscaling bounds above 2^31 - 1 (int32)', () => {

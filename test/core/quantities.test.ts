@@ -2,26 +2,40 @@ import * as fc from 'fast-check';
 import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { describe, expect, it } from 'vitest';
-import { AntiAffinityDeployment, Manifest, PolicySubject, ShipshapeError, evaluatePolicy } from '../../lib';
+import { AntiAffinityDeployment, Manifest, ShipshapeError } from '../../lib';
+import { PolicySubject, evaluatePolicy } from '../../lib/core/policy/engine';
 import { cpuMillicores, isPositiveQuantity, quantityValue, sizeMebibytes } from '../../lib/core/quantities';
 import { Elasticsearch, Kibana } from '../../lib/logging';
 import { newStack } from '../support/synth';
 import { shipshapeError } from '../support/errors';
-
 
 const web = { name: 'web', image: 'ghcr.io/acme/web:1.0.0', ports: [{ port: 8080 }] };
 const resources = (cpu: kplus.Cpu, request: Size, limit: Size): kplus.ContainerResources => ({ cpu: { request: cpu }, memory: { request, limit } });
 
 describe('quantities', () => {
   it('refuses NaN, Infinity, negative and zero CPU, naming the path and printing the value as written', () => {
-    for (const [cpu, shown] of [[kplus.Cpu.units(NaN), '"NaN"'], [kplus.Cpu.units(Infinity), '"Infinity"'], [kplus.Cpu.units(-1), '"-1"'], [kplus.Cpu.millis(-250), '"-250m"'], [kplus.Cpu.millis(0), '"0m"']] as const) {
+    for (const [cpu, shown] of [
+      [kplus.Cpu.units(NaN), '"NaN"'],
+      [kplus.Cpu.units(Infinity), '"Infinity"'],
+      [kplus.Cpu.units(-1), '"-1"'],
+      [kplus.Cpu.millis(-250), '"-250m"'],
+      [kplus.Cpu.millis(0), '"0m"'],
+    ] as const) {
       const e = shipshapeError(() => new AntiAffinityDeployment(newStack(), 'web', { ...web, resources: resources(cpu, Size.mebibytes(128), Size.mebibytes(256)) }));
       expect(e.path).toBe('test/web');
       expect(e.message).toContain(`resources.cpu.request must be a finite, positive CPU amount`);
       expect(e.message).toContain(`(got ${shown})`);
       expect(e.fix).toMatch(/Cpu.millis/);
     }
-    expect(shipshapeError(() => new AntiAffinityDeployment(newStack(), 'web', { ...web, sidecars: [{ name: 'proxy', image: 'envoy:1.30.1', resources: resources(kplus.Cpu.millis(0), Size.mebibytes(64), Size.mebibytes(64)) }] })).message).toContain('sidecars[0].resources.cpu.request');
+    expect(
+      shipshapeError(
+        () =>
+          new AntiAffinityDeployment(newStack(), 'web', {
+            ...web,
+            sidecars: [{ name: 'proxy', image: 'envoy:1.30.1', resources: resources(kplus.Cpu.millis(0), Size.mebibytes(64), Size.mebibytes(64)) }],
+          }),
+      ).message,
+    ).toContain('sidecars[0].resources.cpu.request');
   });
 
   it('refuses NaN, Infinity and zero memory; the error prints NaN and Infinity as such, not null', () => {
@@ -50,7 +64,13 @@ describe('quantities', () => {
   });
 
   it('gives a JavaScript caller passing strings a ShipshapeError, not a TypeError', () => {
-    const asString = shipshapeError(() => new AntiAffinityDeployment(newStack(), 'web', { ...web, resources: { cpu: { request: '100m' as unknown as kplus.Cpu }, memory: { request: '128Mi' as unknown as Size, limit: Size.mebibytes(256) } } }));
+    const asString = shipshapeError(
+      () =>
+        new AntiAffinityDeployment(newStack(), 'web', {
+          ...web,
+          resources: { cpu: { request: '100m' as unknown as kplus.Cpu }, memory: { request: '128Mi' as unknown as Size, limit: Size.mebibytes(256) } },
+        }),
+    );
     expect(asString.message).toContain('resources.cpu.request must be a finite, positive CPU amount (a Cpu object)');
     const stack = newStack();
     const kibana = shipshapeError(() => new Kibana(stack, 'kibana', { elasticsearch: new Elasticsearch(stack, 'es'), memory: '1Gi' as unknown as Size }));
@@ -100,18 +120,30 @@ describe('policy treats a zero request as missing', () => {
       template: {
         metadata: { labels: LABELS },
         spec: {
-          containers: [{
-            name: 'web', image: 'web:1.0.0', resources: { requests, limits },
-            livenessProbe: { tcpSocket: { port: 80 } }, readinessProbe: { tcpSocket: { port: 80 } },
-            securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false },
-          }],
+          containers: [
+            {
+              name: 'web',
+              image: 'web:1.0.0',
+              resources: { requests, limits },
+              livenessProbe: { tcpSocket: { port: 80 } },
+              readinessProbe: { tcpSocket: { port: 80 } },
+              securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false },
+            },
+          ],
         },
       },
     },
   });
   const hpa: Manifest = {
-    apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'web', namespace: 'test' },
-    spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' }, minReplicas: 1, maxReplicas: 1, metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 40 } } }] },
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: { name: 'web', namespace: 'test' },
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
+      minReplicas: 1,
+      maxReplicas: 1,
+      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 40 } } }],
+    },
   };
   const findings = (...manifests: Manifest[]) => evaluatePolicy(manifests.map((manifest): PolicySubject => ({ manifest, constructPath: `test/${manifest.kind}` }))).violations;
 

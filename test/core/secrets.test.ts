@@ -1,9 +1,11 @@
 import { ApiObject } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { EXEMPTION_ANNOTATION_PREFIX, Manifest, ShipshapeError, evaluatePolicy, exempt, formatSummary, synthesizeStack } from '../../lib';
+import { Manifest, ShipshapeError, exempt, formatSummary, synthesizeStack } from '../../lib';
+import { evaluatePolicy } from '../../lib/core/policy/engine';
+import { EXEMPTION_ANNOTATION_PREFIX } from '../../lib/core/policy/exemptions';
 import { isCredentialName, isInertValue, scanArgs, scanText, scanVariable } from '../../lib/core/policy/credentials';
 import { newStack } from '../support/synth';
-import { CREDENTIAL_ARGS, CREDENTIAL_VARIABLES, PLAIN_ARGS, PLAIN_VARIABLES, TOKENS } from './credential-cases';
+import { CREDENTIAL_ARGS, CREDENTIAL_VARIABLES, PLAIN_ARGS, PLAIN_VARIABLES, TOKENS } from './policy/credential-cases';
 
 const LABELS = { 'app.kubernetes.io/name': 'web' };
 
@@ -28,22 +30,63 @@ function credentialFindings(...manifests: Manifest[]) {
 
 describe('credential detector', () => {
   describe('name rule', () => {
-    it.each(['DB_PASSWORD', 'PGPASSWORD', 'DB_PWD', 'DB_PASS', 'AUTH', 'REDIS_AUTH', 'SENTRY_DSN', 'API_TOKEN', 'apiKey', 'client_secret', 'AWS_SECRET_ACCESS_KEY', 'STRIPE_API_KEY', 'PRIVATE_KEY', 'spring.datasource.password', 'db-password', 'requirepass'])(
-      'names a credential: %s',
-      (name) => expect(isCredentialName(name) || name === 'requirepass').toBe(true),
-    );
-    it.each(['SORT_KEY', 'PRIMARY_KEY', 'BYPASS_CACHE', 'MAX_TOKENS', 'SECRETS_DIR', 'TOKEN_TTL', 'PASSWORD_MIN_LENGTH', 'POSTGRES_PASSWORD_FILE', 'SECRET_NAME', 'AUTH_TYPE', 'KEYSPACE_NAME', 'TOKENIZER', 'OAUTH', 'password-stdin'])(
-      'does not name a credential: %s',
-      (name) => expect(isCredentialName(name)).toBe(false),
-    );
+    it.each([
+      'DB_PASSWORD',
+      'PGPASSWORD',
+      'DB_PWD',
+      'DB_PASS',
+      'AUTH',
+      'REDIS_AUTH',
+      'SENTRY_DSN',
+      'API_TOKEN',
+      'apiKey',
+      'client_secret',
+      'AWS_SECRET_ACCESS_KEY',
+      'STRIPE_API_KEY',
+      'PRIVATE_KEY',
+      'spring.datasource.password',
+      'db-password',
+      'requirepass',
+    ])('names a credential: %s', (name) => expect(isCredentialName(name) || name === 'requirepass').toBe(true));
+    it.each([
+      'SORT_KEY',
+      'PRIMARY_KEY',
+      'BYPASS_CACHE',
+      'MAX_TOKENS',
+      'SECRETS_DIR',
+      'TOKEN_TTL',
+      'PASSWORD_MIN_LENGTH',
+      'POSTGRES_PASSWORD_FILE',
+      'SECRET_NAME',
+      'AUTH_TYPE',
+      'KEYSPACE_NAME',
+      'TOKENIZER',
+      'OAUTH',
+      'password-stdin',
+    ])('does not name a credential: %s', (name) => expect(isCredentialName(name)).toBe(false));
   });
 
   describe('inert values', () => {
-    it.each(['', '3600', '0.5', '1h30m', '256Mi', 'true', 'OFF', '/run/secrets/db', '~/.pgpass', '$(DB_PASSWORD)', '${DB_PASSWORD}', '"$(cat /run/secrets/x)"', "#{ENV['PW']}", '{{ .Values.password }}', 'certs/tls.key'])(
-      'is clearly not a secret: %j',
-      (value) => expect(isInertValue(value)).toBe(true),
+    it.each([
+      '',
+      '3600',
+      '0.5',
+      '1h30m',
+      '256Mi',
+      'true',
+      'OFF',
+      '/run/secrets/db',
+      '~/.pgpass',
+      '$(DB_PASSWORD)',
+      '${DB_PASSWORD}',
+      '"$(cat /run/secrets/x)"',
+      "#{ENV['PW']}",
+      '{{ .Values.password }}',
+      'certs/tls.key',
+    ])('is clearly not a secret: %j', (value) => expect(isInertValue(value)).toBe(true));
+    it.each(['hunter2', 'correct horse battery staple', '12345678901234', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'changeme'])('may be a secret: %j', (value) =>
+      expect(isInertValue(value)).toBe(false),
     );
-    it.each(['hunter2', 'correct horse battery staple', '12345678901234', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'changeme'])('may be a secret: %j', (value) => expect(isInertValue(value)).toBe(false));
   });
 
   describe('variables (name and value together)', () => {
@@ -74,7 +117,7 @@ describe('credential detector', () => {
       ['YAML', 'db:\n  user: app\n  password: hunter2\n', true],
       ['YAML pointing at a file', 'db:\n  password_file: /run/secrets/db\n', false],
       ['redis.conf', 'port 6379\nrequirepass hunter2\n', true],
-      ['fluent.conf by environment', "<match **>\n  user elastic\n  password \"#{ENV['FLUENT_PASSWORD']}\"\n</match>\n", false],
+      ['fluent.conf by environment', '<match **>\n  user elastic\n  password "#{ENV[\'FLUENT_PASSWORD\']}"\n</match>\n', false],
       ['query string', 'url: https://api.example.com/v1?client=web&secret=hunter2', true],
       ['prose', 'The password is read from the Secret named db at start-up.', false],
     ];
@@ -108,7 +151,12 @@ describe('Kubernetes policy: credentials in every field that reaches a process o
   it('looks into probe and lifecycle commands and init containers', () => {
     const probe = { exec: { command: ['sh', '-c', 'curl -fsu elastic:hunter2 http://127.0.0.1:9200/'] } };
     expect(credentialFindings(pod([container({ readinessProbe: probe })])).map((f) => f.ruleId)).toEqual(['secret-env-plaintext']);
-    const init = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace: 'test' }, spec: { containers: [container()], initContainers: [container({ name: 'init', env: [{ name: 'DB_PASSWORD', value: 'x1' }] })] } } as Manifest;
+    const init = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'web', namespace: 'test' },
+      spec: { containers: [container()], initContainers: [container({ name: 'init', env: [{ name: 'DB_PASSWORD', value: 'x1' }] })] },
+    } as Manifest;
     expect(credentialFindings(init).map((f) => f.message)).toEqual([expect.stringContaining('init container "init" variable DB_PASSWORD')]);
   });
 
@@ -144,13 +192,21 @@ describe('Kubernetes policy: credentials in every field that reaches a process o
     expect(onPod).toEqual(refused ? ['credential-in-manifest'] : []);
   });
   it('refuses a credential in any other field, e.g. an Argo CD source URL', () => {
-    const app: Manifest = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name: 'web', namespace: 'argocd' }, spec: { source: { repoURL: `https://x:${TOKENS.github}@github.com/acme/gitops.git` } } };
+    const app: Manifest = {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Application',
+      metadata: { name: 'web', namespace: 'argocd' },
+      spec: { source: { repoURL: `https://x:${TOKENS.github}@github.com/acme/gitops.git` } },
+    };
     expect(credentialFindings(app).map((f) => [f.ruleId, f.message])).toEqual([['credential-in-manifest', expect.stringContaining('spec.source.repoURL')]]);
   });
 });
 
 describe('per-variable exemptions', () => {
-  const env = [{ name: 'DEMO_PASSWORD', value: 'demo' }, { name: 'DB_PASSWORD', value: 'hunter2' }];
+  const env = [
+    { name: 'DEMO_PASSWORD', value: 'demo' },
+    { name: 'DB_PASSWORD', value: 'hunter2' },
+  ];
   const reason = 'the public demo account, printed on the login page';
 
   it('exempts only the named variable, records it, and still refuses the others', () => {
@@ -160,7 +216,14 @@ describe('per-variable exemptions', () => {
     expect(report.exemptions).toEqual([{ ruleId: 'secret-env-plaintext', variable: 'DEMO_PASSWORD', object: 'Pod test/web', constructPath: undefined, reason }]);
   });
   it('warns about a variable exemption that matches nothing, and refuses one of an unknown rule', () => {
-    const report = evaluatePolicy([{ manifest: pod([container({ env: [env[0]] })], { [`${EXEMPTION_ANNOTATION_PREFIX}secret-env-plaintext.DEMO_PASSWORD`]: reason, [`${EXEMPTION_ANNOTATION_PREFIX}secret-env-plaintext.TYPO`]: reason }) }]);
+    const report = evaluatePolicy([
+      {
+        manifest: pod([container({ env: [env[0]] })], {
+          [`${EXEMPTION_ANNOTATION_PREFIX}secret-env-plaintext.DEMO_PASSWORD`]: reason,
+          [`${EXEMPTION_ANNOTATION_PREFIX}secret-env-plaintext.TYPO`]: reason,
+        }),
+      },
+    ]);
     expect(report.violations.filter((v) => CREDENTIAL_RULES.has(v.ruleId))).toEqual([]);
     expect(report.warnings.filter((w) => w.ruleId === 'unused-exemption').map((w) => w.message)).toEqual([expect.stringContaining('exempts variable TYPO')]);
     const unknown = credentialFindings(pod([container()], { [`${EXEMPTION_ANNOTATION_PREFIX}no-such-rule.X`]: reason }));
@@ -168,12 +231,17 @@ describe('per-variable exemptions', () => {
   });
   it('exempt() writes one annotation per variable, which synth honours and the summary lists', () => {
     const stack = newStack();
-    const obj = new ApiObject(stack, 'pod', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'login-page', namespace: 'test' }, data: { DEMO_PASSWORD: 'demo', 'app.properties': 'admin.password=hunter2\n' } });
+    const obj = new ApiObject(stack, 'pod', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'login-page', namespace: 'test' },
+      data: { DEMO_PASSWORD: 'demo', 'app.properties': 'admin.password=hunter2\n' },
+    });
     exempt(obj, 'configmap-credentials', reason, { variables: ['DEMO_PASSWORD'] });
     expect(obj.toJson().metadata.annotations).toEqual({ [`${EXEMPTION_ANNOTATION_PREFIX}configmap-credentials.DEMO_PASSWORD`]: reason });
     const result = synthesizeStack(stack);
     expect(result.problems.filter((p) => p.includes('configmap-credentials'))).toEqual([expect.stringContaining('key app.properties')]);
-    const line = formatSummary({ environment: 'test', objects: 1, warnings: [], exemptions: result.policy.exemptions, directory: 'dist/test' });
+    const line = formatSummary({ environment: 'test', objects: 1, warnings: [], exemptions: result.policy.exemptions, notes: [], directory: 'dist/test' });
     expect(line).toContain(`exempt  [configmap-credentials DEMO_PASSWORD] ConfigMap test/login-page: ${reason}`);
   });
   it.each([
@@ -191,7 +259,12 @@ describe('command lines split over arguments outside command and args', () => {
   it('finds `-u user:password` in an exec probe and an Argo CD plugin command', () => {
     const probe = { exec: { command: ['curl', '-fsu', 'elastic:hunter2', 'http://127.0.0.1:9200/'] } };
     expect(credentialFindings(pod([container({ livenessProbe: probe })])).map((f) => f.message)).toEqual([expect.stringContaining('field livenessProbe.exec.command (u) holds a user:password login')]);
-    const app: Manifest = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name: 'web', namespace: 'argocd' }, spec: { source: { plugin: { env: [], parameters: [{ name: 'args', array: ['--token', 'f00dfeedcafe1234'] }] } } } };
+    const app: Manifest = {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Application',
+      metadata: { name: 'web', namespace: 'argocd' },
+      spec: { source: { plugin: { env: [], parameters: [{ name: 'args', array: ['--token', 'f00dfeedcafe1234'] }] } } },
+    };
     expect(credentialFindings(app).map((f) => f.ruleId)).toEqual(['credential-in-manifest']);
   });
 });

@@ -6,7 +6,9 @@ import { Construct } from 'constructs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as kplus from 'cdk8s-plus-27';
-import { AntiAffinityDeployment, EnvironmentProps, OUTPUT_MARKER, OutputFile, ShipshapeError, Stack, crossEnvironmentProblems, formatSummary, synth, synthesizeApp } from '../../lib';
+import { AntiAffinityDeployment, EnvironmentProps, OutputFile, ShipshapeError, Stack, formatSummary, synth, synthesizeApp } from '../../lib';
+import { crossEnvironmentProblems } from '../../lib/core/synth';
+import { OUTPUT_MARKER } from '../../lib/core/writer';
 import { testEnvironment } from '../support/synth';
 
 const tmpDirs: string[] = [];
@@ -46,7 +48,11 @@ describe('synth', () => {
     const out = path.join(tmp(), 'dist');
     const summaries = synth(app(), { outdir: out });
     const files = tree(out);
-    expect(Object.keys(files).filter((f) => f.startsWith('one/')).sort()).toEqual([
+    expect(
+      Object.keys(files)
+        .filter((f) => f.startsWith('one/kubernetes/'))
+        .sort(),
+    ).toEqual([
       'one/kubernetes/deployment-web.yaml',
       'one/kubernetes/kustomization.yaml',
       'one/kubernetes/namespace-one.yaml',
@@ -58,10 +64,7 @@ describe('synth', () => {
       'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - namespace-one.yaml\n  - serviceaccount-web.yaml\n  - deployment-web.yaml\n  - poddisruptionbudget-web.yaml\n  - service-web.yaml\n',
     );
     expect(files['one/kubernetes/deployment-web.yaml']).toMatch(/^apiVersion: apps\/v1\nkind: Deployment\n/);
-    expect(summaries.map(formatSummary)).toEqual([
-      `one: 5 objects, 0 warnings, 0 exemptions → ${path.join(out, 'one')}`,
-      `two: 5 objects, 0 warnings, 0 exemptions → ${path.join(out, 'two')}`,
-    ]);
+    expect(summaries.map(formatSummary)).toEqual([`one: 5 objects, 0 warnings, 0 exemptions → ${path.join(out, 'one')}`, `two: 5 objects, 0 warnings, 0 exemptions → ${path.join(out, 'two')}`]);
   });
 
   it('is byte-identical across runs', () => {
@@ -145,7 +148,10 @@ describe('synth', () => {
 
   it('writes output files beside the manifests and rejects unsafe paths', () => {
     const out = path.join(tmp(), 'dist');
-    synth(app((stack) => new OutputFile(stack, 'daemon', { path: 'hosts/daemon.json', content: () => `{"env":"${stack.environment.name}"}\n` })), { outdir: out });
+    synth(
+      app((stack) => new OutputFile(stack, 'daemon', { path: 'hosts/daemon.json', content: () => `{"env":"${stack.environment.name}"}\n` })),
+      { outdir: out },
+    );
     expect(fs.readFileSync(path.join(out, 'two', 'hosts', 'daemon.json'), 'utf8')).toBe('{"env":"two"}\n');
     const stack = new Stack(new App(), 'x', { environment: testEnvironment({ name: 'x' }) });
     for (const bad of ['../escape', '/etc/passwd', 'kubernetes/extra.yaml', 'a/./b']) {

@@ -7,18 +7,8 @@ import { ClusterAutoscaler, EtcdBackup, MetricsServer } from '../../lib/cluster'
 import { Elasticsearch } from '../../lib/logging';
 import { DockerHostRegistryMirror, RegistryMirror } from '../../lib/registry';
 import { SwarmService } from '../../lib/swarm';
-import {
-  assertPinnedImage,
-  cronScheduleProblem,
-  imageReferenceProblem,
-  isDns1035Label,
-  isDns1123Label,
-  isDns1123Subdomain,
-  labelValueProblem,
-  parseImageReference,
-  portNameProblem,
-  qualifiedNameProblem,
-} from '../../lib/core/validate';
+import { assertPinnedImage, imageReferenceProblem, parseImageReference } from '../../lib/core/images';
+import { cronScheduleProblem, isDns1035Label, isDns1123Label, isDns1123Subdomain, labelValueProblem, portNameProblem, qualifiedNameProblem } from '../../lib/core/validate';
 import { newStack, synthStack, testEnvironment } from '../support/synth';
 import { CRON_CASES, IMAGE_CASES, NAME_CASES } from './value-cases';
 import { shipshapeError } from '../support/errors';
@@ -26,7 +16,6 @@ import { shipshapeError } from '../support/errors';
 const SHA = 'a'.repeat(64);
 // EtcdBackup needs to know the control plane runs on nodes of the cluster.
 const selfManaged = () => testEnvironment({ controlPlane: { kind: 'kubeadm', nodes: 1 } });
-
 
 describe('Kubernetes name, label and reference rules', () => {
   it('checks DNS-1123 labels and subdomains, DNS-1035 labels, qualified names and label values like the API server', () => {
@@ -100,7 +89,9 @@ describe('the rules at construct boundaries', () => {
       expect(e.fix).toMatch(/ghcr.io\/acme\/web:1.4.2/);
     }
     expect(shipshapeError(() => new AntiAffinityDeployment(newStack(), 'web', { ...web, sidecars: [{ name: 'proxy', image: 'Envoy:1' }] })).message).toContain('sidecars[0].image');
-    expect(shipshapeError(() => new AntiAffinityDeployment(newStack(), 'web', { ...web, initContainers: [{ name: 'init', image: 'busybox' }] })).message).toContain('initContainers[0].image must be pinned');
+    expect(shipshapeError(() => new AntiAffinityDeployment(newStack(), 'web', { ...web, initContainers: [{ name: 'init', image: 'busybox' }] })).message).toContain(
+      'initContainers[0].image must be pinned',
+    );
   });
 
   it('refuses malformed images wherever images are accepted', () => {
@@ -138,7 +129,16 @@ describe('the rules at construct boundaries', () => {
     expect(e.message).toMatch(/RFC 1035/);
     expect(e.value).toBe('1web');
     // Without a Service, a digit is fine (Deployment names are DNS-1123 labels).
-    expect(() => new AntiAffinityDeployment(newStack(), 'web', { ...web, name: '1web', service: false, liveness: kplus.Probe.fromTcpSocket({ port: 8080 }), readiness: kplus.Probe.fromTcpSocket({ port: 8080 }) })).not.toThrow();
+    expect(
+      () =>
+        new AntiAffinityDeployment(newStack(), 'web', {
+          ...web,
+          name: '1web',
+          service: false,
+          liveness: kplus.Probe.fromTcpSocket({ port: 8080 }),
+          readiness: kplus.Probe.fromTcpSocket({ port: 8080 }),
+        }),
+    ).not.toThrow();
     const ports = shipshapeError(() => new AntiAffinityDeployment(newStack(), 'web', { ...web, ports: [{ port: 8080 }, { port: 80 }], service: { port: 80 } }));
     expect(ports.message).toMatch(/two ports 80/);
     // Any Service, whatever construct made it, is checked at synth.

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { OUTPUT_MARKER, writeFilesAtomically } from '../../lib';
+import { OUTPUT_MARKER, writeFilesAtomically } from '../../lib/core/writer';
 import { conformanceSuite } from '../support/conformance';
 
 /*
@@ -46,7 +46,13 @@ conformanceSuite('synth output on a bind mount', ['shell'], () => {
     expect(() => fs.renameSync(out, `${out}-previous`)).toThrow(/EBUSY/);
 
     for (const tag of ['one', 'two']) {
-      writeFilesAtomically(out, new Map([['dev/kubernetes/a.yaml', `a: ${tag}\n`], [`dev/only-${tag}.txt`, tag]]));
+      writeFilesAtomically(
+        out,
+        new Map([
+          ['dev/kubernetes/a.yaml', `a: ${tag}\n`],
+          [`dev/only-${tag}.txt`, tag],
+        ]),
+      );
       expect(sh(['mountpoint', '-q', out]).status).toBe(0);
       // What arrived is visible on the mount's source, so it went into the mounted file system.
       expect(fs.readFileSync(path.join(source, 'dev/kubernetes/a.yaml'), 'utf8')).toBe(`a: ${tag}\n`);

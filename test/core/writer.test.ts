@@ -3,7 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { App } from 'cdk8s';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { OUTPUT_MARKER, OutputFile, ShipshapeAggregateError, Stack, synth, writeFilesAtomically } from '../../lib';
+import { OutputFile, ShipshapeAggregateError, Stack, synth } from '../../lib';
+import { OUTPUT_MARKER, writeFilesAtomically } from '../../lib/core/writer';
 import { WriterIo } from '../../lib/core/writer';
 import { testEnvironment } from '../support/synth';
 
@@ -21,7 +22,12 @@ afterEach(() => {
   fs.rmSync(root, { recursive: true, force: true });
 });
 
-const files = (tag: string) => new Map([['dev/kubernetes/a.yaml', `a: ${tag}\n`], ['dev/hosts/daemon.json', `{"tag":"${tag}"}\n`], ['argocd/dev.yaml', `b: ${tag}\n`]]);
+const files = (tag: string) =>
+  new Map([
+    ['dev/kubernetes/a.yaml', `a: ${tag}\n`],
+    ['dev/hosts/daemon.json', `{"tag":"${tag}"}\n`],
+    ['argocd/dev.yaml', `b: ${tag}\n`],
+  ]);
 
 /** Every file under `dir`, relative, with its content. */
 function tree(dir: string): Record<string, string> {
@@ -62,7 +68,7 @@ function workDirectories(out: string): string[] {
 }
 
 describe('output directory', () => {
-  it('has a normal mode (0755 under umask 022), not mkdtemp\'s 0700', () => {
+  it("has a normal mode (0755 under umask 022), not mkdtemp's 0700", () => {
     const out = path.join(root, 'dist');
     writeFilesAtomically(out, files('one'));
     expect(fs.statSync(out).mode & 0o777).toBe(0o755);
@@ -106,7 +112,15 @@ describe('output directory', () => {
     const out = path.join(root, 'dist');
     writeFilesAtomically(out, files('one'));
     // A file and a directory of the same name cannot both be written.
-    expect(() => writeFilesAtomically(out, new Map([['dev', 'x'], ['dev/a.yaml', 'y']]))).toThrow();
+    expect(() =>
+      writeFilesAtomically(
+        out,
+        new Map([
+          ['dev', 'x'],
+          ['dev/a.yaml', 'y'],
+        ]),
+      ),
+    ).toThrow();
     expect(tree(out)).toEqual(expected('one'));
     expect(workDirectories(out)).toEqual([]);
   });
@@ -137,7 +151,15 @@ describe('output directory', () => {
     writeFilesAtomically(out, files('one'));
     // Killed between moving the output aside and moving the new one in.
     fs.renameSync(out, path.join(root, '.dist-staging-999999997-abc-previous'));
-    expect(() => writeFilesAtomically(out, new Map([['dev', 'x'], ['dev/a.yaml', 'y']]))).toThrow();
+    expect(() =>
+      writeFilesAtomically(
+        out,
+        new Map([
+          ['dev', 'x'],
+          ['dev/a.yaml', 'y'],
+        ]),
+      ),
+    ).toThrow();
     expect(tree(out)).toEqual(expected('one'));
     expect(fs.readdirSync(root)).toEqual(['dist']);
   });
@@ -157,7 +179,7 @@ describe('output directory', () => {
     expect(() => writeFilesAtomically(dangling, files('one'))).toThrow(/symbolic link to .*nowhere, which does not exist/);
   });
 
-  it('refuses a shared OutputFile that would land in an environment\'s directory', () => {
+  it("refuses a shared OutputFile that would land in an environment's directory", () => {
     const app = new App();
     const dev = new Stack(app, 'dev', { environment: testEnvironment({ name: 'dev' }) });
     const stage = new Stack(app, 'stage', { environment: testEnvironment({ name: 'stage' }) });

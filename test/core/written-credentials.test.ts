@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ArgoCdApplication, DockerDaemonConfig, DockerHostRegistryMirror, OutputFile, ShipshapeError, SwarmService, SwarmStack, TeamAccess, synthesizeStack } from '../../lib';
-import { hostStack, swarmEnvironment } from '../docker/helpers';
+import { ArgoCdApplication, DockerDaemonConfig, DockerHostRegistryMirror, OutputFile, ShipshapeError, SwarmService, SwarmProject, TeamAccess, synthesizeStack } from '../../lib';
+import { hostStack, swarmEnvironment } from '../support/hosts';
 import { newStack, synthStack } from '../support/synth';
-import { TOKENS } from './credential-cases';
+import { TOKENS } from './policy/credential-cases';
 
 /*
  * Credentials that reached written files without any check: exemption reasons, the Argo CD application file,
@@ -40,16 +40,19 @@ describe('exemption reasons', () => {
 
   it('refuses a password URL in a Swarm exemption reason and a token in a daemon exemption reason', () => {
     const stack = hostStack();
-    new SwarmStack(stack, 'swarm');
-    const e1 = refusal(() => new SwarmService(stack, 'web', { ...SWARM_WEB, user: 'root', exemptions: [{ rule: 'run-as-root', reason: 'needs redis://:s3cretpw@cache to bootstrap' }] }));
-    expectClean(e1, 'edge/web', 's3cretpw');
+    const project = new SwarmProject(stack, 'swarm');
+    const e1 = refusal(() => new SwarmService(project, 'web', { ...SWARM_WEB, user: 'root', exemptions: [{ rule: 'run-as-root', reason: 'needs redis://:s3cretpw@cache to bootstrap' }] }));
+    expectClean(e1, 'edge/swarm/web', 's3cretpw');
     const e2 = refusal(() => new DockerDaemonConfig(stack, 'daemon', { extra: { icc: true }, exemptions: [{ rule: 'icc', reason: `legacy links, ask ${TOKENS.github}` }] }));
     expectClean(e2, 'edge/daemon', TOKENS.github);
   });
 
   it('still takes prose about credentials', () => {
     const stack = newStack();
-    expect(() => new TeamAccess(stack, 'team', { namespace: 'team1', serviceAccounts: ['dev'], preset: 'deployer', clusterAdmin: { reason: 'DB_PASSWORD rotation job: break-glass for the 2024 incident' } })).not.toThrow();
+    expect(
+      () =>
+        new TeamAccess(stack, 'team', { namespace: 'team1', serviceAccounts: ['dev'], preset: 'deployer', clusterAdmin: { reason: 'DB_PASSWORD rotation job: break-glass for the 2024 incident' } }),
+    ).not.toThrow();
   });
 });
 
@@ -75,8 +78,8 @@ describe('ArgoCdApplication', () => {
 describe('SwarmService', () => {
   const build = (props: Record<string, unknown>) => {
     const stack = hostStack();
-    new SwarmStack(stack, 'swarm');
-    return () => new SwarmService(stack, 'web', { ...SWARM_WEB, ...props } as never);
+    const project = new SwarmProject(stack, 'swarm');
+    return () => new SwarmService(project, 'web', { ...SWARM_WEB, ...props } as never);
   };
 
   it.each([
@@ -86,25 +89,25 @@ describe('SwarmService', () => {
     ['config settings', { configs: [{ name: 'settings', content: 'spring.datasource.password=hunter2\n', target: '/etc/app/app.properties' }] }, 'hunter2', 'swarm/configs/web-settings'],
   ])('refuses a credential in the %s', (where, props, secret, file) => {
     const e = refusal(build(props));
-    expectClean(e, 'edge/web', secret);
+    expectClean(e, 'edge/swarm/web', secret);
     expect(e.message).toContain(where);
     expect(e.message).toContain(file);
   });
 
   it('refuses a token in placement constraints through DockerHostRegistryMirror', () => {
     const stack = hostStack();
-    new SwarmStack(stack, 'swarm');
-    const e = refusal(() => new DockerHostRegistryMirror(stack, 'mirror', { access: 'host-local', constraints: [`node.labels.t == ${TOKENS.github}`] }));
-    expect(e.path.startsWith('edge/mirror')).toBe(true);
+    const project = new SwarmProject(stack, 'swarm');
+    const e = refusal(() => new DockerHostRegistryMirror(project, 'mirror', { access: 'host-local', constraints: [`node.labels.t == ${TOKENS.github}`] }));
+    expect(e.path.startsWith('edge/swarm/mirror')).toBe(true);
     expect(e.message).not.toContain(TOKENS.github);
   });
 
   it('takes config files without credentials, and an exempted config key', () => {
     const result = (() => {
       const stack = hostStack();
-      new SwarmStack(stack, 'swarm');
-      new SwarmService(stack, 'web', { ...SWARM_WEB, configs: [{ name: 'settings', content: 'price: $5\nwhen: on\n', target: '/etc/app/settings.yml' }] });
-      new SwarmService(stack, 'api', {
+      const project = new SwarmProject(stack, 'swarm');
+      new SwarmService(project, 'web', { ...SWARM_WEB, configs: [{ name: 'settings', content: 'price: $5\nwhen: on\n', target: '/etc/app/settings.yml' }] });
+      new SwarmService(project, 'api', {
         ...SWARM_WEB,
         name: 'api',
         configs: [{ name: 'settings', content: 'sort.token=column_a\n', target: '/etc/app/app.properties' }],
@@ -117,8 +120,12 @@ describe('SwarmService', () => {
 
   it('keeps an exempted environment variable out of the file scan of docker-stack.yml', () => {
     const stack = hostStack();
-    new SwarmStack(stack, 'swarm');
-    new SwarmService(stack, 'web', { ...SWARM_WEB, environment: { DB_PASSWORD: 'not-a-secret' }, exemptions: [{ rule: 'secret-env-plaintext', reason: 'the value is a public demo password', variables: ['DB_PASSWORD'] }] });
+    const project = new SwarmProject(stack, 'swarm');
+    new SwarmService(project, 'web', {
+      ...SWARM_WEB,
+      environment: { DB_PASSWORD: 'not-a-secret' },
+      exemptions: [{ rule: 'secret-env-plaintext', reason: 'the value is a public demo password', variables: ['DB_PASSWORD'] }],
+    });
     expect(synthesizeStack(stack).problems).toEqual([]);
   });
 });

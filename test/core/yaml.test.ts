@@ -2,9 +2,10 @@ import * as fc from 'fast-check';
 import * as kplus from 'cdk8s-plus-27';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { AntiAffinityDeployment, Environment, YAML_OPTIONS, renderFiles, synthesizeStack } from '../../lib';
-import { isAmbiguousPlainScalar, toYaml } from '../../lib/core/yaml';
-import { SwarmService, SwarmStack } from '../../lib/swarm';
+import { AntiAffinityDeployment, Environment, synthesizeStack } from '../../lib';
+import { renderFiles } from '../../lib/core/writer';
+import { YAML_OPTIONS, isAmbiguousPlainScalar, toYaml } from '../../lib/core/yaml';
+import { SwarmService, SwarmProject } from '../../lib/swarm';
 import { newStack } from '../support/synth';
 import { YAML_SPECIAL_WORDS } from './value-cases';
 
@@ -55,7 +56,12 @@ describe('YAML every reader reads the same way', () => {
     let compared = 0;
     fc.assert(
       fc.property(fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.array(fc.string(), { maxLength: 3 })), { maxKeys: 5 }), (value) => {
-        const strings = [...Object.keys(value), ...Object.values(value).flat().filter((v): v is string => typeof v === 'string')];
+        const strings = [
+          ...Object.keys(value),
+          ...Object.values(value)
+            .flat()
+            .filter((v): v is string => typeof v === 'string'),
+        ];
         fc.pre(!strings.some(isAmbiguousPlainScalar));
         compared++;
         expect(toYaml(value)).toBe(stringify(value, YAML_OPTIONS));
@@ -96,12 +102,15 @@ describe('YAML every reader reads the same way', () => {
     // A first line of spaces would be lost in a literal block.
     expect(read11(toYaml({ v: ' \n' }))).toEqual({ v: ' \n' });
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.string(), fc.constantFrom('\u0085', '\u2028', '\u2029', '\\', '"', '\n', ' ')), { maxLength: 8 }).map((p) => p.join('')), (s) => {
-        const out = toYaml({ [s]: [s] });
-        expect(out).not.toMatch(/[\u0085\u2028\u2029]/);
-        expect(read11(out)).toEqual({ [s]: [s] });
-        expect(read12(out)).toEqual({ [s]: [s] });
-      }),
+      fc.property(
+        fc.array(fc.oneof(fc.string(), fc.constantFrom('\u0085', '\u2028', '\u2029', '\\', '"', '\n', ' ')), { maxLength: 8 }).map((p) => p.join('')),
+        (s) => {
+          const out = toYaml({ [s]: [s] });
+          expect(out).not.toMatch(/[\u0085\u2028\u2029]/);
+          expect(read11(out)).toEqual({ [s]: [s] });
+          expect(read12(out)).toEqual({ [s]: [s] });
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -118,8 +127,8 @@ describe('YAML every reader reads the same way', () => {
       env: { ENABLED: 'yes', RATIO: '1:20', WHEN: '2001-12-14t21:59:43.10-05:00', NOTHING: '~' },
       envFrom: [{ configMap: settings }],
     });
-    new SwarmStack(stack, 'swarm', { name: 'on' });
-    new SwarmService(stack, 'svc', { name: 'svc', image: 'nginx:1.27.2', environment: { DEBUG: 'on', LIMIT: '1_000' }, healthcheck: false });
+    const project = new SwarmProject(stack, 'swarm', { name: 'on' });
+    new SwarmService(project, 'svc', { name: 'svc', image: 'nginx:1.27.2', environment: { DEBUG: 'on', LIMIT: '1_000' }, healthcheck: false });
     const result = synthesizeStack(stack);
     expect(result.problems).toEqual([]);
     const files = renderFiles([result]);
@@ -135,7 +144,13 @@ describe('YAML every reader reads the same way', () => {
     expect(deployment.metadata.namespace).toBe('on');
     expect(deployment.metadata.labels['app.kubernetes.io/component']).toBe('off');
     expect(deployment.spec.template.spec.containers[0].args).toEqual(['no', '1_000', '0x1F']);
-    expect(deployment.spec.template.spec.containers[0].env).toEqual(expect.arrayContaining([{ name: 'ENABLED', value: 'yes' }, { name: 'RATIO', value: '1:20' }, { name: 'NOTHING', value: '~' }]));
+    expect(deployment.spec.template.spec.containers[0].env).toEqual(
+      expect.arrayContaining([
+        { name: 'ENABLED', value: 'yes' },
+        { name: 'RATIO', value: '1:20' },
+        { name: 'NOTHING', value: '~' },
+      ]),
+    );
     const configMap = read11(files.get('on/kubernetes/configmap-settings.yaml')!);
     expect(configMap.data).toEqual({ yes: '2001-01-01', FLAG: 'off' });
     expect(configMap.metadata.annotations['example.com/window']).toBe('12:30:00');

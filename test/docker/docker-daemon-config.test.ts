@@ -3,14 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { ShipshapeError } from '../../lib';
 import { DockerDaemonConfig, DockerDaemonConfigProps } from '../../lib/docker';
 import { DockerHostRegistryMirror } from '../../lib/registry';
-import { SwarmService, SwarmStack } from '../../lib/swarm';
-import { fileOf, hostStack, synthHost } from './helpers';
+import { SwarmService, SwarmProject } from '../../lib/swarm';
+import { fileOf, hostStack, synthHost } from '../support/hosts';
 
 function daemonJson(props: DockerDaemonConfigProps = {}, swarm = false) {
   const result = synthHost((stack) => {
     if (swarm) {
-      new SwarmStack(stack, 'swarm');
-      new SwarmService(stack, 'web', { name: 'web', image: 'nginx:1.27.2' });
+      const project = new SwarmProject(stack, 'swarm');
+      new SwarmService(project, 'web', { name: 'web', image: 'nginx:1.27.2' });
     }
     new DockerDaemonConfig(stack, 'daemon', props);
   });
@@ -78,8 +78,8 @@ describe('DockerDaemonConfig', () => {
 
   it('takes a Docker-host mirror’s endpoint by typed wiring', () => {
     const result = synthHost((stack) => {
-      new SwarmStack(stack, 'swarm');
-      const mirror = new DockerHostRegistryMirror(stack, 'mirror', { access: 'published', port: 5005, advertisedHost: '10.0.0.5' });
+      const project = new SwarmProject(stack, 'swarm');
+      const mirror = new DockerHostRegistryMirror(project, 'mirror', { access: 'published', port: 5005, advertisedHost: '10.0.0.5' });
       new DockerDaemonConfig(stack, 'daemon', { registryMirrors: [mirror] });
     });
     expect(result.problems).toEqual([]);

@@ -16,13 +16,14 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { App } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ShipshapeError, renderFiles, synthesizeStack, writeFilesAtomically } from '../../lib';
+import { ShipshapeError, synthesizeStack } from '../../lib';
+import { renderFiles, writeFilesAtomically } from '../../lib/core/writer';
 import { RegistryConfig } from '../../lib/registry';
 import { buildSwarmPlatform } from '../../stacks/swarm';
 import { run } from '../support/tools';
 import { conformanceSuite } from '../support/conformance';
-import { IsolatedDockerd, RegistryProcess, freePort, must, waitFor, workDir } from './support/engine';
-import { TEST_NOFILE, TEST_STACK, UPDATE_DELAY_SECONDS, WEB_REPLICAS, writeSwarmTestStack } from './support/swarm-test-env';
+import { IsolatedDockerd, RegistryProcess, freePort, must, waitFor, workDir } from '../support/engine';
+import { TEST_NOFILE, TEST_STACK, UPDATE_DELAY_SECONDS, WEB_REPLICAS, writeSwarmTestStack } from '../support/swarm';
 import { DockerDaemonConfig } from '../../lib/docker';
 import { Environment, Stack } from '../../lib';
 
@@ -83,7 +84,10 @@ function startClient(port: number): { stop: () => Promise<ClientStats> } {
   return {
     stop: () =>
       new Promise<ClientStats>((resolve, reject) => {
-        worker.once('message', (s) => { void worker.terminate(); resolve(s); });
+        worker.once('message', (s) => {
+          void worker.terminate();
+          resolve(s);
+        });
         worker.once('error', reject);
         worker.postMessage('stop');
       }),
@@ -151,7 +155,7 @@ conformanceSuite('real Docker engine, Swarm mode and registry', ['docker', 'dock
     for (const e of started.engines) problems.push(...(await e.stop()));
     for (const r of started.registries) await r.stop();
     fs.rmSync(work, { recursive: true, force: true });
-    if (problems.length > 0) throw new Error(`cleanup failed: ${problems.join("; ")}`);
+    if (problems.length > 0) throw new Error(`cleanup failed: ${problems.join('; ')}`);
   }, 180_000);
 
   describe.sequential('stack, daemon and registry', () => {
@@ -216,7 +220,10 @@ conformanceSuite('real Docker engine, Swarm mode and registry', ['docker', 'dock
     it('(f) docker-registry accepts every other synthesized config.yml: the reference platform and the examples', async () => {
       // distribution 2.8 contacts its proxy upstream at start; a local registry stands in for Docker Hub.
       const upstreamPort = await freePort();
-      fs.writeFileSync(path.join(work, 'stand-in.yml'), new RegistryConfig('stand-in', { httpAddress: `127.0.0.1:${upstreamPort}`, debugAddress: false, storage: { type: 'filesystem', rootDirectory: path.join(work, 'stand-in') } }).render());
+      fs.writeFileSync(
+        path.join(work, 'stand-in.yml'),
+        new RegistryConfig('stand-in', { httpAddress: `127.0.0.1:${upstreamPort}`, debugAddress: false, storage: { type: 'filesystem', rootDirectory: path.join(work, 'stand-in') } }).render(),
+      );
       const standIn = new RegistryProcess(path.join(work, 'stand-in.yml'), upstreamPort, path.join(work, 'stand-in.log'));
       started.registries.push(standIn);
       await standIn.start();
@@ -262,7 +269,11 @@ conformanceSuite('real Docker engine, Swarm mode and registry', ['docker', 'dock
 
     it('(f) the registry started from the synthesized config.yml is a pull-through cache that outlives its upstream; (g) dockerd pulls through it', async () => {
       const upstreamPort = await freePort();
-      const upstreamConfig = new RegistryConfig('upstream', { httpAddress: `127.0.0.1:${upstreamPort}`, debugAddress: false, storage: { type: 'filesystem', rootDirectory: path.join(work, 'upstream-data') } });
+      const upstreamConfig = new RegistryConfig('upstream', {
+        httpAddress: `127.0.0.1:${upstreamPort}`,
+        debugAddress: false,
+        storage: { type: 'filesystem', rootDirectory: path.join(work, 'upstream-data') },
+      });
       fs.writeFileSync(path.join(work, 'upstream.yml'), upstreamConfig.render());
       upstream = new RegistryProcess(path.join(work, 'upstream.yml'), upstreamPort, path.join(work, 'upstream.log'));
       started.registries.push(upstream);
@@ -317,9 +328,14 @@ conformanceSuite('real Docker engine, Swarm mode and registry', ['docker', 'dock
       deploy();
       await waitFor('the update to complete', 150, () => updateState(`${TEST_STACK}_web`) === 'completed');
       const stats = await client.stop();
-      console.log(`rolling update v1→v2: requests sent ${stats.sent}, failed ${stats.failed}; answers ${JSON.stringify(stats.answers)}${stats.failed ? `; errors ${JSON.stringify(stats.errors)}` : ''}`);
+      console.log(
+        `rolling update v1→v2: requests sent ${stats.sent}, failed ${stats.failed}; answers ${JSON.stringify(stats.answers)}${stats.failed ? `; errors ${JSON.stringify(stats.errors)}` : ''}`,
+      );
       expect(running(`${TEST_STACK}_web`, 'local/web:2')).toHaveLength(WEB_REPLICAS);
-      const created = serviceTasks(`${TEST_STACK}_web`).filter((t) => t.image === 'local/web:2' && t.createdAt >= before - 1000).map((t) => t.createdAt).sort((a, b) => a - b);
+      const created = serviceTasks(`${TEST_STACK}_web`)
+        .filter((t) => t.image === 'local/web:2' && t.createdAt >= before - 1000)
+        .map((t) => t.createdAt)
+        .sort((a, b) => a - b);
       expect(created).toHaveLength(WEB_REPLICAS);
       const gaps = created.slice(1).map((t, i) => (t - created[i]) / 1000);
       console.log(`rolling update v1→v2: new tasks created ${gaps.map((g) => `${g.toFixed(1)}s`).join(', ')} apart (parallelism 1, delay ${UPDATE_DELAY_SECONDS}s)`);

@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Environment } from '../../lib';
-import { EfkStack } from '../../lib/logging';
+import { EfkLogging } from '../../lib/logging';
 import { objectsOfKind, synthStack } from '../support/synth';
 import { conformanceSuite } from '../support/conformance';
 
@@ -47,7 +47,7 @@ function runScript(script: string, env: Record<string, string>): Promise<string>
 
 conformanceSuite('ElasticsearchBootstrap script under bash and curl', ['shell'], () => {
   const prod = new Environment({ name: 'prod', kubernetesVersion: '1.29', zones: ['a', 'b', 'c'], replicas: 3 });
-  const result = synthStack((s) => new EfkStack(s, 'logging', { retentionDays: 14 }), prod);
+  const result = synthStack((s) => new EfkLogging(s, 'logging', { retentionDays: 14 }), prod);
   const job = objectsOfKind(result, 'Job')[0];
   const container = job.spec.template.spec.containers[0];
 
@@ -63,7 +63,7 @@ conformanceSuite('ElasticsearchBootstrap script under bash and curl', ['shell'],
     const script: string = container.command[2];
     expect(script.split('\n')[1]).toBe('ES=http://elasticsearch.logging.svc:9200');
     const local = script.replace('ES=http://elasticsearch.logging.svc:9200', `ES=${url}`);
-    const secrets = { ELASTIC_PASSWORD: 'el@stic pw', FLUENTD_PASSWORD: 'fl"u\\ent$d`x`', KIBANA_SYSTEM_PASSWORD: "k'ib\"ana" };
+    const secrets = { ELASTIC_PASSWORD: 'el@stic pw', FLUENTD_PASSWORD: 'fl"u\\ent$d`x`', KIBANA_SYSTEM_PASSWORD: 'k\'ib"ana' };
     const stdout = await runScript(local, secrets);
     expect(stdout).toContain('PUT /_ilm/policy/logs-prod-hot-window: ok');
 

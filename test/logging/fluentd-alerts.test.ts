@@ -1,17 +1,17 @@
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { Environment, ShipshapeError } from '../../lib';
-import { EfkStack, EfkStackProps, FLUENTD_REJECTED_LINE_MESSAGES, FluentdAlerts, FluentdDaemonSet, PROMETHEUS_OPERATOR_LABELS } from '../../lib/logging';
+import { EfkLogging, EfkLoggingProps, FLUENTD_REJECTED_LINE_MESSAGES, FluentdAlerts, FluentdDaemonSet, PROMETHEUS_OPERATOR_LABELS } from '../../lib/logging';
 import { findObject, objectsOfKind, synthStack } from '../support/synth';
 
 const prod = new Environment({ name: 'prod', kubernetesVersion: '1.29', zones: ['a', 'b', 'c'], replicas: 3 });
 const ARCHIVE = { bucket: 'acme-logs', region: 'eu-west-1', retentionDays: 365 };
 const IMAGE = 'ghcr.io/acme/fluentd-efk:v1.17.1-1.0';
 
-function build(props: EfkStackProps = {}) {
-  let efk!: EfkStack;
+function build(props: EfkLoggingProps = {}) {
+  let efk!: EfkLogging;
   const result = synthStack((s) => {
-    efk = new EfkStack(s, 'logging', props);
+    efk = new EfkLogging(s, 'logging', props);
   }, prod);
   return { efk, result };
 }
@@ -44,8 +44,14 @@ describe('FluentdAlerts', () => {
     const { efk } = build({ archive: ARCHIVE, fluentd: { image: IMAGE } });
     const rules = Object.fromEntries(efk.alerts!.groups[0].rules.map((r) => [r.alert, r]));
     expect(Object.keys(rules)).toEqual([
-      'FluentdDown', 'FluentdMetricsAbsent', 'FluentdLinesRejected', 'FluentdOutputNotFlushing',
-      'FluentdBufferQueueGrowing', 'FluentdBufferNearlyFull', 'FluentdRetriesRising', 'FluentdOutputErrors',
+      'FluentdDown',
+      'FluentdMetricsAbsent',
+      'FluentdLinesRejected',
+      'FluentdOutputNotFlushing',
+      'FluentdBufferQueueGrowing',
+      'FluentdBufferNearlyFull',
+      'FluentdRetriesRising',
+      'FluentdOutputErrors',
     ]);
     expect(rules.FluentdDown.expr).toBe('up{job="fluentd-metrics"} == 0');
     expect(rules.FluentdMetricsAbsent.expr).toBe('absent(up{job="fluentd-metrics"})');
@@ -63,7 +69,7 @@ describe('FluentdAlerts', () => {
   });
 
   it('refuses a stall window no longer than a healthy archive waits for its slice, and labels without the operator', () => {
-    const attempt = (props: EfkStackProps) => {
+    const attempt = (props: EfkLoggingProps) => {
       try {
         build(props);
       } catch (e) {
@@ -81,7 +87,7 @@ describe('FluentdAlerts', () => {
     expect(attempt({ alerts: { prometheusOperator: true, prometheusLabels: { 'bad key!': 'x' } } }).message).toMatch(/label keys and values/);
   });
 
-  it('names its job after the collector\'s metrics Service', () => {
+  it("names its job after the collector's metrics Service", () => {
     const result = synthStack((s) => {
       const collector = new FluentdDaemonSet(s, 'collector', { name: 'logs', archive: { bucket: 'acme-logs', region: 'eu-west-1', credentialsSecret: false } });
       const alerts = new FluentdAlerts(s, 'alerts', { collector });

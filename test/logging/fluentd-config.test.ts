@@ -1,8 +1,21 @@
-import { Size } from 'cdk8s';
+import { Duration, Size } from 'cdk8s';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ShipshapeError } from '../../lib';
-import { FluentDirective, FluentEnv, FluentRegexp, FluentValue, FluentdConfig, FluentdConfigProps, S3_TIMEKEY_WAIT_SECONDS, S3_TIME_SLICE_SECONDS, parserForRuntime, quoteFluentString, renderFluentConf, renderFluentValue } from '../../lib/logging';
+import {
+  FluentDirective,
+  FluentEnv,
+  FluentRegexp,
+  FluentValue,
+  FluentdConfig,
+  FluentdConfigProps,
+  S3_TIMEKEY_WAIT_SECONDS,
+  S3_TIME_SLICE_SECONDS,
+  parserForRuntime,
+  quoteFluentString,
+  renderFluentConf,
+  renderFluentValue,
+} from '../../lib/logging';
 
 const ES = { host: 'elasticsearch.logging.svc', indexPrefix: 'logs-prod' };
 const S3 = { bucket: 'acme-logs', region: 'eu-west-1' };
@@ -61,7 +74,17 @@ describe('fluent.conf rendering', () => {
     expect(() => renderFluentValue('root/x', 'n', Number.NaN)).toThrow(/finite/);
     expect(() => renderFluentConf('root/x', [{ name: 'match', arg: 'a b' }])).toThrow(/argument of <match>/);
     expect(() => renderFluentConf('root/x', [{ name: 'Match' }])).toThrow(/section name/);
-    expect(() => renderFluentConf('root/x', [{ name: 'source', params: [['port', 1], ['port', 2]] }])).toThrow(/sets port twice/);
+    expect(() =>
+      renderFluentConf('root/x', [
+        {
+          name: 'source',
+          params: [
+            ['port', 1],
+            ['port', 2],
+          ],
+        },
+      ]),
+    ).toThrow(/sets port twice/);
     expect(() => renderFluentConf('root/x', [{ name: 'source', params: [['bad key', 1]] }])).toThrow(/parameter name/);
   });
 
@@ -71,12 +94,15 @@ describe('fluent.conf rendering', () => {
   });
 
   it('quotes any string so that Fluentd reads back exactly that string and never evaluates code (property)', () => {
-    fc.assert(fc.property(fc.string({ unit: 'binary' }), (s) => {
-      const rendered = renderFluentValue('t', 'v', s);
-      expect(rendered).not.toMatch(/[\n\r]/);
-      const read = rendered.startsWith('"') ? unquote(rendered) : rendered;
-      expect(read).toBe(s);
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (s) => {
+        const rendered = renderFluentValue('t', 'v', s);
+        expect(rendered).not.toMatch(/[\n\r]/);
+        const read = rendered.startsWith('"') ? unquote(rendered) : rendered;
+        expect(read).toBe(s);
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 
@@ -123,52 +149,67 @@ describe('FluentdConfig', () => {
   });
 
   it('tails container logs into @CONCAT with the CRI parser, a pos file on the state hostPath and rotation settings', () => {
-    expect(section(prod, '<source>', '@type tail')).toBe([
-      '<source>',
-      '  @type tail',
-      '  @id in_tail_container_logs',
-      '  @label @CONCAT',
-      '  path /var/log/containers/*.log',
-      '  pos_file /var/lib/fluentd/pos/containers.log.pos',
-      '  pos_file_compaction_interval 1h',
-      '  tag kubernetes.*',
-      '  read_from_head true',
-      '  follow_inodes true',
-      '  rotate_wait 5s',
-      '  refresh_interval 10s',
-      '  <parse>',
-      '    @type cri',
-      '    merge_cri_fields true',
-      '    time_key time',
-      '    time_type mixed',
-      '    time_format %Y-%m-%dT%H:%M:%S.%N%z',
-      '    time_format_fallbacks ["%iso8601"]',
-      '    keep_time_key false',
-      '  </parse>',
-      '</source>',
-    ].join('\n'));
+    expect(section(prod, '<source>', '@type tail')).toBe(
+      [
+        '<source>',
+        '  @type tail',
+        '  @id in_tail_container_logs',
+        '  @label @CONCAT',
+        '  path /var/log/containers/*.log',
+        '  pos_file /var/lib/fluentd/pos/containers.log.pos',
+        '  pos_file_compaction_interval 1h',
+        '  tag kubernetes.*',
+        '  read_from_head true',
+        '  follow_inodes true',
+        '  rotate_wait 5s',
+        '  refresh_interval 10s',
+        '  <parse>',
+        '    @type cri',
+        '    merge_cri_fields true',
+        '    time_key time',
+        '    time_type mixed',
+        '    time_format %Y-%m-%dT%H:%M:%S.%N%z',
+        '    time_format_fallbacks ["%iso8601"]',
+        '    keep_time_key false',
+        '  </parse>',
+        '</source>',
+      ].join('\n'),
+    );
   });
 
-  it('reads each line\'s own time for both runtimes, also when the runtime drops trailing zeros (…00Z)', () => {
+  it("reads each line's own time for both runtimes, also when the runtime drops trailing zeros (…00Z)", () => {
     for (const c of [config, docker]) {
       const parse = child(byId(c, 'in_tail_container_logs').d, 'parse');
-      expect(params(parse)).toMatchObject({ '@type': c === docker ? 'json' : 'cri', time_key: 'time', time_type: 'mixed', time_format: '%Y-%m-%dT%H:%M:%S.%N%z', time_format_fallbacks: ['%iso8601'], keep_time_key: false });
+      expect(params(parse)).toMatchObject({
+        '@type': c === docker ? 'json' : 'cri',
+        time_key: 'time',
+        time_type: 'mixed',
+        time_format: '%Y-%m-%dT%H:%M:%S.%N%z',
+        time_format_fallbacks: ['%iso8601'],
+        keep_time_key: false,
+      });
     }
   });
 
-  it('joins split lines per container and stream, keeps stream and the first piece\'s time, and delivers a line that never completes', () => {
+  it("joins split lines per container and stream, keeps stream and the first piece's time, and delivers a line that never completes", () => {
     const cri = byId(config, 'filter_concat');
     expect(labelOf(cri)).toBe('@CONCAT');
     expect(params(cri.d)).toMatchObject({
-      key: 'message', use_partial_cri_logtag: true, partial_cri_logtag_key: 'logtag',
+      key: 'message',
+      use_partial_cri_logtag: true,
+      partial_cri_logtag_key: 'logtag',
       // concat 2.5 deletes the field named here from every joined record: pointing it at logtag keeps stream.
       partial_cri_stream_key: 'logtag',
-      stream_identity_key: 'stream', separator: '', use_first_timestamp: true, flush_interval: '60s', timeout_label: '@NORMALIZE',
+      stream_identity_key: 'stream',
+      separator: '',
+      use_first_timestamp: true,
+      flush_interval: '60s',
+      timeout_label: '@NORMALIZE',
     });
     const json = byId(docker, 'filter_concat').d;
     expect(params(json)).toMatchObject({ key: 'log', multiline_end_regexp: '/\\n$/', stream_identity_key: 'stream', timeout_label: '@NORMALIZE', use_first_timestamp: true });
     expect(params(json)).not.toHaveProperty('partial_cri_stream_key');
-    const custom = new FluentdConfig('t', { runtime: 'containerd', tail: { partialLineTimeoutSeconds: 5 }, elasticsearch: ES });
+    const custom = new FluentdConfig('t', { runtime: 'containerd', tail: { partialLineTimeout: Duration.seconds(5) }, elasticsearch: ES });
     expect(param(byId(custom, 'filter_concat').d, 'flush_interval')).toBe('5s');
     // What @CONCAT emits goes on to @NORMALIZE too.
     expect(params(byId(config, 'out_relabel_normalize').d)).toEqual({ '@type': 'relabel', '@id': 'out_relabel_normalize', '@label': '@NORMALIZE' });
@@ -190,26 +231,50 @@ describe('FluentdConfig', () => {
     expect(param(byId(docker, 'filter_json_message').d, 'key_name')).toBe('log');
   });
 
-  it('takes the application\'s time only when it is ISO-8601 or epoch seconds, and otherwise keeps the line\'s', () => {
+  it("takes the application's time only when it is ISO-8601 or epoch seconds, and otherwise keeps the line's", () => {
     const appTime = byId(config, 'filter_app_time');
-    const names = walk(config.directives).filter(({ d }) => d.name === 'filter').map(({ d }) => param(d, '@id'));
+    const names = walk(config.directives)
+      .filter(({ d }) => d.name === 'filter')
+      .map(({ d }) => param(d, '@id'));
     expect(names.indexOf('filter_app_time')).toBe(names.indexOf('filter_json_message') + 1);
     expect(params(appTime.d)).toMatchObject({ key_name: 'time', reserve_data: true, reserve_time: false, remove_key_name_field: true, emit_invalid_record_to_error: false });
     const parse = child(appTime.d, 'parse');
-    expect(params(parse)).toMatchObject({ '@type': 'regexp', time_key: 'time', time_type: 'mixed', time_format: '%iso8601', time_format_fallbacks: ['float'], keep_time_key: false, estimate_current_event: false });
+    expect(params(parse)).toMatchObject({
+      '@type': 'regexp',
+      time_key: 'time',
+      time_type: 'mixed',
+      time_format: '%iso8601',
+      time_format_fallbacks: ['float'],
+      keep_time_key: false,
+      estimate_current_event: false,
+    });
     // The same expression in JavaScript: what matches is parsed, everything else keeps the line's time.
     const expression = new RegExp((param(parse, 'expression') as FluentRegexp).source);
     for (const v of ['2024-01-01T00:00:03Z', '2024-01-01T00:00:03.123456789Z', '2024-02-29t23:59:60.5+02:00', '2024-12-31T23:59:59-0530', '2024-01-01T00:00:03', '1704067203', '1704067203.25']) {
       expect(expression.exec(v)?.groups?.time, v).toBe(v);
     }
     // Epoch milliseconds, Python's asctime, words, impossible dates and hours: not a time Ruby's Time.iso8601 or a float reads right.
-    for (const v of ['1704067203000', '2024-01-01 00:00:03,123', 'yesterday', '2024-13-01T00:00:00Z', '2024-01-32T00:00:00Z', '2024-01-01T24:00:00Z', '2024-01-01T00:60:00Z', '2024', '0', '', ' 1704067203']) {
+    for (const v of [
+      '1704067203000',
+      '2024-01-01 00:00:03,123',
+      'yesterday',
+      '2024-13-01T00:00:00Z',
+      '2024-01-32T00:00:00Z',
+      '2024-01-01T24:00:00Z',
+      '2024-01-01T00:60:00Z',
+      '2024',
+      '0',
+      '',
+      ' 1704067203',
+    ]) {
       expect(expression.test(v), v).toBe(false);
     }
   });
 
   it('adds Kubernetes metadata, de-dots field names and counts records after parsing', () => {
-    const order = walk(config.directives).filter(({ d }) => d.name === 'filter').map(({ d }) => param(d, '@type'));
+    const order = walk(config.directives)
+      .filter(({ d }) => d.name === 'filter')
+      .map(({ d }) => param(d, '@type'));
     expect(order).toEqual(['concat', 'parser', 'parser', 'kubernetes_metadata', 'dedot', 'prometheus', 'elasticsearch_genid']);
     expect(params(byId(config, 'filter_dedot').d)).toMatchObject({ de_dot: true, de_dot_separator: '_', de_dot_nested: true });
     expect(section(prod, '<filter kubernetes.**>', 'fluentd_input_status_num_records_total')).toContain('hostname "${hostname}"');
@@ -248,12 +313,20 @@ describe('FluentdConfig', () => {
   it('ships to Elasticsearch without asking its version at start-up, with ids that make a retried bulk create nothing twice', () => {
     const es = byId(config, 'out_elasticsearch').d;
     expect(params(es)).toMatchObject({
-      host: 'elasticsearch.logging.svc', port: 9200, scheme: 'http',
-      user: 'ENV[FLUENT_ELASTICSEARCH_USER]', password: 'ENV[FLUENT_ELASTICSEARCH_PASSWORD]',
-      logstash_format: true, logstash_prefix: 'logs-prod', logstash_dateformat: '%Y.%m.%d',
-      verify_es_version_at_startup: false, default_elasticsearch_version: 8,
-      id_key: '_hash', write_operation: 'create',
-      reload_connections: false, request_timeout: '30s',
+      host: 'elasticsearch.logging.svc',
+      port: 9200,
+      scheme: 'http',
+      user: 'ENV[FLUENT_ELASTICSEARCH_USER]',
+      password: 'ENV[FLUENT_ELASTICSEARCH_PASSWORD]',
+      logstash_format: true,
+      logstash_prefix: 'logs-prod',
+      logstash_dateformat: '%Y.%m.%d',
+      verify_es_version_at_startup: false,
+      default_elasticsearch_version: 8,
+      id_key: '_hash',
+      write_operation: 'create',
+      reload_connections: false,
+      request_timeout: '30s',
     });
     // Removing the id from the record hides it from the plugin's bulk error handler, which then drops refused items.
     expect(params(es)).not.toHaveProperty('remove_keys');
@@ -264,9 +337,19 @@ describe('FluentdConfig', () => {
     const esBuffer = child(byId(config, 'out_elasticsearch').d, 'buffer');
     expect(esBuffer.arg).toBeUndefined();
     expect(params(esBuffer)).toEqual({
-      '@type': 'file', path: '/var/lib/fluentd/buffer/elasticsearch', flush_mode: 'interval', flush_interval: '5s', flush_at_shutdown: true,
-      flush_thread_count: 2, chunk_limit_size: '8m', total_limit_size: '512m', overflow_action: 'drop_oldest_chunk',
-      retry_type: 'exponential_backoff', retry_wait: '1s', retry_max_interval: '30s', retry_forever: true,
+      '@type': 'file',
+      path: '/var/lib/fluentd/buffer/elasticsearch',
+      flush_mode: 'interval',
+      flush_interval: '5s',
+      flush_at_shutdown: true,
+      flush_thread_count: 2,
+      chunk_limit_size: '8m',
+      total_limit_size: '512m',
+      overflow_action: 'drop_oldest_chunk',
+      retry_type: 'exponential_backoff',
+      retry_wait: '1s',
+      retry_max_interval: '30s',
+      retry_forever: true,
     });
     const s3Buffer = child(byId(config, 'out_s3').d, 'buffer');
     expect(params(s3Buffer)).toMatchObject({ '@type': 'file', path: '/var/lib/fluentd/buffer/s3', flush_mode: 'lazy', flush_at_shutdown: true, overflow_action: 'block' });
@@ -292,17 +375,22 @@ describe('FluentdConfig', () => {
     expect(config.s3LossBoundSeconds).toBe(360);
     expect(params(child(s3, 'inject'))).toEqual({ time_key: '@timestamp', time_type: 'string', time_format: '%Y-%m-%dT%H:%M:%S.%NZ', utc: true });
     // The slice format names a slice exactly.
-    const hourly = new FluentdConfig('t', { runtime: 'containerd', s3: { ...S3, timeSliceSeconds: 3600 } });
+    const hourly = new FluentdConfig('t', { runtime: 'containerd', s3: { ...S3, timeSlice: Duration.hours(1) } });
     expect(param(byId(hourly, 'out_s3').d, 'time_slice_format')).toBe('%Y%m%d%H');
     expect(hourly.s3LossBoundSeconds).toBe(3660);
-    const daily = new FluentdConfig('t', { runtime: 'containerd', s3: { ...S3, timeSliceSeconds: 86400 } });
+    const daily = new FluentdConfig('t', { runtime: 'containerd', s3: { ...S3, timeSlice: Duration.days(1) } });
     expect(param(byId(daily, 'out_s3').d, 'time_slice_format')).toBe('%Y%m%d');
   });
 
   it('lists the plugin gems the configuration needs', () => {
     expect(config.plugins).toEqual([
-      'fluent-plugin-concat', 'fluent-plugin-dedot_filter', 'fluent-plugin-elasticsearch', 'fluent-plugin-kubernetes_metadata_filter',
-      'fluent-plugin-parser-cri', 'fluent-plugin-prometheus', 'fluent-plugin-s3',
+      'fluent-plugin-concat',
+      'fluent-plugin-dedot_filter',
+      'fluent-plugin-elasticsearch',
+      'fluent-plugin-kubernetes_metadata_filter',
+      'fluent-plugin-parser-cri',
+      'fluent-plugin-prometheus',
+      'fluent-plugin-s3',
     ]);
   });
 
@@ -317,11 +405,29 @@ describe('FluentdConfig', () => {
     ['json on containerd', { runtime: 'containerd', tail: { parser: 'json' }, elasticsearch: ES }, /"\[warn\]: pattern not matched: <line>" for every line/],
     ['cri on Docker', { runtime: 'docker', tail: { parser: 'cri' }, elasticsearch: ES }, /"\[warn\]: invalid line found"/],
     ['s3 without a bucket', { runtime: 'containerd', s3: { bucket: '', region: 'eu-west-1' } }, /s3\.bucket/],
-    ['a time slice that does not divide a day', { runtime: 'containerd', s3: { ...S3, timeSliceSeconds: 420 } }, /timeSliceSeconds/],
-    ['a time slice of seconds', { runtime: 'containerd', s3: { ...S3, timeSliceSeconds: 90 } }, /whole minutes/],
+    ['a time slice that does not divide a day', { runtime: 'containerd', s3: { ...S3, timeSlice: Duration.minutes(7) } }, /s3\.timeSlice must be whole minutes that divide a day/],
+    ['a time slice of seconds', { runtime: 'containerd', s3: { ...S3, timeSlice: Duration.seconds(90) } }, /whole minutes/],
     ['Elasticsearch blocking next to an archive', { runtime: 'containerd', s3: S3, elasticsearch: { ...ES, buffer: { overflowAction: 'block' } } }, /stops the archive/],
-    ['a partial-line timeout of 0', { runtime: 'containerd', tail: { partialLineTimeoutSeconds: 0 }, elasticsearch: ES }, /partialLineTimeoutSeconds/],
-    ['memory buffers above the memory limit', { runtime: 'containerd', memoryLimit: Size.mebibytes(512), elasticsearch: { ...ES, buffer: { type: 'memory', totalLimitSize: Size.mebibytes(512) } } }, /OOM-killed/],
+    [
+      'a partial-line timeout of 0',
+      { runtime: 'containerd', tail: { partialLineTimeout: Duration.seconds(0) }, elasticsearch: ES },
+      /tail\.partialLineTimeout must be a Duration of whole seconds from 1 to 3600 s/,
+    ],
+    [
+      'a retry timeout that is not whole hours',
+      { runtime: 'containerd', elasticsearch: { ...ES, buffer: { retryTimeout: Duration.minutes(90) } } },
+      /elasticsearch\.buffer\.retryTimeout must be whole hours/,
+    ],
+    [
+      'a flush interval given as a number',
+      { runtime: 'containerd', elasticsearch: { ...ES, buffer: { flushInterval: 5 as unknown as Duration } } },
+      /flushInterval must be a Duration.*not the number 5/,
+    ],
+    [
+      'memory buffers above the memory limit',
+      { runtime: 'containerd', memoryLimit: Size.mebibytes(512), elasticsearch: { ...ES, buffer: { type: 'memory', totalLimitSize: Size.mebibytes(512) } } },
+      /OOM-killed/,
+    ],
     ['a chunk larger than the buffer', { runtime: 'containerd', elasticsearch: { ...ES, buffer: { chunkLimitSize: Size.mebibytes(64), totalLimitSize: Size.mebibytes(32) } } }, /chunkLimitSize/],
     ['an unknown overflow action', { runtime: 'containerd', elasticsearch: { ...ES, buffer: { overflowAction: 'explode' as never } } }, /overflowAction/],
     ['a relative pos directory', { runtime: 'containerd', stateDirectory: 'var/lib', elasticsearch: ES }, /stateDirectory/],
@@ -339,7 +445,11 @@ describe('FluentdConfig', () => {
   });
 
   it('accepts memory buffers that fit in the memory limit', () => {
-    const text = new FluentdConfig('t', { runtime: 'containerd', memoryLimit: Size.mebibytes(512), elasticsearch: { ...ES, buffer: { type: 'memory', totalLimitSize: Size.mebibytes(256) } } }).render();
+    const text = new FluentdConfig('t', {
+      runtime: 'containerd',
+      memoryLimit: Size.mebibytes(512),
+      elasticsearch: { ...ES, buffer: { type: 'memory', totalLimitSize: Size.mebibytes(256) } },
+    }).render();
     expect(text).toContain('      @type memory\n      flush_mode interval');
     expect(text).toContain('flush_at_shutdown true');
   });
@@ -348,48 +458,81 @@ describe('FluentdConfig', () => {
     // Mostly valid values with a tail of invalid ones, so both outcomes occur often.
     const mostly = <T, U>(valid: fc.Arbitrary<T>, invalid: fc.Arbitrary<U>) => fc.oneof({ arbitrary: valid, weight: 9 }, { arbitrary: invalid, weight: 1 });
     const optional = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined, freq: 3 });
+    const asDuration = (n: number) => (n < 0 ? (n as unknown as Duration) : Duration.seconds(n));
     const size = optional(mostly(fc.integer({ min: 1, max: 256 }), fc.integer({ min: 0, max: 4096 })).map((n) => Size.mebibytes(n)));
-    const buffer = optional(fc.record({
-      type: mostly(fc.constantFrom('file', 'memory'), fc.constant('disk')),
-      chunkLimitSize: size,
-      totalLimitSize: size,
-      flushIntervalSeconds: optional(mostly(fc.integer({ min: 1, max: 100 }), fc.integer({ min: -1, max: 0 }))),
-      flushThreadCount: optional(mostly(fc.integer({ min: 1, max: 8 }), fc.integer({ min: -1, max: 100 }))),
-      overflowAction: mostly(fc.constantFrom('block', 'drop_oldest_chunk', 'throw_exception'), fc.constant('panic')),
-    }, { requiredKeys: [] }));
-    const props = fc.record({
-      runtime: fc.constantFrom('containerd', 'cri-o', 'docker'),
-      tail: fc.record({ parser: mostly(fc.constant(undefined), fc.constantFrom('cri', 'json', 'none')), rotateWaitSeconds: optional(mostly(fc.integer({ min: 0, max: 60 }), fc.integer({ min: -5, max: 5000 }))) }, { requiredKeys: [] }),
-      elasticsearch: optional(fc.record({ host: mostly(fc.constant('es.logging.svc'), fc.constantFrom('Bad Host', '')), indexPrefix: mostly(fc.constant('logs-dev'), fc.constantFrom('Logs', '')), port: optional(mostly(fc.integer({ min: 1, max: 65535 }), fc.integer({ min: -1, max: 70000 }))), buffer })),
-      s3: optional(fc.record({ bucket: mostly(fc.constant('acme-logs'), fc.constantFrom('', 'UPPER')), region: mostly(fc.constant('eu-west-1'), fc.constant('mars')), path: mostly(fc.constantFrom(undefined, 'logs/%Y/'), fc.constantFrom('/abs', 'a b')), buffer })),
-      memoryLimit: optional(mostly(fc.integer({ min: 512, max: 4096 }), fc.integer({ min: 0, max: 511 })).map((n) => Size.mebibytes(n))),
-      monitorPort: optional(mostly(fc.integer({ min: 1024, max: 65535 }), fc.integer({ min: 0, max: 70000 }))),
-    }, { requiredKeys: ['runtime'] });
+    const buffer = optional(
+      fc.record(
+        {
+          type: mostly(fc.constantFrom('file', 'memory'), fc.constant('disk')),
+          chunkLimitSize: size,
+          totalLimitSize: size,
+          // cdk8s refuses a negative Duration itself; a negative number stands for a value that is no Duration at all.
+          flushInterval: optional(mostly(fc.integer({ min: 1, max: 100 }), fc.integer({ min: -1, max: 0 })).map(asDuration)),
+          flushThreadCount: optional(mostly(fc.integer({ min: 1, max: 8 }), fc.integer({ min: -1, max: 100 }))),
+          overflowAction: mostly(fc.constantFrom('block', 'drop_oldest_chunk', 'throw_exception'), fc.constant('panic')),
+        },
+        { requiredKeys: [] },
+      ),
+    );
+    const props = fc.record(
+      {
+        runtime: fc.constantFrom('containerd', 'cri-o', 'docker'),
+        tail: fc.record(
+          {
+            parser: mostly(fc.constant(undefined), fc.constantFrom('cri', 'json', 'none')),
+            rotateWait: optional(mostly(fc.integer({ min: 0, max: 60 }), fc.integer({ min: -5, max: 5000 })).map(asDuration)),
+          },
+          { requiredKeys: [] },
+        ),
+        elasticsearch: optional(
+          fc.record({
+            host: mostly(fc.constant('es.logging.svc'), fc.constantFrom('Bad Host', '')),
+            indexPrefix: mostly(fc.constant('logs-dev'), fc.constantFrom('Logs', '')),
+            port: optional(mostly(fc.integer({ min: 1, max: 65535 }), fc.integer({ min: -1, max: 70000 }))),
+            buffer,
+          }),
+        ),
+        s3: optional(
+          fc.record({
+            bucket: mostly(fc.constant('acme-logs'), fc.constantFrom('', 'UPPER')),
+            region: mostly(fc.constant('eu-west-1'), fc.constant('mars')),
+            path: mostly(fc.constantFrom(undefined, 'logs/%Y/'), fc.constantFrom('/abs', 'a b')),
+            buffer,
+          }),
+        ),
+        memoryLimit: optional(mostly(fc.integer({ min: 512, max: 4096 }), fc.integer({ min: 0, max: 511 })).map((n) => Size.mebibytes(n))),
+        monitorPort: optional(mostly(fc.integer({ min: 1024, max: 65535 }), fc.integer({ min: 0, max: 70000 }))),
+      },
+      { requiredKeys: ['runtime'] },
+    );
     let built = 0;
     let rejected = 0;
-    fc.assert(fc.property(props, (p) => {
-      let text: string;
-      try {
-        text = new FluentdConfig('env/logging/fluentd', p as unknown as FluentdConfigProps).render();
-      } catch (e) {
-        expect(e).toBeInstanceOf(ShipshapeError);
-        expect((e as ShipshapeError).path).toBe('env/logging/fluentd');
-        rejected++;
-        return;
-      }
-      built++;
-      expect(text).toMatch(/<match kubernetes\.\*\*>/);
-      expect(text).toContain(`@type ${p.runtime === 'docker' ? 'json' : 'cri'}\n`);
-      // Every output in a label of its own, every buffer flushed at shutdown.
-      const outputs = [p.elasticsearch && '<label @ELASTICSEARCH>', p.s3 && '<label @S3>'].filter(Boolean) as string[];
-      for (const label of outputs) expect(text).toContain(label);
-      expect(text.match(/flush_at_shutdown true/g)).toHaveLength(outputs.length);
-      expect(text).not.toContain('flush_at_shutdown false');
-      // Balanced sections.
-      const opens = (text.match(/^\s*<[a-z_]+[ >]/gm) ?? []).length;
-      const closes = (text.match(/^\s*<\/[a-z_]+>/gm) ?? []).length;
-      expect(opens).toBe(closes);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(props, (p) => {
+        let text: string;
+        try {
+          text = new FluentdConfig('env/logging/fluentd', p as unknown as FluentdConfigProps).render();
+        } catch (e) {
+          expect(e).toBeInstanceOf(ShipshapeError);
+          expect((e as ShipshapeError).path).toBe('env/logging/fluentd');
+          rejected++;
+          return;
+        }
+        built++;
+        expect(text).toMatch(/<match kubernetes\.\*\*>/);
+        expect(text).toContain(`@type ${p.runtime === 'docker' ? 'json' : 'cri'}\n`);
+        // Every output in a label of its own, every buffer flushed at shutdown.
+        const outputs = [p.elasticsearch && '<label @ELASTICSEARCH>', p.s3 && '<label @S3>'].filter(Boolean) as string[];
+        for (const label of outputs) expect(text).toContain(label);
+        expect(text.match(/flush_at_shutdown true/g)).toHaveLength(outputs.length);
+        expect(text).not.toContain('flush_at_shutdown false');
+        // Balanced sections.
+        const opens = (text.match(/^\s*<[a-z_]+[ >]/gm) ?? []).length;
+        const closes = (text.match(/^\s*<\/[a-z_]+>/gm) ?? []).length;
+        expect(opens).toBe(closes);
+      }),
+      { numRuns: 300 },
+    );
     // Both branches must be exercised, or the property proves nothing.
     expect(built).toBeGreaterThan(10);
     expect(rejected).toBeGreaterThan(10);

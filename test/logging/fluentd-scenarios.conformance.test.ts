@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import { App } from 'cdk8s';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { Manifest, synthesizeStack } from '../../lib';
-import { DAEMONSET_EVICTION_ANNOTATION, EfkStack, FLUENTD_SHUTDOWN_FLUSH_SECONDS } from '../../lib/logging';
+import { DAEMONSET_EVICTION_ANNOTATION, EfkLogging, FLUENTD_SHUTDOWN_FLUSH_SECONDS } from '../../lib/logging';
 import { environmentNamed } from '../../stacks/environments';
 import { buildPlatform } from '../../stacks/platform';
 import { conformanceSuite } from '../support/conformance';
@@ -47,7 +47,7 @@ function prodCollector(): Collector {
 /** The same EFK stack on nodes running Docker (json-file logs), with the archive. */
 function dockerCollector(): Collector {
   const stack = newStack(testEnvironment({ name: 'docker-rt', containerRuntime: 'docker' }));
-  new EfkStack(stack, 'logging', { fluentd: { image: 'registry.example.com/fluentd-efk:v1.17.1-1.0' }, archive: { bucket: 'docker-rt-logs-archive', region: 'eu-west-1', retentionDays: 30 } });
+  new EfkLogging(stack, 'logging', { fluentd: { image: 'registry.example.com/fluentd-efk:v1.17.1-1.0' }, archive: { bucket: 'docker-rt-logs-archive', region: 'eu-west-1', retentionDays: 30 } });
   const result = synthesizeStack(stack);
   expect(result.problems).toEqual([]);
   return collectorOf(result.objects.map((o) => o.manifest));
@@ -151,7 +151,11 @@ class Writer {
   public readonly expected: Expected[] = [];
   private clock: number;
 
-  constructor(public readonly log: ContainerLogFile, public readonly pod: StandInPod, start: number) {
+  constructor(
+    public readonly log: ContainerLogFile,
+    public readonly pod: StandInPod,
+    start: number,
+  ) {
     this.clock = start;
   }
 
@@ -195,9 +199,7 @@ class Writer {
   /** One piece of a line: CRI `P`/`F`, Docker json-file without/with the newline. */
   public piece(stream: Stream, text: string, last: boolean, time: number): void {
     const stamp = rfc3339Nano(new Date(time), 1 + Math.floor(Math.random() * 999_998));
-    this.log.writeRaw(this.log.format === 'cri'
-      ? `${stamp} ${stream} ${last ? 'F' : 'P'} ${text}\n`
-      : `${JSON.stringify({ log: last ? `${text}\n` : text, stream, time: stamp })}\n`);
+    this.log.writeRaw(this.log.format === 'cri' ? `${stamp} ${stream} ${last ? 'F' : 'P'} ${text}\n` : `${JSON.stringify({ log: last ? `${text}\n` : text, stream, time: stamp })}\n`);
   }
 
   public expect(e: Omit<Expected, 'pod' | 'container'>): void {
@@ -374,7 +376,13 @@ function complaints(fluentd: FluentdProcess): string[] {
   const counts = new Map<string, number>();
   for (const l of [...fluentd.lines('warn'), ...fluentd.lines('error')]) {
     if (/\.rb:\d+:in /.test(l)) continue;
-    const kind = `${/\[(warn|error)\]/.exec(l)?.[1]} ${/\[(\w+)\] /.exec(l.replace(/^.*?\]: (#\d+ )?/, ''))?.[1] ?? ''} ${/error_class=(\S+)/.exec(l)?.[1] ?? l.replace(/^.*?\]: (#\d+ )?(\[\w+\] )?/, '').replace(/chunk_id="?[0-9a-f]+"?/, '').slice(0, 60)}`;
+    const kind = `${/\[(warn|error)\]/.exec(l)?.[1]} ${/\[(\w+)\] /.exec(l.replace(/^.*?\]: (#\d+ )?/, ''))?.[1] ?? ''} ${
+      /error_class=(\S+)/.exec(l)?.[1] ??
+      l
+        .replace(/^.*?\]: (#\d+ )?(\[\w+\] )?/, '')
+        .replace(/chunk_id="?[0-9a-f]+"?/, '')
+        .slice(0, 60)
+    }`;
     counts.set(kind, (counts.get(kind) ?? 0) + 1);
   }
   return [...counts].map(([k, n]) => `${n}× ${k.trim()}`);
@@ -408,7 +416,11 @@ function loseS3PutAnswers(s3: S3StandIn, times: number): { readonly lost: number
     const answer = handle(req);
     if (state.lost < times && req.method === 'PUT' && req.path.split('/').length > 2 && answer.status === 200) {
       state.lost += 1;
-      return { status: 500, headers: { 'content-type': 'application/xml' }, body: '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code><Message>answer lost after storing</Message><RequestId>stand-in</RequestId></Error>' };
+      return {
+        status: 500,
+        headers: { 'content-type': 'application/xml' },
+        body: '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code><Message>answer lost after storing</Message><RequestId>stand-in</RequestId></Error>',
+      };
     }
     return answer;
   };
@@ -497,16 +509,42 @@ conformanceSuite('fluentd scenarios: the synthesized collector under outage, thr
       const expected = [...w.expected, ...v.expected, ...w2.expected];
       const ids = new Set(expected.map((e) => e.id));
 
-      await until(`all ${expected.length} lines in Elasticsearch`, 60, () => arrived(ids, r.es.documents().map((d) => d.source)) === ids.size, () => `${arrived(ids, r.es.documents().map((d) => d.source))} of ${ids.size}; ${r.es.documents().map((d) => identify(d.source)).join(', ')}`);
+      await until(
+        `all ${expected.length} lines in Elasticsearch`,
+        60,
+        () =>
+          arrived(
+            ids,
+            r.es.documents().map((d) => d.source),
+          ) === ids.size,
+        () =>
+          `${arrived(
+            ids,
+            r.es.documents().map((d) => d.source),
+          )} of ${ids.size}; ${r.es
+            .documents()
+            .map((d) => identify(d.source))
+            .join(', ')}`,
+      );
       await fluentd.flush();
-      await until(`all ${expected.length} lines in S3`, 60, () => arrived(ids, r.s3.records().map((x) => x.record)) === ids.size);
+      await until(
+        `all ${expected.length} lines in S3`,
+        60,
+        () =>
+          arrived(
+            ids,
+            r.s3.records().map((x) => x.record),
+          ) === ids.size,
+      );
       await drained(fluentd);
       expectElasticsearch(r.es, expected, r.settings);
       expectArchive(r.s3, expected, r.settings);
       expect(r.s3.overwrites()).toBe(0);
       expect({ es: r.es.unhandled(), s3: r.s3.unhandled() }).toEqual({ es: [], s3: [] });
       const stopSeconds = await stopClean(fluentd, collector.daemonSet.spec.template.spec.terminationGracePeriodSeconds);
-      measurements.push(`a (${runtime}): ${expected.length} lines (JSON with string/numeric/invalid/missing time, split pairs interleaved, empty lines), each once in Elasticsearch and S3; ${r.es.bulkRequests().length} bulk requests, ${r.s3.puts().length} objects; SIGTERM stop ${stopSeconds.toFixed(1)} s`);
+      measurements.push(
+        `a (${runtime}): ${expected.length} lines (JSON with string/numeric/invalid/missing time, split pairs interleaved, empty lines), each once in Elasticsearch and S3; ${r.es.bulkRequests().length} bulk requests, ${r.s3.puts().length} objects; SIGTERM stop ${stopSeconds.toFixed(1)} s`,
+      );
     });
   }
 
@@ -545,7 +583,15 @@ conformanceSuite('fluentd scenarios: the synthesized collector under outage, thr
     const ids = new Set(expected.map((e) => e.id));
     await until('the Elasticsearch output to fail and retry', 30, async () => (await outputState(fluentd, 'out_elasticsearch')).retries > 0);
     await fluentd.flush();
-    await until('every line in S3 while Elasticsearch is down', 30, () => arrived(ids, r.s3.records().map((x) => x.record)) === ids.size);
+    await until(
+      'every line in S3 while Elasticsearch is down',
+      30,
+      () =>
+        arrived(
+          ids,
+          r.s3.records().map((x) => x.record),
+        ) === ids.size,
+    );
     const archivedDuringOutage = (Date.now() - downAt) / 1000;
     while (Date.now() - downAt < 30_000) {
       await probe();
@@ -557,7 +603,15 @@ conformanceSuite('fluentd scenarios: the synthesized collector under outage, thr
     const retriesDuringOutage = (await outputState(fluentd, 'out_elasticsearch')).retries;
     await r.es.up();
     const upAt = Date.now();
-    await until('every line in Elasticsearch after it is back', 75, () => arrived(ids, r.es.documents().map((d) => d.source)) === ids.size);
+    await until(
+      'every line in Elasticsearch after it is back',
+      75,
+      () =>
+        arrived(
+          ids,
+          r.es.documents().map((d) => d.source),
+        ) === ids.size,
+    );
     const catchUp = (Date.now() - upAt) / 1000;
     await fluentd.flush();
     await drained(fluentd);
@@ -566,7 +620,9 @@ conformanceSuite('fluentd scenarios: the synthesized collector under outage, thr
     expect(r.s3.overwrites()).toBe(0);
     expect(workerStarts(fluentd)).toEqual({ starts: 1, deaths: [] });
     const stopSeconds = await stopClean(fluentd, prod.daemonSet.spec.template.spec.terminationGracePeriodSeconds);
-    measurements.push(`b: Elasticsearch down ${((upAt - downAt) / 1000).toFixed(0)} s from start; worker ready after ${readySeconds.toFixed(1)} s and never restarted; probes ${probes.join('; ')}; S3 had all ${ids.size} lines ${archivedDuringOutage.toFixed(0)} s into the outage; ${retriesDuringOutage} Elasticsearch retries during it; all ${ids.size} in Elasticsearch ${catchUp.toFixed(1)} s after it came back, each once; stop ${stopSeconds.toFixed(1)} s`);
+    measurements.push(
+      `b: Elasticsearch down ${((upAt - downAt) / 1000).toFixed(0)} s from start; worker ready after ${readySeconds.toFixed(1)} s and never restarted; probes ${probes.join('; ')}; S3 had all ${ids.size} lines ${archivedDuringOutage.toFixed(0)} s into the outage; ${retriesDuringOutage} Elasticsearch retries during it; all ${ids.size} in Elasticsearch ${catchUp.toFixed(1)} s after it came back, each once; stop ${stopSeconds.toFixed(1)} s`,
+    );
   });
 
   /**
@@ -613,17 +669,41 @@ conformanceSuite('fluentd scenarios: the synthesized collector under outage, thr
     await writeFor(3000, 'l');
     await fluentd.flush();
     const ids = new Set(w.expected.map((e) => e.id));
-    await until(`all ${ids.size} lines in Elasticsearch`, 100, () => arrived(ids, r.es.documents().map((d) => d.source)) === ids.size, () => `missing ${[...ids].filter((id) => !r.es.documents().some((d) => identify(d.source) === id)).join(' ')}; refused items ${r.es.rejectedItems().map((x) => identify(x.source)).join(' ')}; logged ${complaints(fluentd).join(', ')}`);
+    await until(
+      `all ${ids.size} lines in Elasticsearch`,
+      100,
+      () =>
+        arrived(
+          ids,
+          r.es.documents().map((d) => d.source),
+        ) === ids.size,
+      () =>
+        `missing ${[...ids].filter((id) => !r.es.documents().some((d) => identify(d.source) === id)).join(' ')}; refused items ${r.es
+          .rejectedItems()
+          .map((x) => identify(x.source))
+          .join(' ')}; logged ${complaints(fluentd).join(', ')}`,
+    );
     const catchUp = (Date.now() - healedAt) / 1000;
     await until('the lost answers to be used up', 30, () => lost.lost === 2 && s3Lost.lost === 1);
     await fluentd.flush();
-    await until(`all ${ids.size} lines in S3`, 60, () => arrived(ids, r.s3.records().map((x) => x.record)) === ids.size);
+    await until(
+      `all ${ids.size} lines in S3`,
+      60,
+      () =>
+        arrived(
+          ids,
+          r.s3.records().map((x) => x.record),
+        ) === ids.size,
+    );
     await drained(fluentd);
     expectElasticsearch(r.es, w.expected, r.settings);
     // The id a resend is recognised by: the genid filter's _hash, kept in the document.
     expect(r.es.documents().filter((d) => d.source._hash !== d.id)).toEqual([]);
     // Resends Elasticsearch refused as duplicates (409 on create): the at-least-once traffic that never became a copy.
-    const conflicts = r.es.bulkRequests().flatMap((b) => b.itemStatuses).filter((s) => s === 409).length;
+    const conflicts = r.es
+      .bulkRequests()
+      .flatMap((b) => b.itemStatuses)
+      .filter((s) => s === 409).length;
     expect(conflicts).toBeGreaterThan(0);
     // S3: at-least-once. A stored upload whose answer was lost is sent again; the copy lands under the same key
     // (the SDK's retry, identical bytes) or under the chunk's next %{index}, never over another chunk's object.
@@ -637,7 +717,9 @@ conformanceSuite('fluentd scenarios: the synthesized collector under outage, thr
       expect(v.length, id).toBe(2);
     }
     const stopSeconds = await stopClean(fluentd, prod.daemonSet.spec.template.spec.terminationGracePeriodSeconds);
-    measurements.push(`c: ${ids.size} lines; Elasticsearch ${esPhases.join(', then ')}, then ${r.es.rejectedItems().length} items refused with 429 and ${lost.lost} bulk answers lost after indexing: all in Elasticsearch ${catchUp.toFixed(1)} s after the throttling ended, 0 duplicates, ${conflicts} resent items answered 409; S3 ${r.s3.requests().filter((q) => q.status === 503).length} PUTs refused with 503 and ${s3Lost.lost} answer lost: ${copies.length} records archived twice, ${rewrites.length} rewrites of a key with identical bytes; stop ${stopSeconds.toFixed(1)} s; logged: ${complaints(fluentd).join(', ')}`);
+    measurements.push(
+      `c: ${ids.size} lines; Elasticsearch ${esPhases.join(', then ')}, then ${r.es.rejectedItems().length} items refused with 429 and ${lost.lost} bulk answers lost after indexing: all in Elasticsearch ${catchUp.toFixed(1)} s after the throttling ended, 0 duplicates, ${conflicts} resent items answered 409; S3 ${r.s3.requests().filter((q) => q.status === 503).length} PUTs refused with 503 and ${s3Lost.lost} answer lost: ${copies.length} records archived twice, ${rewrites.length} rewrites of a key with identical bytes; stop ${stopSeconds.toFixed(1)} s; logged: ${complaints(fluentd).join(', ')}`,
+    );
   });
 
   /**
@@ -674,11 +756,25 @@ conformanceSuite('fluentd scenarios: the synthesized collector under outage, thr
     expect(new Set(expected.map((e) => Math.floor(e.time / slice))).size).toBe(1);
     const ids = new Set(expected.map((e) => e.id));
     await until(`all ${ids.size} lines in S3`, 90, async () => {
-      if (arrived(ids, r.s3.records().map((x) => x.record)) === ids.size) return true;
+      if (
+        arrived(
+          ids,
+          r.s3.records().map((x) => x.record),
+        ) === ids.size
+      )
+        return true;
       await fluentd.flush();
       return false;
     });
-    await until(`all ${ids.size} lines in Elasticsearch`, 30, () => arrived(ids, r.es.documents().map((d) => d.source)) === ids.size);
+    await until(
+      `all ${ids.size} lines in Elasticsearch`,
+      30,
+      () =>
+        arrived(
+          ids,
+          r.es.documents().map((d) => d.source),
+        ) === ids.size,
+    );
     await drained(fluentd);
     r.s3.delay(0);
     expectArchive(r.s3, expected, r.settings);
@@ -688,13 +784,23 @@ conformanceSuite('fluentd scenarios: the synthesized collector under outage, thr
     expect(new Set(puts.map((p) => p.key)).size).toBe(puts.length);
     // Uploads of the same slice overlapped (in flight at once), so the old HEAD-then-PUT race had its chance.
     const objectRequests = r.s3.requests().filter((q) => q.path.split('/').length > 2 && (q.method === 'PUT' || q.method === 'HEAD'));
-    const events = objectRequests.flatMap((q) => [[q.at, 1], [q.at + delayMs, -1]] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    const events = objectRequests
+      .flatMap(
+        (q) =>
+          [
+            [q.at, 1],
+            [q.at + delayMs, -1],
+          ] as const,
+      )
+      .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     let inFlight = 0;
     let most = 0;
     for (const [, d] of events) most = Math.max(most, (inFlight += d));
     expect(most).toBe(r.settings.s3FlushThreads);
     const stopSeconds = await stopClean(fluentd, prod.daemonSet.spec.template.spec.terminationGracePeriodSeconds);
-    measurements.push(`d: 12 containers × ${rounds} rounds = ${ids.size} lines in one ${r.settings.timekeySeconds} s slice, ${r.settings.s3FlushThreads} flush threads, up to ${most} S3 requests in flight: ${puts.length} objects under ${puts.length} distinct keys, 0 overwrites, each record once in S3 and in Elasticsearch; stop ${stopSeconds.toFixed(1)} s`);
+    measurements.push(
+      `d: 12 containers × ${rounds} rounds = ${ids.size} lines in one ${r.settings.timekeySeconds} s slice, ${r.settings.s3FlushThreads} flush threads, up to ${most} S3 requests in flight: ${puts.length} objects under ${puts.length} distinct keys, 0 overwrites, each record once in S3 and in Elasticsearch; stop ${stopSeconds.toFixed(1)} s`,
+    );
   });
 
   /**
@@ -740,7 +846,15 @@ conformanceSuite('fluentd scenarios: the synthesized collector under outage, thr
 
     // The next pod on the node resumes from the buffers and the pos file.
     const second = await start(r, prod, 120);
-    await until('the killed run\'s lines in Elasticsearch', 30, () => arrived(new Set(w1.expected.map((e) => e.id)), r.es.documents().map((d) => d.source)) === w1.expected.length);
+    await until(
+      "the killed run's lines in Elasticsearch",
+      30,
+      () =>
+        arrived(
+          new Set(w1.expected.map((e) => e.id)),
+          r.es.documents().map((d) => d.source),
+        ) === w1.expected.length,
+    );
     // Records that reach the buffers, then SIGTERM before any flush: Elasticsearch flushes every 5 s, S3 per slice.
     const w2 = new Writer(app.logs[0], app.pod, Date.now());
     for (let i = 0; i < 8; i++) w2.plain(`t${i}`, `before the eviction ${i}`);
@@ -752,7 +866,18 @@ conformanceSuite('fluentd scenarios: the synthesized collector under outage, thr
     const complete = w2.expected.filter((e) => e.id !== 'tp');
     await until('the new lines in both buffers', 20, () => emittedTo(second, complete.length));
     const w2ids = new Set(w2.expected.map((e) => e.id));
-    const beforeTerm = { es: arrived(w2ids, r.es.documents().map((d) => d.source)), s3: arrived(w2ids, r.s3.records().map((x) => x.record)), esChunks: esBuffer().length, s3Chunks: s3Buffer().length };
+    const beforeTerm = {
+      es: arrived(
+        w2ids,
+        r.es.documents().map((d) => d.source),
+      ),
+      s3: arrived(
+        w2ids,
+        r.s3.records().map((x) => x.record),
+      ),
+      esChunks: esBuffer().length,
+      s3Chunks: s3Buffer().length,
+    };
     expect(beforeTerm.s3).toBe(0);
     expect(beforeTerm.s3Chunks).toBeGreaterThan(0);
     expect(beforeTerm.es).toBeLessThan(w2ids.size);
@@ -782,7 +907,9 @@ conformanceSuite('fluentd scenarios: the synthesized collector under outage, thr
     const leftForElasticsearch = w3.expected.filter((e) => onDisk(esBuffer()).includes(token(e))).length;
     expect(leftForElasticsearch).toBe(w3.expected.length);
     expect(s3Buffer()).toEqual([]);
-    measurements.push(`e: cluster-autoscaler ${flags.filter((f: string) => /daemonset-eviction/.test(f)).join(' ')}, pod annotation ${DAEMONSET_EVICTION_ANNOTATION}=true, grace ${grace} s (flush budget ${FLUENTD_SHUTDOWN_FLUSH_SECONDS} s). SIGKILL with ${w1.expected.length} records buffered: all ${killedOnDisk.es} in both file buffers on disk, delivered by the next pod on the node, 0 duplicates; the split line pending in concat at the kill was ${killedPartialCopies === 1 ? 'delivered' : 'lost (memory only, its piece already behind the pos file)'}. SIGTERM with ${w2.expected.length} records unflushed (${beforeTerm.es} already in Elasticsearch, ${beforeTerm.s3} in S3, ${beforeTerm.esChunks} + ${beforeTerm.s3Chunks} chunk files): stop took ${stopSeconds.toFixed(1)} s, every record once in both stores, the pending split line delivered, buffers empty. SIGTERM with Elasticsearch down: stop ${downStopSeconds.toFixed(1)} s, all ${w3.expected.length} records in S3, ${leftForElasticsearch} left in the node's Elasticsearch buffer`);
+    measurements.push(
+      `e: cluster-autoscaler ${flags.filter((f: string) => /daemonset-eviction/.test(f)).join(' ')}, pod annotation ${DAEMONSET_EVICTION_ANNOTATION}=true, grace ${grace} s (flush budget ${FLUENTD_SHUTDOWN_FLUSH_SECONDS} s). SIGKILL with ${w1.expected.length} records buffered: all ${killedOnDisk.es} in both file buffers on disk, delivered by the next pod on the node, 0 duplicates; the split line pending in concat at the kill was ${killedPartialCopies === 1 ? 'delivered' : 'lost (memory only, its piece already behind the pos file)'}. SIGTERM with ${w2.expected.length} records unflushed (${beforeTerm.es} already in Elasticsearch, ${beforeTerm.s3} in S3, ${beforeTerm.esChunks} + ${beforeTerm.s3Chunks} chunk files): stop took ${stopSeconds.toFixed(1)} s, every record once in both stores, the pending split line delivered, buffers empty. SIGTERM with Elasticsearch down: stop ${downStopSeconds.toFixed(1)} s, all ${w3.expected.length} records in S3, ${leftForElasticsearch} left in the node's Elasticsearch buffer`,
+    );
   });
 
   /** (f) A split line whose last piece never comes is delivered, joined so far, once the concat timeout passes. */
@@ -806,17 +933,35 @@ conformanceSuite('fluentd scenarios: the synthesized collector under outage, thr
     await until('the sidecar line in Elasticsearch', 40, () => r.es.documents().some((d) => identify(d.source) === 'f3'));
     expect(r.es.documents().filter((d) => ['f1', 'f2'].includes(identify(d.source)))).toEqual([]);
     const ids = new Set(['f1', 'f2']);
-    await until('the partial lines in Elasticsearch', r.settings.concatTimeoutSeconds + r.settings.esFlushSeconds + 30, () => arrived(ids, r.es.documents().map((d) => d.source)) === 2);
+    await until(
+      'the partial lines in Elasticsearch',
+      r.settings.concatTimeoutSeconds + r.settings.esFlushSeconds + 30,
+      () =>
+        arrived(
+          ids,
+          r.es.documents().map((d) => d.source),
+        ) === 2,
+    );
     const latency = (Date.now() - writtenAt) / 1000;
     expect(latency).toBeGreaterThanOrEqual(r.settings.concatTimeoutSeconds - 1);
     expect(fluentd.logs()).toMatch(/Timeout flush: kubernetes\.\S+:stdout/);
     await fluentd.flush();
     const expected = [...w.expected, ...s.expected];
-    await until('the lines in S3', 30, () => arrived(new Set(expected.map((e) => e.id)), r.s3.records().map((x) => x.record)) === expected.length);
+    await until(
+      'the lines in S3',
+      30,
+      () =>
+        arrived(
+          new Set(expected.map((e) => e.id)),
+          r.s3.records().map((x) => x.record),
+        ) === expected.length,
+    );
     await drained(fluentd);
     expectElasticsearch(r.es, expected, r.settings);
     expectArchive(r.s3, expected, r.settings);
     const stopSeconds = await stopClean(fluentd, prod.daemonSet.spec.template.spec.terminationGracePeriodSeconds);
-    measurements.push(`f: 2 split lines never completed (stdout, stderr): delivered ${latency.toFixed(1)} s after writing (concat timeout ${r.settings.concatTimeoutSeconds} s, Elasticsearch flush ${r.settings.esFlushSeconds} s), with their own time and stream, once in each store; stop ${stopSeconds.toFixed(1)} s`);
+    measurements.push(
+      `f: 2 split lines never completed (stdout, stderr): delivered ${latency.toFixed(1)} s after writing (concat timeout ${r.settings.concatTimeoutSeconds} s, Elasticsearch flush ${r.settings.esFlushSeconds} s), with their own time and stream, once in each store; stop ${stopSeconds.toFixed(1)} s`,
+    );
   });
 });

@@ -1,7 +1,7 @@
 import { Size } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { Environment } from '../../lib';
-import { EfkStack, EfkStackProps, FluentdConfig, FluentdConfigProps } from '../../lib/logging';
+import { EfkLogging, EfkLoggingProps, FluentdConfig, FluentdConfigProps } from '../../lib/logging';
 import { shipshapeError } from '../support/errors';
 import { findObject, synthStack } from '../support/synth';
 
@@ -42,12 +42,14 @@ describe('Fluentd buffer sizes use the shared size check', () => {
   });
 
   it('still refuses a chunk larger than the buffer', () => {
-    expect(shipshapeError(() => config({ chunkLimitSize: Size.mebibytes(64), totalLimitSize: Size.mebibytes(32) })).message).toMatch(/chunkLimitSize \(64 MiB\) must be no larger than totalLimitSize \(32 MiB\)/);
+    expect(shipshapeError(() => config({ chunkLimitSize: Size.mebibytes(64), totalLimitSize: Size.mebibytes(32) })).message).toMatch(
+      /chunkLimitSize \(64 MiB\) must be no larger than totalLimitSize \(32 MiB\)/,
+    );
   });
 });
 
 describe('FluentdAlerts prometheusLabels use the shared label checks', () => {
-  const attempt = (props: EfkStackProps) => shipshapeError(() => synthStack((s) => new EfkStack(s, 'logging', props), prod));
+  const attempt = (props: EfkLoggingProps) => shipshapeError(() => synthStack((s) => new EfkLogging(s, 'logging', props), prod));
 
   it.each<[string, unknown]>([
     ['a prefix with an empty DNS label', { 'a..b/team': 'x' }],
@@ -65,7 +67,7 @@ describe('FluentdAlerts prometheusLabels use the shared label checks', () => {
 
   it('accepts every label the API server accepts', () => {
     const labels = { 'example.com/team': 'platform', 'a.b-c.d/x_y.z': '', release: 'A1' };
-    const result = synthStack((s) => new EfkStack(s, 'logging', { alerts: { prometheusLabels: labels } }), prod);
+    const result = synthStack((s) => new EfkLogging(s, 'logging', { alerts: { prometheusLabels: labels } }), prod);
     expect(result.problems).toEqual([]);
     expect(findObject(result, 'PrometheusRule', 'fluentd-alerts').metadata.labels).toMatchObject(labels);
   });

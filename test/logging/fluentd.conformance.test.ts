@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Environment, Manifest, synthesizeApp, synthesizeStack } from '../../lib';
-import { EfkStack } from '../../lib/logging';
+import { EfkLogging } from '../../lib/logging';
 import { environments } from '../../stacks/environments';
 import { buildApp } from '../../stacks/platform';
 import { conformanceSuite } from '../support/conformance';
@@ -24,20 +24,27 @@ interface Collector {
 
 /** Every ConfigMap with a fluent.conf, paired with the DaemonSet that mounts it. */
 function collectors(source: string, objects: readonly Manifest[]): Collector[] {
-  return objects.filter((o) => o.kind === 'ConfigMap' && typeof o.data?.['fluent.conf'] === 'string').map((cm) => {
-    const ds = objects.find((o) => o.kind === 'DaemonSet' && (o.spec.template.spec.volumes ?? []).some((v: any) => v.configMap?.name === cm.metadata.name));
-    if (!ds) throw new Error(`${source}: no DaemonSet mounts ConfigMap ${cm.metadata.name}`);
-    return { name: `${source} ${cm.metadata.name}`, config: cm.data['fluent.conf'] as string, env: ds.spec.template.spec.containers[0].env ?? [] };
-  });
+  return objects
+    .filter((o) => o.kind === 'ConfigMap' && typeof o.data?.['fluent.conf'] === 'string')
+    .map((cm) => {
+      const ds = objects.find((o) => o.kind === 'DaemonSet' && (o.spec.template.spec.volumes ?? []).some((v: any) => v.configMap?.name === cm.metadata.name));
+      if (!ds) throw new Error(`${source}: no DaemonSet mounts ConfigMap ${cm.metadata.name}`);
+      return { name: `${source} ${cm.metadata.name}`, config: cm.data['fluent.conf'] as string, env: ds.spec.template.spec.containers[0].env ?? [] };
+    });
 }
 
 /** An EFK stack on a test environment with the given runtime, with or without the S3 archive. */
 function variant(runtime: Environment['containerRuntime'], archive: boolean): Collector[] {
   const stack = newStack(testEnvironment({ name: `${runtime}-rt`, containerRuntime: runtime }));
-  new EfkStack(stack, 'logging', archive
-    ? { fluentd: { image: 'registry.example.com/fluentd-efk:v1.17.1-1.0' }, archive: { bucket: 'variant-logs-archive', region: 'eu-west-1', retentionDays: 30 } }
-    : {});
-  return collectors(`${runtime} runtime${archive ? ' + archive' : ''}:`, synthesizeStack(stack).objects.map((o) => o.manifest));
+  new EfkLogging(
+    stack,
+    'logging',
+    archive ? { fluentd: { image: 'registry.example.com/fluentd-efk:v1.17.1-1.0' }, archive: { bucket: 'variant-logs-archive', region: 'eu-west-1', retentionDays: 30 } } : {},
+  );
+  return collectors(
+    `${runtime} runtime${archive ? ' + archive' : ''}:`,
+    synthesizeStack(stack).objects.map((o) => o.manifest),
+  );
 }
 
 const root = path.resolve(__dirname, '../..');
@@ -54,7 +61,10 @@ const platform = once(() => synthesizeApp(buildApp()));
 function platformCollector(environment: string): Collector[] {
   const r = platform().find((x) => x.environment.name === environment);
   if (!r) throw new Error(`the reference platform has no environment ${environment}`);
-  return collectors(`platform ${environment}:`, r.objects.map((o) => o.manifest));
+  return collectors(
+    `platform ${environment}:`,
+    r.objects.map((o) => o.manifest),
+  );
 }
 
 /** The parser of the tail source (`cri` or `json`). */
@@ -69,11 +79,18 @@ conformanceSuite('fluentd: synthesized fluent.conf', ['fluentd'], () => {
     exampleOut = fs.mkdtempSync(path.join(os.tmpdir(), 'shipshape-efk-fluentd-'));
     const out = exampleOut;
     run('npx', ['tsx', 'examples/efk-stack/main.ts', out], { cwd: root });
-    return fs.readdirSync(out).filter((env) => fs.existsSync(path.join(out, env, 'kubernetes'))).sort().flatMap((env) => {
-      const dir = path.join(out, env, 'kubernetes');
-      const objects = fs.readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').flatMap((f) => parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8')).map((d) => d.toJS() as Manifest));
-      return collectors(`examples/efk-stack ${env}:`, objects);
-    });
+    return fs
+      .readdirSync(out)
+      .filter((env) => fs.existsSync(path.join(out, env, 'kubernetes')))
+      .sort()
+      .flatMap((env) => {
+        const dir = path.join(out, env, 'kubernetes');
+        const objects = fs
+          .readdirSync(dir)
+          .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+          .flatMap((f) => parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8')).map((d) => d.toJS() as Manifest));
+        return collectors(`examples/efk-stack ${env}:`, objects);
+      });
   });
   const sources: { readonly name: string; readonly parser: string; readonly load: () => Collector[] }[] = [
     ...environments.map((e) => ({ name: `the reference platform's ${e.name}`, parser: 'cri', load: () => platformCollector(e.name) })),
@@ -96,7 +113,9 @@ conformanceSuite('fluentd: synthesized fluent.conf', ['fluentd'], () => {
   async function expectClean(c: Collector): Promise<void> {
     const started = Date.now();
     const r = await dryRun(c.config, { env: containerEnvironment(c.env, 'node-a') });
-    results.push(`  ${c.name} exit ${r.status}, ${r.warnings.length} warnings, ${r.errors.length} errors (${((Date.now() - started) / 1000).toFixed(1)} s)${[...r.errors, ...r.warnings].map((l) => `\n    ${l}`).join('')}`);
+    results.push(
+      `  ${c.name} exit ${r.status}, ${r.warnings.length} warnings, ${r.errors.length} errors (${((Date.now() - started) / 1000).toFixed(1)} s)${[...r.errors, ...r.warnings].map((l) => `\n    ${l}`).join('')}`,
+    );
     expect(r.output, c.name).toContain('finished dry run mode');
     expect({ status: r.status, errors: r.errors }, c.name).toEqual({ status: 0, errors: [] });
     // Unused parameters, deprecations and plugin advice are all logged as [warn]: each is a defect of the synthesized config.
@@ -219,7 +238,8 @@ conformanceSuite('fluentd: prod collector end to end (stand-in Elasticsearch, S3
       // stdout/stderr survives the concat filter (merge_cri_fields puts it on every record).
       expect.soft(doc.source.stream, line.message).toBe(line.stream);
       const shipped = millis(String(doc.source['@timestamp']));
-      if (shipped !== line.time.getTime()) timing.push(`${line.message}: @timestamp ${doc.source['@timestamp']}, line written at ${line.time.toISOString()} (${((shipped - line.time.getTime()) / 1000).toFixed(1)} s later)`);
+      if (shipped !== line.time.getTime())
+        timing.push(`${line.message}: @timestamp ${doc.source['@timestamp']}, line written at ${line.time.toISOString()} (${((shipped - line.time.getTime()) / 1000).toFixed(1)} s later)`);
     }
     // Every record keeps the time its line was written (the index date depends on it too). Soft: the rest still runs.
     expect.soft(timing).toEqual([]);
@@ -259,7 +279,9 @@ conformanceSuite('fluentd: prod collector end to end (stand-in Elasticsearch, S3
     } else {
       // Kept in the file buffer on the node's disk, for the next pod on the node to ship.
       expect(s3.puts().length).toBe(putsBefore);
-      const buffered = s3Buffer().map((f) => fs.readFileSync(f, 'utf8')).join('');
+      const buffered = s3Buffer()
+        .map((f) => fs.readFileSync(f, 'utf8'))
+        .join('');
       for (const l of late) expect(buffered).toContain(expectedMessage(l));
     }
     // The next pod on the node: same pos file and buffers. It ships what was left and reads nothing twice.
@@ -271,12 +293,22 @@ conformanceSuite('fluentd: prod collector end to end (stand-in Elasticsearch, S3
     expect(await restarted.stop('SIGTERM', 60)).toMatchObject({ code: 0, timedOut: false });
     // The pos file let nothing be read twice, across the restart too.
     expect(es.documents().map(esMessage).sort()).toEqual([...first, ...late].map(expectedMessage).sort());
-    expect(s3.records().map((r) => esMessage({ source: r.record })).sort()).toEqual([...first, ...late].map(expectedMessage).sort());
+    expect(
+      s3
+        .records()
+        .map((r) => esMessage({ source: r.record }))
+        .sort(),
+    ).toEqual([...first, ...late].map(expectedMessage).sort());
     expect(s3.overwrites()).toBe(0);
 
     // Neither run logged a warning or error beyond what --dry-run already reports for the config.
     const known = new Set(messages(dry.warnings));
     expect(messages([fluentd, restarted].flatMap((f) => [...f.lines('warn'), ...f.lines('error')])).filter((m) => !known.has(m))).toEqual([]);
-    console.log(`end to end: ${first.length + late.length} lines; Elasticsearch had the first ${first.length} ${esSeconds.toFixed(1)} s after start (${es.bulkRequests().length} bulk requests in all); S3 ${s3.puts().length} objects (${s3.puts().map((p) => p.key).join(', ')}); SIGTERM stop took ${stopSeconds.toFixed(1)} s with flush_at_shutdown ${flushAtShutdown}`);
+    console.log(
+      `end to end: ${first.length + late.length} lines; Elasticsearch had the first ${first.length} ${esSeconds.toFixed(1)} s after start (${es.bulkRequests().length} bulk requests in all); S3 ${s3.puts().length} objects (${s3
+        .puts()
+        .map((p) => p.key)
+        .join(', ')}); SIGTERM stop took ${stopSeconds.toFixed(1)} s with flush_at_shutdown ${flushAtShutdown}`,
+    );
   });
 });

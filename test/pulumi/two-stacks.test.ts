@@ -2,7 +2,8 @@ import * as pulumi from '@pulumi/pulumi';
 import { App } from 'cdk8s';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Environment } from '../../lib';
-import { ShipshapeStack, pulumiChildName, pulumiResourceName } from '../../lib/pulumi';
+import { StackComponent } from '../../lib/pulumi';
+import { pulumiChildName, pulumiResourceName } from '../../lib/pulumi/stack-component';
 import { environments } from '../../stacks/environments';
 import { buildPlatform } from '../../stacks/platform';
 import { buildSwarmPlatform, swarmEdge } from '../../stacks/swarm';
@@ -11,25 +12,25 @@ import { RegisteredResource, recordResources, settled } from '../support/pulumi-
 let registered: RegisteredResource[] = [];
 
 beforeAll(async () => {
-  pulumi.runtime.setAllConfig(
-    { 'swarm:dockerhub-username': 'acme', 'swarm:dockerhub-token': 'not-a-real-token', 'shipshape:dockerHost': 'ssh://ops@edge-1' },
-    ['swarm:dockerhub-username', 'swarm:dockerhub-token'],
-  );
+  pulumi.runtime.setAllConfig({ 'swarm:dockerhub-username': 'acme', 'swarm:dockerhub-token': 'not-a-real-token', 'shipshape:dockerHost': 'ssh://ops@edge-1' }, [
+    'swarm:dockerhub-username',
+    'swarm:dockerhub-token',
+  ]);
   registered = await recordResources('two-stacks');
 });
 
 const aliasesOf = (r: pulumi.Resource): pulumi.Input<string>[] => (r as unknown as { __aliases: pulumi.Input<string>[] }).__aliases;
 
-describe('two ShipshapeStacks in one Pulumi program', () => {
+describe('two StackComponents in one Pulumi program', () => {
   it('register every child under a name unique to its environment, Kubernetes and Docker alike', async () => {
     const stage = environments.find((e) => e.name === 'stage')!;
     const prod = environments.find((e) => e.name === 'prod')!;
     const edgeB = new Environment({ name: 'edge-b', replicas: 3, nodeGroups: [{ name: 'edge', minSize: 3, maxSize: 5 }] });
     const stacks = [
-      new ShipshapeStack('stage', { stack: buildPlatform(new App(), stage) }),
-      new ShipshapeStack('prod', { stack: buildPlatform(new App(), prod) }),
-      new ShipshapeStack('swarm-edge', { stack: buildSwarmPlatform(new App(), swarmEdge).stack }),
-      new ShipshapeStack('edge-b', { stack: buildSwarmPlatform(new App(), edgeB).stack }),
+      new StackComponent('stage', { stack: buildPlatform(new App(), stage) }),
+      new StackComponent('prod', { stack: buildPlatform(new App(), prod) }),
+      new StackComponent('swarm-edge', { stack: buildSwarmPlatform(new App(), swarmEdge).stack }),
+      new StackComponent('edge-b', { stack: buildSwarmPlatform(new App(), edgeB).stack }),
     ];
     await settled(stacks.flatMap((s) => [...s.resources.values(), ...Object.values(s.docker.services)].map((r) => r.urn)));
 
@@ -49,10 +50,10 @@ describe('two ShipshapeStacks in one Pulumi program', () => {
   it('moves resources registered under the old unprefixed names instead of replacing them, once per name', async () => {
     registered.length = 0;
     const dev = environments.find((e) => e.name === 'dev')!;
-    const first = new ShipshapeStack('dev', { stack: buildPlatform(new App(), dev) });
+    const first = new StackComponent('dev', { stack: buildPlatform(new App(), dev) });
     const manifest = { kind: 'Namespace', metadata: { name: 'dev' } };
     const namespace = first.resources.get('Namespace dev')!;
-    const [urn, aliases] = await settled([namespace.urn, pulumi.all(aliasesOf(namespace))]) as [string, string[]];
+    const [urn, aliases] = (await settled([namespace.urn, pulumi.all(aliasesOf(namespace))])) as [string, string[]];
     expect(urn.endsWith(`::${pulumiChildName('dev', manifest)}`)).toBe(true);
     expect(aliases).toEqual([expect.stringMatching(new RegExp(`::${pulumiResourceName(manifest)}$`))]);
   });

@@ -19,14 +19,15 @@ import { App } from 'cdk8s';
 import * as fc from 'fast-check';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Environment, Stack, renderFiles, synthesizeStack, writeFilesAtomically } from '../../lib';
+import { Environment, Stack, synthesizeStack } from '../../lib';
+import { renderFiles, writeFilesAtomically } from '../../lib/core/writer';
 import { DockerDaemonConfig } from '../../lib/docker';
 import { DockerHostRegistryMirror, RegistryConfig, proxyLoginCommand } from '../../lib/registry';
-import { SwarmStack } from '../../lib/swarm';
+import { SwarmProject } from '../../lib/swarm';
 import { buildSwarmPlatform } from '../../stacks/swarm';
 import { conformanceSuite } from '../support/conformance';
-import { FatalError, IsolatedDockerd, bounded, freePort, must, startDaemon, stopPid, waitFor, workDir } from '../docker/support/engine';
-import { BoundedRegistry, OciImage, TokenServer, htpasswdLine, listeningAddresses, writeOciImage } from './support/upstream';
+import { FatalError, IsolatedDockerd, bounded, freePort, must, startDaemon, stopPid, waitFor, workDir } from '../support/engine';
+import { BoundedRegistry, OciImage, TokenServer, htpasswdLine, listeningAddresses, writeOciImage } from '../support/registry-upstream';
 
 const work = workDir('shs-mirror-');
 const started: { registries: BoundedRegistry[]; tokens: TokenServer[]; engines: IsolatedDockerd[]; pids: number[] } = { registries: [], tokens: [], engines: [], pids: [] };
@@ -71,7 +72,11 @@ function registryEnv(bin: string, overrides: Record<string, string>): NodeJS.Pro
 function localCommand(entrypoint: string[], files: { secretsDir: string; config: string; runtimeDir: string }): string[] {
   expect(entrypoint.slice(0, 2)).toEqual(['/bin/sh', '-c']);
   let script = entrypoint[2];
-  for (const [from, to] of [['/run/secrets/', `${files.secretsDir}/`], ['/etc/docker/registry/config.yml', files.config], ['/dev/shm/registry', files.runtimeDir]] as const) {
+  for (const [from, to] of [
+    ['/run/secrets/', `${files.secretsDir}/`],
+    ['/etc/docker/registry/config.yml', files.config],
+    ['/dev/shm/registry', files.runtimeDir],
+  ] as const) {
     expect(script).toContain(from);
     script = script.split(from).join(to);
   }
@@ -94,7 +99,9 @@ async function startFixture(): Promise<Fixture> {
   await tokens.start();
   const upstreamPort = await freePort();
   const upstreamFile = path.join(work, 'upstream.yml');
-  const base = parse(new RegistryConfig('upstream', { httpAddress: `127.0.0.1:${upstreamPort}`, debugAddress: false, storage: { type: 'filesystem', rootDirectory: path.join(work, 'upstream-data') } }).render());
+  const base = parse(
+    new RegistryConfig('upstream', { httpAddress: `127.0.0.1:${upstreamPort}`, debugAddress: false, storage: { type: 'filesystem', rootDirectory: path.join(work, 'upstream-data') } }).render(),
+  );
   fs.writeFileSync(path.join(work, 'token-issuer.pem'), tokens.certificate.pem);
   fs.writeFileSync(upstreamFile, stringify({ ...base, auth: { token: { realm: tokens.realm, service: tokens.service, issuer: tokens.issuer, rootcertbundle: path.join(work, 'token-issuer.pem') } } }));
   const upstream = new BoundedRegistry('upstream', upstreamPort, path.join(work, 'upstream.log'));
@@ -182,8 +189,8 @@ conformanceSuite('DockerHostRegistryMirror on the real registry (docker-registry
 
   it('a published mirror with upstream credentials refuses anonymous pulls (401) and serves the private image to its htpasswd users', async () => {
     const stack = new Stack(new App(), 'edge', { environment: new Environment({ name: 'edge', nodeGroups: [{ name: 'edge', minSize: 3, maxSize: 3 }] }) });
-    new SwarmStack(stack, 'swarm', { name: 'edge' });
-    new DockerHostRegistryMirror(stack, 'mirror', {
+    const project = new SwarmProject(stack, 'swarm', { name: 'edge' });
+    new DockerHostRegistryMirror(project, 'mirror', {
       access: 'published',
       credentials: { usernameSecret: SECRET_NAMES.username, passwordSecret: SECRET_NAMES.password },
       htpasswdSecret: SECRET_NAMES.htpasswd,
@@ -229,7 +236,9 @@ conformanceSuite('DockerHostRegistryMirror on the real registry (docker-registry
     const runtime = path.join(work, 'published-runtime', 'config.yml');
     expect(fs.statSync(runtime).mode & 0o777).toBe(0o600);
     expect(parse(fs.readFileSync(runtime, 'utf8')).proxy).toEqual({ remoteurl: 'https://registry-1.docker.io', username: HUB.user, password: HUB.password });
-    console.log(`published mirror: anonymous 401 (Basic realm), wrong login 401, htpasswd user pulled ${REPOSITORY}:1 (${pulled.layers[0].slice(0, 19)}…); upstream token requests ${f.tokens.requests.length - before}`);
+    console.log(
+      `published mirror: anonymous 401 (Basic realm), wrong login 401, htpasswd user pulled ${REPOSITORY}:1 (${pulled.layers[0].slice(0, 19)}…); upstream token requests ${f.tokens.requests.length - before}`,
+    );
     await mirror.stop();
   });
 
@@ -254,7 +263,12 @@ conformanceSuite('DockerHostRegistryMirror on the real registry (docker-registry
     started.registries.push(plain);
     await plain.start(
       ['docker-registry', 'serve', path.join(f.referenceDir, 'swarm-edge', 'hosts', 'registry', 'config.yml')],
-      registryEnv(f.bin, { REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`, REGISTRY_HTTP_DEBUG_ADDR: `127.0.0.1:${await freePort()}`, REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: path.join(work, 'no-login-data'), REGISTRY_PROXY_REMOTEURL: f.upstreamUrl }),
+      registryEnv(f.bin, {
+        REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`,
+        REGISTRY_HTTP_DEBUG_ADDR: `127.0.0.1:${await freePort()}`,
+        REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: path.join(work, 'no-login-data'),
+        REGISTRY_PROXY_REMOTEURL: f.upstreamUrl,
+      }),
     );
     const r = pull(port, path.join(work, 'pulled-no-login'));
     expect(r.status).not.toBe(0);
@@ -266,7 +280,12 @@ conformanceSuite('DockerHostRegistryMirror on the real registry (docker-registry
     // What the constructs refuse for a 2.x image, and write for a 3.x one.
     const stack = new Stack(new App(), 'ttl', { environment: new Environment({ name: 'ttl', nodeGroups: [{ name: 'edge', minSize: 1, maxSize: 1 }] }) });
     expect(() => new DockerHostRegistryMirror(stack, 'v2', { swarm: false, ttl: '1m' })).toThrow(/ttl\/v2: distribution 2.x ignores proxy.ttl/);
-    const mirror = new DockerHostRegistryMirror(stack, 'v3', { swarm: false, image: 'registry:3.0.0', ttl: '1m', credentials: { usernameSecret: SECRET_NAMES.username, passwordSecret: SECRET_NAMES.password } });
+    const mirror = new DockerHostRegistryMirror(stack, 'v3', {
+      swarm: false,
+      image: 'registry:3.0.0',
+      ttl: '1m',
+      credentials: { usernameSecret: SECRET_NAMES.username, passwordSecret: SECRET_NAMES.password },
+    });
     const configFile = path.join(work, 'ttl-config.yml');
     fs.writeFileSync(configFile, mirror.config.render());
     expect(parse(fs.readFileSync(configFile, 'utf8')).proxy.ttl).toBe('1m');
@@ -275,7 +294,12 @@ conformanceSuite('DockerHostRegistryMirror on the real registry (docker-registry
     started.registries.push(registry);
     await registry.start(
       localCommand(mirror.command!, { secretsDir: f.secretsDir, config: configFile, runtimeDir: path.join(work, 'ttl-runtime') }),
-      registryEnv(f.bin, { REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`, REGISTRY_HTTP_DEBUG_ADDR: `127.0.0.1:${await freePort()}`, REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: path.join(work, 'ttl-data'), REGISTRY_PROXY_REMOTEURL: f.upstreamUrl }),
+      registryEnv(f.bin, {
+        REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`,
+        REGISTRY_HTTP_DEBUG_ADDR: `127.0.0.1:${await freePort()}`,
+        REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: path.join(work, 'ttl-data'),
+        REGISTRY_PROXY_REMOTEURL: f.upstreamUrl,
+      }),
     );
     expect(pull(port, path.join(work, 'pulled-ttl')).layers).toEqual([f.image.layerDigest]);
     const entries = await waitFor('scheduler entries in the log', 20, () => {
@@ -292,7 +316,12 @@ conformanceSuite('DockerHostRegistryMirror on the real registry (docker-registry
     const port = await freePort();
     const log = path.join(work, 'down.log');
     const configFile = path.join(f.referenceDir, 'swarm-edge', 'hosts', 'registry', 'config.yml');
-    const env = registryEnv(f.bin, { REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`, REGISTRY_HTTP_DEBUG_ADDR: `127.0.0.1:${await freePort()}`, REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: path.join(work, 'down-data'), REGISTRY_PROXY_REMOTEURL: `http://127.0.0.1:${closed}` });
+    const env = registryEnv(f.bin, {
+      REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`,
+      REGISTRY_HTTP_DEBUG_ADDR: `127.0.0.1:${await freePort()}`,
+      REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: path.join(work, 'down-data'),
+      REGISTRY_PROXY_REMOTEURL: `http://127.0.0.1:${closed}`,
+    });
     const daemon = startDaemon('timeout', ['--kill-after=5', '60', 'docker-registry', 'serve', configFile], log, env);
     started.pids.push(daemon.pid);
     const code = await waitFor('the registry to exit', 30, () => (daemon.child.exitCode !== null ? daemon.child.exitCode : undefined));
@@ -307,9 +336,26 @@ class LoopbackDockerd extends IsolatedDockerd {
   public override async start(seconds = 45): Promise<void> {
     const closed = await freePort();
     const proxy = `http://127.0.0.1:${closed}`;
-    const args = ['--config-file', this.configFile, '--data-root', path.join(this.dir, 'data'), '--exec-root', path.join(this.dir, 'exec'), '--pidfile', path.join(this.dir, 'dockerd.pid'), '-H', `unix://${this.socket}`];
+    const args = [
+      '--config-file',
+      this.configFile,
+      '--data-root',
+      path.join(this.dir, 'data'),
+      '--exec-root',
+      path.join(this.dir, 'exec'),
+      '--pidfile',
+      path.join(this.dir, 'dockerd.pid'),
+      '-H',
+      `unix://${this.socket}`,
+    ];
     // Swarm services use images that exist only locally: never ask a registry for their digest.
-    this.daemon = startDaemon('dockerd', args, path.join(this.dir, 'dockerd.log'), { ...process.env, HTTP_PROXY: proxy, HTTPS_PROXY: proxy, NO_PROXY: '127.0.0.1,localhost', DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: '1' });
+    this.daemon = startDaemon('dockerd', args, path.join(this.dir, 'dockerd.log'), {
+      ...process.env,
+      HTTP_PROXY: proxy,
+      HTTPS_PROXY: proxy,
+      NO_PROXY: '127.0.0.1,localhost',
+      DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: '1',
+    });
     const daemon = this.daemon;
     await waitFor('dockerd to answer', seconds, () => {
       if (daemon.child.exitCode !== null || daemon.child.signalCode !== null) throw new FatalError(`dockerd exited:\n${fs.readFileSync(daemon.log, 'utf8').slice(-3000)}`);
@@ -327,7 +373,10 @@ function importRegistryImage(engine: IsolatedDockerd, tag: string): void {
     fs.chmodSync(path.join(rootfs, to), 0o755);
   };
   copy(must(5, 'sh', ['-c', 'command -v busybox']).trim(), 'bin/busybox');
-  for (const applet of must(10, 'busybox', ['--list']).split('\n').filter((a) => a && a !== 'busybox')) fs.symlinkSync('busybox', path.join(rootfs, 'bin', applet));
+  for (const applet of must(10, 'busybox', ['--list'])
+    .split('\n')
+    .filter((a) => a && a !== 'busybox'))
+    fs.symlinkSync('busybox', path.join(rootfs, 'bin', applet));
   copy(must(5, 'sh', ['-c', 'command -v docker-registry']).trim(), 'bin/registry');
   // docker-registry is linked against glibc: carry the loader and libc it names.
   for (const lib of must(10, 'ldd', [path.join(rootfs, 'bin', 'registry')]).matchAll(/(\/\S+\.so[.\d]*) \(/g)) copy(lib[1], lib[1].slice(1));
@@ -383,9 +432,13 @@ conformanceSuite('DockerDaemonConfig pulls through the host-local mirror (docker
   });
 
   it('dockerd started with the synthesized daemon.json pulls the private image anonymously through the host-local mirror', async () => {
-    // The daemon.json of hosts whose mirror is the reference's, on the port this test gave it; isolated-engine settings as in test/docker/support/engine.ts.
+    // The daemon.json of hosts whose mirror is the reference's, on the port this test gave it; isolated-engine settings as in test/support/engine.ts.
     const stack = new Stack(new App(), 'edge', { environment: new Environment({ name: 'edge', nodeGroups: [{ name: 'edge', minSize: 1, maxSize: 1 }] }) });
-    const mirror = new DockerHostRegistryMirror(stack, 'mirror', { swarm: false, port: f.reference.port, credentials: { usernameSecret: SECRET_NAMES.username, passwordSecret: SECRET_NAMES.password } });
+    const mirror = new DockerHostRegistryMirror(stack, 'mirror', {
+      swarm: false,
+      port: f.reference.port,
+      credentials: { usernameSecret: SECRET_NAMES.username, passwordSecret: SECRET_NAMES.password },
+    });
     new DockerDaemonConfig(stack, 'daemon', { registryMirrors: [mirror], storageDriver: 'vfs', iptables: false, bridge: 'none' });
     const result = synthesizeStack(stack);
     expect(result.problems).toEqual([]);
@@ -421,9 +474,9 @@ conformanceSuite('DockerDaemonConfig pulls through the host-local mirror (docker
     expect(bounded(10, 'ip', ['link', 'show', 'docker_gwbridge']).status, 'docker_gwbridge exists: another swarm runs on this machine').not.toBe(0);
     const [port, debugPort] = [await freePort(), await freePort()];
     const stack = new Stack(new App(), 'edge', { environment: new Environment({ name: 'edge', nodeGroups: [{ name: 'local', minSize: 1, maxSize: 1 }] }) });
-    new SwarmStack(stack, 'swarm', { name: 'mt', withRegistryAuth: false });
+    const project = new SwarmProject(stack, 'swarm', { name: 'mt', withRegistryAuth: false });
     // The reference's mirror on this test's ports, with an image made here from Debian's docker-registry (2.8.2).
-    const mirror = new DockerHostRegistryMirror(stack, 'registry-mirror', {
+    const mirror = new DockerHostRegistryMirror(project, 'registry-mirror', {
       access: 'host-local',
       port,
       debugPort,

@@ -39,6 +39,9 @@ const KUBECTL_MIN_MINOR = 25;
 // `docker stack config` resolves a stack file without a daemon from Docker CLI 23 on.
 const DOCKER_CLI_MIN_MAJOR = 23;
 
+/** Where distributions install the systemd manager binary. */
+export const SYSTEMD_BINARIES = ['/usr/lib/systemd/systemd', '/lib/systemd/systemd'];
+
 export const TOOLS = {
   kubectl: {
     check: () => {
@@ -94,13 +97,27 @@ export const TOOLS = {
     check: () => commands(['bash', 'curl', 'timeout']),
     install: 'apt-get install bash curl coreutils',
   },
+  // Hosts of a test's own: network namespaces joined by veth pairs, a daemon per namespace with its own host name.
+  netns: {
+    check: () => commands(['ip', 'nsenter', 'unshare', 'timeout']) ?? (process.getuid?.() === 0 ? undefined : 'network namespaces need root'),
+    install: 'as root: apt-get install iproute2 util-linux coreutils',
+  },
+  // Checks firewall files without loading them: `nft -c -f`, `ufw --dry-run`, and shellcheck for scripts.
+  firewall: {
+    check: () => commands(['nft', 'ufw', 'shellcheck', 'timeout']) ?? (process.getuid?.() === 0 ? undefined : 'nft -c and ufw --dry-run need root'),
+    install: 'as root: apt-get install nftables ufw shellcheck',
+  },
+  // systemd-analyze verifies units; `systemd --test` (same package) dumps how systemd parsed them, without PID 1.
+  'systemd-analyze': {
+    check: () => commands(['systemd-analyze', 'setpriv', 'timeout']) ?? (SYSTEMD_BINARIES.some((b) => fs.existsSync(b)) ? undefined : `none of ${SYSTEMD_BINARIES.join(', ')} exists`),
+    install: 'apt-get install systemd util-linux coreutils',
+  },
 } satisfies Record<string, ConformanceTool>;
 
 export type ToolName = keyof typeof TOOLS;
 
 /** Set by CI: a missing tool fails the run instead of skipping the suite. */
 export const REQUIRE_CONFORMANCE = process.env.SHIPSHAPE_REQUIRE_CONFORMANCE === '1';
-
 
 const checked = new Map<ToolName, string | undefined>();
 function why(tool: ToolName): string | undefined {

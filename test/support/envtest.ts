@@ -68,11 +68,15 @@ function openssl(dir: string, args: string[]): void {
 
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const s = net.createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -223,28 +227,54 @@ export async function startApiServer(options: { crds?: boolean } = {}): Promise<
       fs.rmSync(path.join(dir, 'etcd'), { recursive: true, force: true });
       for (const log of ['etcd.log', 'kube-apiserver.log']) fs.rmSync(path.join(dir, log), { force: true });
       try {
-        etcd = startServer('etcd', path.join(assets, 'etcd'), [
-          '--name', 'envtest', '--data-dir', path.join(dir, 'etcd'),
-          '--listen-client-urls', `http://127.0.0.1:${etcdPort}`, '--advertise-client-urls', `http://127.0.0.1:${etcdPort}`,
-          '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
-          '--initial-cluster', `envtest=http://127.0.0.1:${peerPort}`, '--quota-backend-bytes=2147483648',
-          '--logger=zap', '--log-outputs=stderr',
-        ], path.join(dir, 'etcd.log'));
+        etcd = startServer(
+          'etcd',
+          path.join(assets, 'etcd'),
+          [
+            '--name',
+            'envtest',
+            '--data-dir',
+            path.join(dir, 'etcd'),
+            '--listen-client-urls',
+            `http://127.0.0.1:${etcdPort}`,
+            '--advertise-client-urls',
+            `http://127.0.0.1:${etcdPort}`,
+            '--listen-peer-urls',
+            `http://127.0.0.1:${peerPort}`,
+            '--initial-advertise-peer-urls',
+            `http://127.0.0.1:${peerPort}`,
+            '--initial-cluster',
+            `envtest=http://127.0.0.1:${peerPort}`,
+            '--quota-backend-bytes=2147483648',
+            '--logger=zap',
+            '--log-outputs=stderr',
+          ],
+          path.join(dir, 'etcd.log'),
+        );
         await waitReady(etcd, ETCD_READY_SECONDS, async () => (await httpGetPlain(`http://127.0.0.1:${etcdPort}/health`)).includes('"health":"true"'));
-        apiserver = startServer('kube-apiserver', path.join(assets, 'kube-apiserver'), [
-          `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-          '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${apiPort}`,
-          `--cert-dir=${path.join(dir, 'certs')}`,
-          `--tls-cert-file=${path.join(dir, 'apiserver.crt')}`, `--tls-private-key-file=${path.join(dir, 'apiserver.key')}`,
-          '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-          `--service-account-key-file=${path.join(dir, 'sa.pub')}`, `--service-account-signing-key-file=${path.join(dir, 'sa.key')}`,
-          `--token-auth-file=${path.join(dir, 'tokens.csv')}`,
-          '--authorization-mode=RBAC',
-          '--allow-privileged=true',
-          '--service-cluster-ip-range=10.96.0.0/16',
-          '--endpoint-reconciler-type=none',
-          '--profiling=false',
-        ], path.join(dir, 'kube-apiserver.log'));
+        apiserver = startServer(
+          'kube-apiserver',
+          path.join(assets, 'kube-apiserver'),
+          [
+            `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+            '--bind-address=127.0.0.1',
+            '--advertise-address=127.0.0.1',
+            `--secure-port=${apiPort}`,
+            `--cert-dir=${path.join(dir, 'certs')}`,
+            `--tls-cert-file=${path.join(dir, 'apiserver.crt')}`,
+            `--tls-private-key-file=${path.join(dir, 'apiserver.key')}`,
+            '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+            `--service-account-key-file=${path.join(dir, 'sa.pub')}`,
+            `--service-account-signing-key-file=${path.join(dir, 'sa.key')}`,
+            `--token-auth-file=${path.join(dir, 'tokens.csv')}`,
+            '--authorization-mode=RBAC',
+            '--allow-privileged=true',
+            '--service-cluster-ip-range=10.96.0.0/16',
+            '--endpoint-reconciler-type=none',
+            '--profiling=false',
+          ],
+          path.join(dir, 'kube-apiserver.log'),
+        );
         await waitReady(apiserver, APISERVER_READY_SECONDS, async () => {
           const r = await httpGet(`${url}/readyz`, ca, token);
           return r.status === 200 && r.body === 'ok';
@@ -259,26 +289,30 @@ export async function startApiServer(options: { crds?: boolean } = {}): Promise<
     }
 
     const kubeconfig = path.join(dir, 'kubeconfig');
-    fs.writeFileSync(kubeconfig, [
-      'apiVersion: v1',
-      'kind: Config',
-      'clusters:',
-      '- name: envtest',
-      '  cluster:',
-      `    server: ${url}`,
-      `    certificate-authority-data: ${ca.toString('base64')}`,
-      'users:',
-      '- name: admin',
-      '  user:',
-      `    token: ${token}`,
-      'contexts:',
-      '- name: envtest',
-      '  context:',
-      '    cluster: envtest',
-      '    user: admin',
-      'current-context: envtest',
-      '',
-    ].join('\n'), { mode: 0o600 });
+    fs.writeFileSync(
+      kubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters:',
+        '- name: envtest',
+        '  cluster:',
+        `    server: ${url}`,
+        `    certificate-authority-data: ${ca.toString('base64')}`,
+        'users:',
+        '- name: admin',
+        '  user:',
+        `    token: ${token}`,
+        'contexts:',
+        '- name: envtest',
+        '  context:',
+        '    cluster: envtest',
+        '    user: admin',
+        'current-context: envtest',
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
 
     const kubectl = (args: string[], opts: { input?: string; timeoutSeconds?: number } = {}): KubectlResult => {
       const seconds = opts.timeoutSeconds ?? KUBECTL_DEFAULT_TIMEOUT_SECONDS;

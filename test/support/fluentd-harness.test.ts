@@ -37,9 +37,14 @@ describe('ElasticsearchStandIn', () => {
     const info = await request(`${es.url}/`, 'GET');
     expect(info.headers['x-elastic-product']).toBe('Elasticsearch');
     expect(JSON.parse(info.body).version.number).toMatch(/^8\./);
-    const bulk = await request(`${es.url}/_bulk`, 'POST', ndjson({ index: { _index: 'logs-a' } }, { message: 'one' }, { create: { _index: 'logs-a', _id: 'x1' } }, { message: 'two' }), { 'content-type': 'application/x-ndjson' });
+    const bulk = await request(`${es.url}/_bulk`, 'POST', ndjson({ index: { _index: 'logs-a' } }, { message: 'one' }, { create: { _index: 'logs-a', _id: 'x1' } }, { message: 'two' }), {
+      'content-type': 'application/x-ndjson',
+    });
     expect(JSON.parse(bulk.body)).toMatchObject({ errors: false, items: [{ index: { status: 201 } }, { create: { status: 201, _id: 'x1' } }] });
-    expect(es.documents().map((d) => [d.index, d.opType, d.source.message])).toEqual([['logs-a', 'index', 'one'], ['logs-a', 'create', 'two']]);
+    expect(es.documents().map((d) => [d.index, d.opType, d.source.message])).toEqual([
+      ['logs-a', 'index', 'one'],
+      ['logs-a', 'create', 'two'],
+    ]);
     // create with an id that exists: 409, not stored twice (what elasticsearch_genid relies on).
     const again = await request(`${es.url}/_bulk`, 'POST', zlib.gzipSync(ndjson({ create: { _index: 'logs-a', _id: 'x1' } }, { message: 'two' })), { 'content-encoding': 'gzip' });
     expect(JSON.parse(again.body).items[0].create.status).toBe(409);
@@ -92,7 +97,10 @@ describe('S3StandIn', () => {
     // An aws-chunked (SigV4 streaming) upload over the same key: an overwrite.
     const chunked = `5;chunk-signature=ab\r\nhello\r\n0;chunk-signature=cd\r\n\r\n`;
     expect((await request(`${s3.url}/logs/k/0.gz`, 'PUT', chunked, { 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' })).status).toBe(200);
-    expect(s3.puts().map((p) => [p.content, p.overwrote])).toEqual([['{"a":1}\n{"a":2}\n', false], ['hello', true]]);
+    expect(s3.puts().map((p) => [p.content, p.overwrote])).toEqual([
+      ['{"a":1}\n{"a":2}\n', false],
+      ['hello', true],
+    ]);
     expect(s3.overwrites()).toBe(1);
     const list = await request(`${s3.url}/logs?list-type=2&prefix=k/&max-keys=1`, 'GET');
     expect(list.body).toContain('<Key>k/0.gz</Key>');
@@ -125,7 +133,11 @@ describe('the Fluentd harness', () => {
     const docker = node.containerLog({ pod: 'web-1', namespace: 'acme', container: 'sidecar', format: 'docker' });
     docker.writeParts(['a', 'b'], { time });
     expect(fs.realpathSync(docker.path)).toBe(fs.realpathSync(node.hostPath(`/var/lib/docker/containers/${docker.containerId}/${docker.containerId}-json.log`)));
-    const json = fs.readFileSync(docker.path, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const json = fs
+      .readFileSync(docker.path, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(json.map((j) => j.log)).toEqual(['a', 'b\n']);
     expect(json[0].time).toMatch(/^2024-05-01T10:00:00\.123\d{6}Z$/);
 
@@ -143,11 +155,41 @@ describe('the Fluentd harness', () => {
     const s3 = await S3StandIn.start();
     try {
       const config = [
-        '<source>', '  @type monitor_agent', '  bind 0.0.0.0', '  port 24220', '</source>',
-        '<source>', '  @type tail', '  path /var/log/containers/*.log', '  exclude_path ["/var/log/containers/fluentd-*.log"]', '  pos_file /var/lib/fluentd/pos/c.pos', '  tag kubernetes.*', '</source>',
-        '<label @OUT>', '  <match kubernetes.**>', '    @type copy', '    <store>', '      @type elasticsearch', '      host elasticsearch.logging.svc', '      port 9200', '      scheme https', '      ssl_verify true',
-        '      user "#{ENV[\'FLUENT_ELASTICSEARCH_USER\']}"', '      <buffer>', '        path /var/lib/fluentd/buffer/es', '        flush_interval 5s', '      </buffer>', '    </store>',
-        '    <store>', '      @type s3', '      s3_bucket b', '      path logs/%Y/', '    </store>', '  </match>', '</label>', '',
+        '<source>',
+        '  @type monitor_agent',
+        '  bind 0.0.0.0',
+        '  port 24220',
+        '</source>',
+        '<source>',
+        '  @type tail',
+        '  path /var/log/containers/*.log',
+        '  exclude_path ["/var/log/containers/fluentd-*.log"]',
+        '  pos_file /var/lib/fluentd/pos/c.pos',
+        '  tag kubernetes.*',
+        '</source>',
+        '<label @OUT>',
+        '  <match kubernetes.**>',
+        '    @type copy',
+        '    <store>',
+        '      @type elasticsearch',
+        '      host elasticsearch.logging.svc',
+        '      port 9200',
+        '      scheme https',
+        '      ssl_verify true',
+        '      user "#{ENV[\'FLUENT_ELASTICSEARCH_USER\']}"',
+        '      <buffer>',
+        '        path /var/lib/fluentd/buffer/es',
+        '        flush_interval 5s',
+        '      </buffer>',
+        '    </store>',
+        '    <store>',
+        '      @type s3',
+        '      s3_bucket b',
+        '      path logs/%Y/',
+        '    </store>',
+        '  </match>',
+        '</label>',
+        '',
       ].join('\n');
       const { config: out, rewrites } = rewriteConfig(config, { node, ports: { monitor: 40001 }, elasticsearch: es, s3 });
       const params = parameterLines(out.split('\n'));
@@ -173,11 +215,16 @@ describe('the Fluentd harness', () => {
   });
 
   it('gives the DaemonSet env with dummy secrets and the node name', () => {
-    expect(containerEnvironment([
-      { name: 'K8S_NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
-      { name: 'FLUENT_ELASTICSEARCH_USER', value: 'fluentd' },
-      { name: 'FLUENT_ELASTICSEARCH_PASSWORD', valueFrom: { secretKeyRef: { name: 'es', key: 'pw' } } },
-    ], 'node-b')).toEqual({ K8S_NODE_NAME: 'node-b', FLUENT_ELASTICSEARCH_USER: 'fluentd', FLUENT_ELASTICSEARCH_PASSWORD: 'dummy-es-pw' });
+    expect(
+      containerEnvironment(
+        [
+          { name: 'K8S_NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+          { name: 'FLUENT_ELASTICSEARCH_USER', value: 'fluentd' },
+          { name: 'FLUENT_ELASTICSEARCH_PASSWORD', valueFrom: { secretKeyRef: { name: 'es', key: 'pw' } } },
+        ],
+        'node-b',
+      ),
+    ).toEqual({ K8S_NODE_NAME: 'node-b', FLUENT_ELASTICSEARCH_USER: 'fluentd', FLUENT_ELASTICSEARCH_PASSWORD: 'dummy-es-pw' });
     expect(() => containerEnvironment([{ name: 'X', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }], 'n')).toThrow(/cannot supply env X/);
   });
 });

@@ -103,7 +103,10 @@ export class ContainerLogFile {
   private readonly written: WrittenLine[] = [];
   private rotations = 0;
 
-  constructor(public readonly node: NodeFilesystem, public readonly ref: ContainerRef) {
+  constructor(
+    public readonly node: NodeFilesystem,
+    public readonly ref: ContainerRef,
+  ) {
     this.containerId = ref.containerId ?? randomBytes(32).toString('hex');
     this.podUid = ref.podUid ?? randomUUID();
     this.format = ref.format ?? 'cri';
@@ -146,11 +149,13 @@ export class ContainerLogFile {
     const stream = options.stream ?? 'stdout';
     const time = options.time ?? new Date();
     const stamp = rfc3339Nano(time, 1 + Math.floor(Math.random() * 999_998));
-    const raw = parts.map((p, i) => {
-      const last = i === parts.length - 1;
-      if (/\n/.test(p)) throw new Error('a piece of a log line cannot contain a newline');
-      return this.format === 'cri' ? `${stamp} ${stream} ${last ? 'F' : 'P'} ${p}\n` : `${JSON.stringify({ log: last ? `${p}\n` : p, stream, time: stamp })}\n`;
-    }).join('');
+    const raw = parts
+      .map((p, i) => {
+        const last = i === parts.length - 1;
+        if (/\n/.test(p)) throw new Error('a piece of a log line cannot contain a newline');
+        return this.format === 'cri' ? `${stamp} ${stream} ${last ? 'F' : 'P'} ${p}\n` : `${JSON.stringify({ log: last ? `${p}\n` : p, stream, time: stamp })}\n`;
+      })
+      .join('');
     fs.appendFileSync(this.file, raw);
     const line = { message: parts.join(''), stream, time, raw };
     this.written.push(line);
@@ -208,7 +213,10 @@ export class NodeFilesystem {
   public files(nodeDirectory: string): string[] {
     const dir = this.hostPath(nodeDirectory);
     if (!fs.existsSync(dir)) return [];
-    return (fs.readdirSync(dir, { recursive: true }) as string[]).map((f) => path.join(dir, f)).filter((f) => fs.statSync(f).isFile()).sort();
+    return (fs.readdirSync(dir, { recursive: true }) as string[])
+      .map((f) => path.join(dir, f))
+      .filter((f) => fs.statSync(f).isFile())
+      .sort();
   }
 
   public remove(): void {
@@ -287,8 +295,6 @@ function descendants(pid: number): number[] {
   }
   return out;
 }
-
-
 
 /** A running Fluentd (supervisor and worker) started by {@link runFluentd}. */
 export class FluentdProcess {
@@ -409,17 +415,19 @@ export class FluentdProcess {
   public async monitor(apiPath = '/api/plugins.json'): Promise<any> {
     if (!this.ports.monitor) throw new Error('the config has no monitor_agent source');
     return new Promise((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: this.ports.monitor, path: apiPath, timeout: 5000 }, (res) => {
-        let body = '';
-        res.on('data', (c) => (body += c));
-        res.on('end', () => {
-          try {
-            resolve(JSON.parse(body));
-          } catch (e) {
-            reject(e);
-          }
-        });
-      }).on('error', reject);
+      http
+        .get({ host: '127.0.0.1', port: this.ports.monitor, path: apiPath, timeout: 5000 }, (res) => {
+          let body = '';
+          res.on('data', (c) => (body += c));
+          res.on('end', () => {
+            try {
+              resolve(JSON.parse(body));
+            } catch (e) {
+              reject(e);
+            }
+          });
+        })
+        .on('error', reject);
     });
   }
 
@@ -495,7 +503,10 @@ export async function dryRun(config: string, options: { env?: Record<string, str
   try {
     const file = path.join(dir, 'fluent.conf');
     fs.writeFileSync(file, config);
-    const child = spawn('timeout', ['--kill-after=10', String(options.timeoutSeconds ?? 120), fluentdBin(), '--dry-run', '-c', file], { env: baseEnvironment(dir, options.env ?? {}), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('timeout', ['--kill-after=10', String(options.timeoutSeconds ?? 120), fluentdBin(), '--dry-run', '-c', file], {
+      env: baseEnvironment(dir, options.env ?? {}),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString('utf8')));
     child.stderr.on('data', (c: Buffer) => (output += c.toString('utf8')));
@@ -567,7 +578,10 @@ export function parameterLines(lines: readonly string[]): ParamLine[] {
 }
 
 /** The environment-specific rewrites of the module comment, applied to `config`. */
-export function rewriteConfig(config: string, target: { node: NodeFilesystem; ports: { monitor?: number; metrics?: number }; elasticsearch?: ElasticsearchStandIn; s3?: S3StandIn; kubernetes?: KubernetesApiStandIn }): { config: string; rewrites: string[] } {
+export function rewriteConfig(
+  config: string,
+  target: { node: NodeFilesystem; ports: { monitor?: number; metrics?: number }; elasticsearch?: ElasticsearchStandIn; s3?: S3StandIn; kubernetes?: KubernetesApiStandIn },
+): { config: string; rewrites: string[] } {
   const lines = config.split('\n');
   const rewrites: string[] = [];
   const drop = new Set<number>();
@@ -581,8 +595,11 @@ export function rewriteConfig(config: string, target: { node: NodeFilesystem; po
   for (const p of parameterLines(lines)) {
     const own = p.sections[0];
     // 1. Host paths → the node root.
-    if (/(^|["\[,\s])\/var\/(log|lib)\//.test(p.value)) {
-      set(p, p.value.replace(/(^|["\[,\s])\/var\/(log|lib)\//g, (_m, pre: string, dir: string) => `${pre}${target.node.hostPath(`/var/${dir}/`)}`));
+    if (/(^|["[,\s])\/var\/(log|lib)\//.test(p.value)) {
+      set(
+        p,
+        p.value.replace(/(^|["[,\s])\/var\/(log|lib)\//g, (_m, pre: string, dir: string) => `${pre}${target.node.hostPath(`/var/${dir}/`)}`),
+      );
       continue;
     }
     // 2. Listening sources → loopback, free ports.

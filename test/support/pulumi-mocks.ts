@@ -12,10 +12,7 @@ export interface RegisteredResource {
  * Installs Pulumi mocks for `stack` that record every registered resource, and
  * returns the list they fill. `state` adds outputs the engine would compute.
  */
-export async function recordResources(
-  stack: string,
-  options: { project?: string; state?: (args: pulumi.runtime.MockResourceArgs) => Record<string, unknown> } = {},
-): Promise<RegisteredResource[]> {
+export async function recordResources(stack: string, options: { project?: string; state?: (args: pulumi.runtime.MockResourceArgs) => Record<string, unknown> } = {}): Promise<RegisteredResource[]> {
   const registered: RegisteredResource[] = [];
   await pulumi.runtime.setMocks(
     {

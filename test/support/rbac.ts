@@ -40,7 +40,9 @@ export interface CanIResult {
 export function kubectlInBackground(api: ApiServer, args: string[], options: { input?: string; timeoutSeconds?: number } = {}): Promise<KubectlResult> {
   return new Promise((resolve) => {
     const seconds = options.timeoutSeconds ?? 60;
-    const child = spawn('timeout', ['--kill-after=5', String(seconds), 'kubectl', '--kubeconfig', api.kubeconfig, '--cache-dir', path.join(api.dir, 'kube-cache'), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('timeout', ['--kill-after=5', String(seconds), 'kubectl', '--kubeconfig', api.kubeconfig, '--cache-dir', path.join(api.dir, 'kube-cache'), ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));
@@ -71,9 +73,11 @@ export function canIProblem(account: ServiceAccountRef, check: RbacCheck, r: Can
 export async function twoAtATime<T, R>(items: readonly T[], task: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
-  await Promise.all([0, 1].map(async () => {
-    for (let i = next++; i < items.length; i = next++) results[i] = await task(items[i]);
-  }));
+  await Promise.all(
+    [0, 1].map(async () => {
+      for (let i = next++; i < items.length; i = next++) results[i] = await task(items[i]);
+    }),
+  );
   return results;
 }
 
@@ -149,7 +153,9 @@ export const TEAM_MATRIX: Readonly<Record<AccessPreset, readonly RbacCheck[]>> =
  */
 export const SECRET_ROUTES: readonly string[] = [
   ...['get', 'list', 'watch'].map((v) => `${v} secrets -n {ns}`),
-  ...['pods', 'deployments.apps', 'replicasets.apps', 'statefulsets.apps', 'daemonsets.apps', 'jobs.batch', 'cronjobs.batch'].flatMap((r) => ['create', 'update', 'patch'].map((v) => `${v} ${r} -n {ns}`)),
+  ...['pods', 'deployments.apps', 'replicasets.apps', 'statefulsets.apps', 'daemonsets.apps', 'jobs.batch', 'cronjobs.batch'].flatMap((r) =>
+    ['create', 'update', 'patch'].map((v) => `${v} ${r} -n {ns}`),
+  ),
   ...['exec', 'attach', 'portforward'].map((s) => `create pods --subresource=${s} -n {ns}`),
 ];
 

@@ -1,19 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { ShipshapeError, formatSummary } from '../../lib';
 import { DockerDaemonConfig, DockerDaemonConfigProps } from '../../lib/docker';
-import { SwarmService, SwarmServiceProps, SwarmStack, exposesDockerSocket } from '../../lib/swarm';
+import { SwarmService, SwarmServiceProps, SwarmProject, exposesDockerSocket } from '../../lib/swarm';
 import { buildSwarmPlatform } from '../../stacks/swarm';
 import { App } from 'cdk8s';
 import { synthesizeStack } from '../../lib';
-import { fileOf, hostStack, synthHost } from '../docker/helpers';
+import { fileOf, hostStack, synthHost } from '../support/hosts';
 
 const WEB: SwarmServiceProps = { name: 'web', image: 'nginx:1.27.2' };
 const REASON = 'the agent manages containers on its node through the Docker API';
 
 function service(props: Partial<SwarmServiceProps>) {
   return synthHost((stack) => {
-    new SwarmStack(stack, 'swarm');
-    new SwarmService(stack, 'web', { ...WEB, ...props });
+    const project = new SwarmProject(stack, 'swarm');
+    new SwarmService(project, 'web', { ...WEB, ...props });
   });
 }
 
@@ -24,7 +24,7 @@ function daemon(props: DockerDaemonConfigProps) {
 describe('SwarmService: root and the Docker socket need a reasoned exemption', () => {
   it.each(['root', '0', '0:0', 'root:root', '0:1000', '00'])('refuses user %j', (user) => {
     expect(() => service({ user })).toThrow(ShipshapeError);
-    expect(() => service({ user })).toThrow(/edge\/web: user runs the task as root.*Fix: run as an unprivileged uid:gid/);
+    expect(() => service({ user })).toThrow(/edge\/swarm\/web: user runs the task as root.*Fix: run as an unprivileged uid:gid/);
   });
   it.each(['1000', '1000:1000', 'nobody', 'app:app', '10001'])('accepts user %j', (user) => {
     expect(service({ user }).problems).toEqual([]);
@@ -45,7 +45,10 @@ describe('SwarmService: root and the Docker socket need a reasoned exemption', (
     const result = service({
       user: '0',
       mounts: [{ type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock' }],
-      exemptions: [{ rule: 'run-as-root', reason: REASON }, { rule: 'docker-socket', reason: REASON }],
+      exemptions: [
+        { rule: 'run-as-root', reason: REASON },
+        { rule: 'docker-socket', reason: REASON },
+      ],
     });
     expect(result.problems).toEqual([]);
     expect(fileOf(result, 'swarm/docker-stack.yml')).toContain(`exemptions.shipshape.io/docker-socket: ${REASON}`);
@@ -105,7 +108,7 @@ describe('DockerDaemonConfig: dangerous host settings need a reasoned exemption'
       ],
     });
     expect(result.problems).toEqual([]);
-    const summary = formatSummary({ environment: 'edge', objects: 0, warnings: [], exemptions: result.policy.exemptions, directory: 'dist/edge' });
+    const summary = formatSummary({ environment: 'edge', objects: 0, warnings: [], exemptions: result.policy.exemptions, notes: [], directory: 'dist/edge' });
     expect(summary).toContain('exempt  [tcp-socket] DockerDaemonConfig hosts/daemon.json: lab hosts on an isolated VLAN that CI drives over TCP');
     expect(summary).toContain('exempt  [icc] DockerDaemonConfig hosts/daemon.json');
     expect(summary).toContain('exempt  [no-new-privileges] DockerDaemonConfig hosts/daemon.json');

@@ -6,7 +6,7 @@ import * as fc from 'fast-check';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Environment, ShipshapeError, Stack, synth } from '../../lib';
-import { SwarmService, SwarmServiceProps, SwarmStack } from '../../lib/swarm';
+import { SwarmService, SwarmServiceProps, SwarmProject } from '../../lib/swarm';
 import { conformanceSuite } from '../support/conformance';
 import { run } from '../support/tools';
 import { DOLLAR_EVERYWHERE } from './hostile-values';
@@ -59,9 +59,9 @@ conformanceSuite('docker stack config resolves every SwarmService value to what 
   it('keeps $VAR, ${VAR}, $$ and ${VAR:-default} literal in every field, and interpolates only what is asked for', () => {
     const app = new App();
     const stack = new Stack(app, 'edge', { environment: new Environment({ name: 'edge', replicas: 2 }) });
-    new SwarmStack(stack, 'swarm', { name: 'shop' });
-    new SwarmService(stack, 'web', DOLLAR_EVERYWHERE);
-    new SwarmService(stack, 'release', { name: 'release', image: 'nginx:1.27.2', environment: { RELEASE: '${CI_COMMIT_SHA}', NOTE: '${CI_COMMIT_SHA}' }, interpolate: ['RELEASE'] });
+    const project = new SwarmProject(stack, 'swarm', { name: 'shop' });
+    new SwarmService(project, 'web', DOLLAR_EVERYWHERE);
+    new SwarmService(project, 'release', { name: 'release', image: 'nginx:1.27.2', environment: { RELEASE: '${CI_COMMIT_SHA}', NOTE: '${CI_COMMIT_SHA}' }, interpolate: ['RELEASE'] });
     synth(app, { outdir: dir });
 
     const { text, doc } = stackConfig(path.join(dir, 'edge', 'swarm', 'docker-stack.yml'));
@@ -84,11 +84,71 @@ conformanceSuite('docker stack config resolves every SwarmService value to what 
 
   it('property: any string with $, braces, quotes, newlines and YAML-special words resolves to itself, or the service is refused', () => {
     const piece = fc.constantFrom(
-      '$', '$$', '{', '}', '${', '$X', '$a', '${X}', '${X:-d}', '${X:?boom}', '${HOSTNAME}', '$AWS_SECRET_ACCESS_KEY', '"', "'", '\\', '\n', ' ', '\t',
-      ':', ': ', '#', ' #', '-', '- ', '?', '&', '*', '!', '|', '>', '%', '@', '`', ',', '[', ']',
+      '$',
+      '$$',
+      '{',
+      '}',
+      '${',
+      '$X',
+      '$a',
+      '${X}',
+      '${X:-d}',
+      '${X:?boom}',
+      '${HOSTNAME}',
+      '$AWS_SECRET_ACCESS_KEY',
+      '"',
+      "'",
+      '\\',
+      '\n',
+      ' ',
+      '\t',
+      ':',
+      ': ',
+      '#',
+      ' #',
+      '-',
+      '- ',
+      '?',
+      '&',
+      '*',
+      '!',
+      '|',
+      '>',
+      '%',
+      '@',
+      '`',
+      ',',
+      '[',
+      ']',
       // Credential-shaped pieces, so that the credential check refuses some values.
-      'PASSWORD=', 'hunter2', 'redis://:', '@cache',
-      'a', 'x', 'X', '_', '0', '1', 'on', 'yes', 'no', 'off', 'y', 'N', 'null', '~', 'true', '1_000', '0x1F', '0o17', '1e3', '.inf', '2001-01-01', '12:30:00', '<<', '=',
+      'PASSWORD=',
+      'hunter2',
+      'redis://:',
+      '@cache',
+      'a',
+      'x',
+      'X',
+      '_',
+      '0',
+      '1',
+      'on',
+      'yes',
+      'no',
+      'off',
+      'y',
+      'N',
+      'null',
+      '~',
+      'true',
+      '1_000',
+      '0x1F',
+      '0o17',
+      '1e3',
+      '.inf',
+      '2001-01-01',
+      '12:30:00',
+      '<<',
+      '=',
     );
     const value = fc.array(piece, { minLength: 1, maxLength: 12 }).map((parts) => parts.join(''));
     let refused = 0;
@@ -116,8 +176,8 @@ conformanceSuite('docker stack config resolves every SwarmService value to what 
         });
         if (accepted.length === 0) return;
         const stack = new Stack(new App(), 'edge', { environment: new Environment({ name: 'edge', replicas: 1 }) });
-        const swarm = new SwarmStack(stack, 'swarm', { name: 'shop' });
-        for (const i of accepted) new SwarmService(stack, `s${i}`, props(values[i], i));
+        const swarm = new SwarmProject(stack, 'swarm', { name: 'shop' });
+        for (const i of accepted) new SwarmService(swarm, `s${i}`, props(values[i], i));
         const file = path.join(dir, 'property', 'docker-stack.yml');
         fs.mkdirSync(path.dirname(file), { recursive: true });
         fs.writeFileSync(file, swarm.render());

@@ -1,14 +1,14 @@
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { ShipshapeError } from '../../lib';
-import { SwarmService, SwarmServiceProps, SwarmStack, escapeInterpolation } from '../../lib/swarm';
-import { fileOf, hostStack, synthHost } from '../docker/helpers';
+import { SwarmService, SwarmServiceProps, SwarmProject, escapeInterpolation } from '../../lib/swarm';
+import { fileOf, hostStack, synthHost } from '../support/hosts';
 import { DOLLAR_EVERYWHERE } from './hostile-values';
 
 function render(props: SwarmServiceProps) {
   const result = synthHost((stack) => {
-    new SwarmStack(stack, 'swarm');
-    new SwarmService(stack, 'web', props);
+    const project = new SwarmProject(stack, 'swarm');
+    new SwarmService(project, 'web', props);
   });
   expect(result.problems).toEqual([]);
   return parse(fileOf(result, 'swarm/docker-stack.yml')).services.web;
@@ -17,7 +17,7 @@ function render(props: SwarmServiceProps) {
 describe('SwarmService values reach the container as written (docker stack deploy interpolation)', () => {
   it('refuses an empty environment value, which docker stack deploy would fill from the deploying machine', () => {
     expect(() => render({ name: 'web', image: 'nginx:1.27.2', environment: { X: '' } })).toThrow(ShipshapeError);
-    expect(() => render({ name: 'web', image: 'nginx:1.27.2', environment: { X: '' } })).toThrow(/edge\/web: environment variable X is empty.*Fix: give it a value/s);
+    expect(() => render({ name: 'web', image: 'nginx:1.27.2', environment: { X: '' } })).toThrow(/edge\/swarm\/web: environment variable X is empty.*Fix: give it a value/s);
   });
 
   it('doubles every $ of every value it writes to docker-stack.yml', () => {

@@ -1,23 +1,23 @@
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { ShipshapeError, formatSummary } from '../../lib';
-import { SwarmService, SwarmServiceProps, SwarmStack } from '../../lib/swarm';
-import { CREDENTIAL_ARGS, CREDENTIAL_VARIABLES, PLAIN_ARGS, PLAIN_VARIABLES, TOKENS } from '../core/credential-cases';
-import { fileOf, hostStack, synthHost } from '../docker/helpers';
+import { SwarmService, SwarmServiceProps, SwarmProject } from '../../lib/swarm';
+import { CREDENTIAL_ARGS, CREDENTIAL_VARIABLES, PLAIN_ARGS, PLAIN_VARIABLES, TOKENS } from '../core/policy/credential-cases';
+import { fileOf, hostStack, synthHost } from '../support/hosts';
 
 const WEB: SwarmServiceProps = { name: 'web', image: 'nginx:1.27.2' };
 
 function service(props: Partial<SwarmServiceProps>): SwarmService {
   const stack = hostStack();
-  new SwarmStack(stack, 'swarm');
-  return new SwarmService(stack, 'web', { ...WEB, ...props });
+  const project = new SwarmProject(stack, 'swarm');
+  return new SwarmService(project, 'web', { ...WEB, ...props });
 }
 
 /** The rendered docker-stack.yml of one service. */
 function rendered(props: Partial<SwarmServiceProps>) {
   const result = synthHost((stack) => {
-    new SwarmStack(stack, 'swarm');
-    new SwarmService(stack, 'web', { ...WEB, ...props });
+    const project = new SwarmProject(stack, 'swarm');
+    new SwarmService(project, 'web', { ...WEB, ...props });
   });
   expect(result.problems).toEqual([]);
   return { result, text: fileOf(result, 'swarm/docker-stack.yml'), doc: parse(fileOf(result, 'swarm/docker-stack.yml')) };
@@ -36,7 +36,7 @@ function refusal(props: Partial<SwarmServiceProps>): ShipshapeError {
 describe('SwarmService: the same credential rule as Kubernetes', () => {
   it.each(CREDENTIAL_VARIABLES.map((c) => [c.name, c.why, c]))('refuses environment %s (%s)', (_n, _w, c) => {
     const e = refusal({ environment: { [c.name]: c.value } });
-    expect(e.path).toBe('edge/web');
+    expect(e.path).toBe('edge/swarm/web');
     expect(e.message).toContain(`environment variable ${c.name} looks like a credential`);
     expect(e.message).toMatch(/Fix: mount it from a Swarm secret/);
     // The error names the value masked: it goes to CI logs.
@@ -82,8 +82,8 @@ describe('SwarmService exemptions', () => {
     const { result, doc } = rendered({ environment: { DEMO_PASSWORD: 'demo' }, exemptions });
     expect(doc.services.web.environment).toEqual({ DEMO_PASSWORD: 'demo' });
     expect(doc.services.web.deploy.labels).toEqual({ 'exemptions.shipshape.io/secret-env-plaintext.DEMO_PASSWORD': reason });
-    expect(result.policy.exemptions).toEqual([{ ruleId: 'secret-env-plaintext', variable: 'DEMO_PASSWORD', object: 'SwarmService web', constructPath: 'edge/web', reason }]);
-    const summary = formatSummary({ environment: 'edge', objects: 0, warnings: [], exemptions: result.policy.exemptions, directory: 'dist/edge' });
+    expect(result.policy.exemptions).toEqual([{ ruleId: 'secret-env-plaintext', variable: 'DEMO_PASSWORD', object: 'SwarmService web', constructPath: 'edge/swarm/web', reason }]);
+    const summary = formatSummary({ environment: 'edge', objects: 0, warnings: [], exemptions: result.policy.exemptions, notes: [], directory: 'dist/edge' });
     expect(summary).toContain(`exempt  [secret-env-plaintext DEMO_PASSWORD] SwarmService web: ${reason}`);
   });
   it.each([

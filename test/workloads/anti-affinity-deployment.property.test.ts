@@ -4,14 +4,23 @@ import { AntiAffinityDeployment, AntiAffinityDeploymentProps, MetricsServer, Shi
 import { validateManifest } from '../support/schema';
 import { newStack, testEnvironment } from '../support/synth';
 
-const countOrPercent = fc.oneof(fc.integer({ min: -1, max: 6 }), fc.integer({ min: 0, max: 120 }).map((n) => `${n}%` as const));
+const countOrPercent = fc.oneof(
+  fc.integer({ min: -1, max: 6 }),
+  fc.integer({ min: 0, max: 120 }).map((n) => `${n}%` as const),
+);
 
 const label = fc.stringMatching(/^[a-z][a-z0-9-]{0,10}[a-z0-9]$/);
 
 /** Image references: registries with and without ports, nested paths, tags and digests, and broken ones. */
 const reference = fc
   .record({
-    registry: fc.option(fc.oneof(fc.constantFrom('ghcr.io', 'registry.example.com', 'quay.io'), fc.tuple(label, fc.integer({ min: 1, max: 65535 })).map(([h, p]) => `${h}.internal:${p}`)), { nil: undefined }),
+    registry: fc.option(
+      fc.oneof(
+        fc.constantFrom('ghcr.io', 'registry.example.com', 'quay.io'),
+        fc.tuple(label, fc.integer({ min: 1, max: 65535 })).map(([h, p]) => `${h}.internal:${p}`),
+      ),
+      { nil: undefined },
+    ),
     path: fc.array(label, { minLength: 1, maxLength: 3 }).map((p) => p.join('/')),
     ref: fc.oneof(
       { weight: 4, arbitrary: fc.stringMatching(/^v?[0-9]{1,2}\.[0-9]{1,2}(\.[0-9]{1,3})?(-[a-z0-9]{1,6})?$/).map((t) => `:${t}`) },
@@ -31,7 +40,10 @@ const props: fc.Arbitrary<AntiAffinityDeploymentProps> = fc.record(
     antiAffinity: fc.constantFrom('preferred' as const, 'required' as const),
     nodeGroup: fc.constantFrom('webapi', 'batch', 'gpu'),
     zoneSpread: fc.boolean(),
-    autoscaling: fc.oneof(fc.constant(false as const), fc.record({ minReplicas: fc.integer({ min: 0, max: 8 }), maxReplicas: fc.integer({ min: 1, max: 15 }), cpuUtilization: fc.integer({ min: 0, max: 120 }) })),
+    autoscaling: fc.oneof(
+      fc.constant(false as const),
+      fc.record({ minReplicas: fc.integer({ min: 0, max: 8 }), maxReplicas: fc.integer({ min: 1, max: 15 }), cpuUtilization: fc.integer({ min: 0, max: 120 }) }),
+    ),
     disruptionBudget: fc.oneof(fc.record({ maxUnavailable: countOrPercent }), fc.record({ minAvailable: countOrPercent })),
     strategy: fc.oneof(fc.constant({ type: 'Recreate' as const }), fc.record({ type: fc.constant('RollingUpdate' as const), maxSurge: countOrPercent, maxUnavailable: countOrPercent })),
   },
@@ -90,10 +102,17 @@ describe('AntiAffinityDeployment properties', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 10 }), fc.integer({ min: 1, max: 10 }), (replicas, maxSize) => {
         const environment = testEnvironment({ nodeGroups: [{ name: 'webapi', minSize: 1, maxSize }] });
-        const build = () => new AntiAffinityDeployment(newStack(environment), 'web', {
-          name: 'web', image: 'web:1.0.0', ports: [{ port: 80 }], replicas, antiAffinity: 'required', nodeGroup: 'webapi', autoscaling: false,
-          strategy: { type: 'RollingUpdate', maxSurge: 0, maxUnavailable: 1 },
-        });
+        const build = () =>
+          new AntiAffinityDeployment(newStack(environment), 'web', {
+            name: 'web',
+            image: 'web:1.0.0',
+            ports: [{ port: 80 }],
+            replicas,
+            antiAffinity: 'required',
+            nodeGroup: 'webapi',
+            autoscaling: false,
+            strategy: { type: 'RollingUpdate', maxSurge: 0, maxUnavailable: 1 },
+          });
         if (replicas > maxSize) expect(build).toThrow(ShipshapeError);
         else expect(build).not.toThrow();
       }),

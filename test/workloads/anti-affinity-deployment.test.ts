@@ -1,4 +1,4 @@
-import { Size } from 'cdk8s';
+import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { describe, expect, it } from 'vitest';
 import { AntiAffinityDeployment, AntiAffinityDeploymentProps, ShipshapeError } from '../../lib';
@@ -47,7 +47,9 @@ describe('AntiAffinityDeployment', () => {
   it('defaults to preferred hostname anti-affinity with weight 100 and zone spread', () => {
     const { podSpec } = synthWeb();
     const preferred = podSpec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution;
-    expect(preferred).toEqual([{ weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'web', 'app.kubernetes.io/instance': 'test' } } } }]);
+    expect(preferred).toEqual([
+      { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'web', 'app.kubernetes.io/instance': 'test' } } } },
+    ]);
     expect(podSpec.topologySpreadConstraints).toEqual([expect.objectContaining({ topologyKey: 'topology.kubernetes.io/zone', maxSkew: 1, whenUnsatisfiable: 'ScheduleAnyway' })]);
   });
 
@@ -90,10 +92,19 @@ describe('AntiAffinityDeployment', () => {
     expect(pdb.spec.minAvailable).toBeUndefined();
   });
 
+  it('takes the scale-down window as a Duration and writes it in seconds', () => {
+    const { result } = synthWeb({ autoscaling: { minReplicas: 2, maxReplicas: 6, scaleDownStabilization: Duration.minutes(2) } });
+    expect(findObject(result, 'HorizontalPodAutoscaler', 'web').spec.behavior.scaleDown.stabilizationWindowSeconds).toBe(120);
+  });
+
   it('gives an autoscaled Deployment a PDB that allows an eviction at every size, the single pod it is created with included', () => {
     // Without replicas the Deployment is created with one pod and waits for the HPA's first sync; a budget keyed
     // to the HPA minimum (minAvailable: 2 for 3..10) would block every drain in that window.
-    for (const [minReplicas, maxReplicas] of [[2, 4], [3, 10], [5, 12]]) {
+    for (const [minReplicas, maxReplicas] of [
+      [2, 4],
+      [3, 10],
+      [5, 12],
+    ]) {
       const { result, deployment } = synthWeb({ autoscaling: { minReplicas, maxReplicas } }, testEnvironment({ nodeGroups: [{ name: 'webapi', minSize: 3, maxSize: 12 }] }));
       // Only the metrics-server rule fires here (no MetricsServer in this stack); the budget passes policy.
       expect(result.policy.violations.map((v) => v.ruleId)).toEqual(['autoscaler-metrics']);
@@ -103,8 +114,8 @@ describe('AntiAffinityDeployment', () => {
     }
   });
 
-  it('keeps serving for preStopDelaySeconds before SIGTERM, with a grace period that outlasts the delay', () => {
-    const { result, podSpec } = synthWeb({ preStopDelaySeconds: 5 });
+  it('keeps serving for preStopDelay before SIGTERM, with a grace period that outlasts the delay', () => {
+    const { result, podSpec } = synthWeb({ preStopDelay: Duration.seconds(5) });
     expect(result.problems).toEqual([]);
     for (const o of result.objects) validateManifest(o.manifest);
     const [main] = podSpec.containers;
@@ -114,9 +125,9 @@ describe('AntiAffinityDeployment', () => {
     // Restricted Pod Security and the read-only root filesystem still hold: the hook runs in the same container.
     expect(main.securityContext).toMatchObject({ runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     expect(podSpec.securityContext.seccompProfile).toEqual({ type: 'RuntimeDefault' });
-    expect(synthWeb({ preStopDelaySeconds: 10, terminationGracePeriodSeconds: 60 }).podSpec.terminationGracePeriodSeconds).toBe(60);
+    expect(synthWeb({ preStopDelay: Duration.seconds(10), terminationGracePeriod: Duration.minutes(1) }).podSpec.terminationGracePeriodSeconds).toBe(60);
     // Only the main container gets the hook; without the option nobody does.
-    const sidecar = synthWeb({ preStopDelaySeconds: 5, sidecars: [{ name: 'proxy', image: 'envoy:1.30.1', portNumber: 9901 }] }).podSpec.containers;
+    const sidecar = synthWeb({ preStopDelay: Duration.seconds(5), sidecars: [{ name: 'proxy', image: 'envoy:1.30.1', portNumber: 9901 }] }).podSpec.containers;
     expect(sidecar.map((c: any) => c.lifecycle)).toEqual([{ preStop: { exec: { command: ['sleep', '5'] } } }, undefined]);
     const plain = synthWeb().podSpec;
     expect(plain.containers[0].lifecycle).toBeUndefined();
@@ -156,11 +167,13 @@ describe('AntiAffinityDeployment', () => {
     });
     expect(result.problems).toEqual([]);
     const [main] = podSpec.containers;
-    expect(main.env).toEqual(expect.arrayContaining([
-      { name: 'LOG_LEVEL', value: 'info' },
-      { name: 'DB_URL', valueFrom: { secretKeyRef: { name: 'db', key: 'url' } } },
-      { name: 'FEATURE', valueFrom: { configMapKeyRef: { name: 'flags', key: 'feature', optional: true } } },
-    ]));
+    expect(main.env).toEqual(
+      expect.arrayContaining([
+        { name: 'LOG_LEVEL', value: 'info' },
+        { name: 'DB_URL', valueFrom: { secretKeyRef: { name: 'db', key: 'url' } } },
+        { name: 'FEATURE', valueFrom: { configMapKeyRef: { name: 'flags', key: 'feature', optional: true } } },
+      ]),
+    );
     expect(main.envFrom).toEqual([{ configMapRef: { name: 'settings' } }, { secretRef: { name: 'api-keys' } }]);
   });
 
@@ -168,7 +181,15 @@ describe('AntiAffinityDeployment', () => {
     const probe = kplus.Probe.fromCommand(['true']);
     const { result, podSpec } = synthWeb({
       initContainers: [{ name: 'migrate', image: 'ghcr.io/acme/migrate:1.0.0' }],
-      sidecars: [{ name: 'proxy', image: 'envoyproxy/envoy:v1.31.2', liveness: probe, readiness: probe, resources: { cpu: { request: kplus.Cpu.millis(50) }, memory: { request: Size.mebibytes(64), limit: Size.mebibytes(128) } } }],
+      sidecars: [
+        {
+          name: 'proxy',
+          image: 'envoyproxy/envoy:v1.31.2',
+          liveness: probe,
+          readiness: probe,
+          resources: { cpu: { request: kplus.Cpu.millis(50) }, memory: { request: Size.mebibytes(64), limit: Size.mebibytes(128) } },
+        },
+      ],
       priorityClassName: 'platform-high',
     });
     expect(result.problems).toEqual([]);
@@ -198,21 +219,55 @@ describe('AntiAffinityDeployment', () => {
       ['maxUnavailable 0', { replicas: 3, disruptionBudget: { maxUnavailable: 0 } }, /allows no eviction/],
       ['both PDB fields', { disruptionBudget: { maxUnavailable: 1, minAvailable: 1 } }, /exactly one of maxUnavailable and minAvailable/],
       ['an unknown node group', { nodeGroup: 'gpu' }, /node group "gpu" is not defined.*\[webapi, batch\]/],
-      ['more replicas than nodes under required anti-affinity', { antiAffinity: 'required', nodeGroup: 'batch', replicas: 3 }, /3 replicas can never fit node group "batch", which has at most 2 nodes/],
+      [
+        'more replicas than nodes under required anti-affinity',
+        { antiAffinity: 'required', nodeGroup: 'batch', replicas: 3 },
+        /3 replicas can never fit node group "batch", which has at most 2 nodes/,
+      ],
       ['a rollout that needs one node too many', { antiAffinity: 'required', nodeGroup: 'batch', replicas: 2 }, /would hang/],
       ['no probes without ports', { ports: [] }, /liveness and readiness probes must be given/],
       ['a zero-progress rollout', { strategy: { type: 'RollingUpdate', maxSurge: 0, maxUnavailable: '0%' } }, /can never replace a pod/],
       ['a bad name', { name: 'Web_API' }, /name is not a valid Kubernetes name/],
-      ['a grace period no longer than the preStop delay', { preStopDelaySeconds: 20, terminationGracePeriodSeconds: 20 }, /terminationGracePeriodSeconds 20 does not outlast preStopDelaySeconds 20.*Fix: set terminationGracePeriodSeconds to at least 20/],
-      ['a zero preStop delay', { preStopDelaySeconds: 0 }, /preStopDelaySeconds must be an integer from 1 to 120/],
-      ['a fractional preStop delay', { preStopDelaySeconds: 2.5 }, /preStopDelaySeconds must be an integer/],
+      [
+        'a grace period no longer than the preStop delay',
+        { preStopDelay: Duration.seconds(20), terminationGracePeriod: Duration.seconds(20) },
+        /terminationGracePeriod 20 s does not outlast preStopDelay 20 s.*Fix: set terminationGracePeriod to at least Duration.seconds\(20\)/,
+      ],
+      ['a zero preStop delay', { preStopDelay: Duration.seconds(0) }, /preStopDelay must be a Duration of whole seconds from 1 to 120 s/],
+      ['a fractional preStop delay', { preStopDelay: Duration.millis(2500) }, /preStopDelay must be a Duration of whole seconds/],
+      ['a preStop delay given as a number', { preStopDelay: 5 as unknown as Duration }, /preStopDelay must be a Duration.*\(a Duration object, not the number 5\)/],
+      ['a fractional scale-down window', { autoscaling: { scaleDownStabilization: Duration.millis(1500) } }, /autoscaling.scaleDownStabilization must be a Duration of whole seconds from 0 to 3600 s/],
       ['an empty sidecar name', { sidecars: [{ name: '', image: 'envoyproxy/envoy:v1.31.2' }] }, /sidecars\[0\]\.name is not a valid container name: it must be an RFC 1123 label \(got ""\)/],
-      ['an init container name that is not a DNS label', { initContainers: [{ name: 'Migrate_DB', image: 'ghcr.io/acme/migrate:1.0.0' }] }, /initContainers\[0\]\.name is not a valid container name.*"Migrate_DB"/],
-      ['a sidecar named like the main container', { sidecars: [{ name: 'web', image: 'envoyproxy/envoy:v1.31.2' }] }, /sidecars\[0\] is named "web" like name, and the API server refuses two containers of one pod with the same name/],
-      ['a sidecar named like an init container', { initContainers: [{ name: 'setup', image: 'ghcr.io/acme/migrate:1.0.0' }], sidecars: [{ name: 'setup', image: 'envoyproxy/envoy:v1.31.2' }] }, /sidecars\[0\] is named "setup" like initContainers\[0\]/],
-      ['two unnamed sidecars (both called "main")', { sidecars: [{ image: 'envoyproxy/envoy:v1.31.2' }, { image: 'envoyproxy/envoy:v1.31.2' }] }, /sidecars\[1\] is named "main" like sidecars\[0\].*an unnamed container is called "main"/],
-      ['an init container with probes', { initContainers: [{ name: 'migrate', image: 'ghcr.io/acme/migrate:1.0.0', liveness: kplus.Probe.fromCommand(['true']), readiness: kplus.Probe.fromCommand(['true']) }] }, /initContainers\[0\] has a liveness and a readiness probe, but init containers run to completion and take no probes.*Fix: remove initContainers\[0\]\.liveness and initContainers\[0\]\.readiness/],
-      ['an init container with a startup probe', { initContainers: [{ name: 'migrate', image: 'ghcr.io/acme/migrate:1.0.0', startup: kplus.Probe.fromCommand(['true']) }] }, /initContainers\[0\] has a startup probe/],
+      [
+        'an init container name that is not a DNS label',
+        { initContainers: [{ name: 'Migrate_DB', image: 'ghcr.io/acme/migrate:1.0.0' }] },
+        /initContainers\[0\]\.name is not a valid container name.*"Migrate_DB"/,
+      ],
+      [
+        'a sidecar named like the main container',
+        { sidecars: [{ name: 'web', image: 'envoyproxy/envoy:v1.31.2' }] },
+        /sidecars\[0\] is named "web" like name, and the API server refuses two containers of one pod with the same name/,
+      ],
+      [
+        'a sidecar named like an init container',
+        { initContainers: [{ name: 'setup', image: 'ghcr.io/acme/migrate:1.0.0' }], sidecars: [{ name: 'setup', image: 'envoyproxy/envoy:v1.31.2' }] },
+        /sidecars\[0\] is named "setup" like initContainers\[0\]/,
+      ],
+      [
+        'two unnamed sidecars (both called "main")',
+        { sidecars: [{ image: 'envoyproxy/envoy:v1.31.2' }, { image: 'envoyproxy/envoy:v1.31.2' }] },
+        /sidecars\[1\] is named "main" like sidecars\[0\].*an unnamed container is called "main"/,
+      ],
+      [
+        'an init container with probes',
+        { initContainers: [{ name: 'migrate', image: 'ghcr.io/acme/migrate:1.0.0', liveness: kplus.Probe.fromCommand(['true']), readiness: kplus.Probe.fromCommand(['true']) }] },
+        /initContainers\[0\] has a liveness and a readiness probe, but init containers run to completion and take no probes.*Fix: remove initContainers\[0\]\.liveness and initContainers\[0\]\.readiness/,
+      ],
+      [
+        'an init container with a startup probe',
+        { initContainers: [{ name: 'migrate', image: 'ghcr.io/acme/migrate:1.0.0', startup: kplus.Probe.fromCommand(['true']) }] },
+        /initContainers\[0\] has a startup probe/,
+      ],
       ['memory request above limit', { resources: { memory: { request: Size.gibibytes(2), limit: Size.gibibytes(1) } } }, /memory.request \(2048Mi\) is above the limit \(1024Mi\)/],
     ])('rejects %s', (_, props, message) => {
       const error = constructionError(props);
@@ -239,6 +294,13 @@ describe('AntiAffinityDeployment int32 fields and port names', () => {
       expect(e.path).toBe('test/web');
       expect(e.message).toContain('ports[0].name is not a valid port name');
     }
-    expect(synthWeb({ ports: [{ port: 8080, name: 'http-2' }, { port: 9090, name: 'm9' }] }).podSpec.containers[0].ports.map((p: { name: string }) => p.name)).toEqual(['http-2', 'm9']);
+    expect(
+      synthWeb({
+        ports: [
+          { port: 8080, name: 'http-2' },
+          { port: 9090, name: 'm9' },
+        ],
+      }).podSpec.containers[0].ports.map((p: { name: string }) => p.name),
+    ).toEqual(['http-2', 'm9']);
   });
 });

@@ -2,18 +2,13 @@ import * as fs from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { LABELS } from '../labels';
 import { evaluatePolicy } from './engine';
-import { Manifest, describe } from './manifest';
+import { Manifest, describe } from '../manifest';
 
 /** The part of cdk8s-cli's ValidationContext this plugin uses (kept local: the CLI is not a runtime dependency). */
 export interface Cdk8sValidationContext {
   readonly manifests: readonly string[];
   readonly report: {
-    addViolation(violation: {
-      ruleName: string;
-      recommendation: string;
-      fix: string;
-      violatingResources: { resourceName: string; locations: string[]; manifestPath: string }[];
-    }): void;
+    addViolation(violation: { ruleName: string; recommendation: string; fix: string; violatingResources: { resourceName: string; locations: string[]; manifestPath: string }[] }): void;
     submit(status: 'success' | 'failure', metadata?: Record<string, string>): void;
   };
 }

@@ -1,6 +1,6 @@
 import { IConstruct } from 'constructs';
 import { declaresExemptions, exemptionsOf } from './exemptions';
-import { Manifest, ManifestIndex, describe } from './manifest';
+import { Manifest, ManifestIndex, describe } from '../manifest';
 import { PolicyRule, RULES } from './rules';
 
 /** A synthesized object and the construct that produced it. */
@@ -58,7 +58,14 @@ export function evaluatePolicy(subjects: readonly PolicySubject[], rules: readon
     const variables = new Map<string, Set<string>>();
     for (const { ruleId, variable, reason } of exemptionsOf(manifest)) {
       if (!known.has(ruleId)) {
-        report.violations.push({ ruleId: 'unknown-exemption', severity: 'error', object, constructPath, message: `declares an exemption from unknown rule "${ruleId}"`, fix: `use one of: ${[...known].join(', ')}` });
+        report.violations.push({
+          ruleId: 'unknown-exemption',
+          severity: 'error',
+          object,
+          constructPath,
+          message: `declares an exemption from unknown rule "${ruleId}"`,
+          fix: `use one of: ${[...known].join(', ')}`,
+        });
         continue;
       }
       report.exemptions.push({ ruleId, ...(variable !== undefined ? { variable } : {}), object, constructPath, reason });
@@ -80,7 +87,14 @@ export function evaluatePolicy(subjects: readonly PolicySubject[], rules: readon
       // A variable exemption that matches nothing is a typo or outlived its reason.
       for (const v of exempted) {
         if (used.has(v)) continue;
-        report.warnings.push({ ruleId: 'unused-exemption', severity: 'warning', object, constructPath, message: `exempts variable ${v} from "${rule.id}", which finds nothing in ${v}`, fix: `remove the exemption, or name the variable exactly as the finding does` });
+        report.warnings.push({
+          ruleId: 'unused-exemption',
+          severity: 'warning',
+          object,
+          constructPath,
+          message: `exempts variable ${v} from "${rule.id}", which finds nothing in ${v}`,
+          fix: `remove the exemption, or name the variable exactly as the finding does`,
+        });
       }
     }
   }
@@ -89,7 +103,40 @@ export function evaluatePolicy(subjects: readonly PolicySubject[], rules: readon
 
 /** The exemptions declared by constructs that write no Kubernetes object (Swarm services, Docker daemon config). */
 export function constructExemptions(constructs: readonly IConstruct[]): PolicyExemption[] {
-  return constructs.filter(declaresExemptions).flatMap((c) =>
-    c.policyExemptions.map((e) => ({ ruleId: e.ruleId, ...(e.variable !== undefined ? { variable: e.variable } : {}), object: c.policyObject, constructPath: c.node.path, reason: e.reason })),
-  );
+  return constructs
+    .filter(declaresExemptions)
+    .flatMap((c) =>
+      c.policyExemptions.map((e) => ({ ruleId: e.ruleId, ...(e.variable !== undefined ? { variable: e.variable } : {}), object: c.policyObject, constructPath: c.node.path, reason: e.reason })),
+    );
+}
+
+/** A finding a construct reports in the synth summary without failing it. */
+export interface ConstructWarning {
+  readonly ruleId: string;
+  readonly message: string;
+  readonly fix: string;
+}
+
+/** A construct that writes no Kubernetes object but reports warnings of its own (a prune that deletes volumes). */
+interface ReportsWarnings extends IConstruct {
+  readonly policyObject: string;
+  readonly policyWarnings: readonly ConstructWarning[];
+}
+
+/** A construct that states facts the synth summary should show (how many manager failures a swarm survives). */
+interface ReportsNotes extends IConstruct {
+  readonly policyObject: string;
+  readonly summaryNotes: readonly string[];
+}
+
+/** The notes constructs report for the synth summary, as `<object>: <note>`. */
+export function constructNotes(constructs: readonly IConstruct[]): string[] {
+  return constructs.filter((c): c is ReportsNotes => Array.isArray((c as { summaryNotes?: unknown }).summaryNotes)).flatMap((c) => c.summaryNotes.map((n) => `${c.policyObject}: ${n}`));
+}
+
+/** The warnings reported by constructs that write no Kubernetes object; synth lists them in the summary. */
+export function constructWarnings(constructs: readonly IConstruct[]): PolicyFinding[] {
+  return constructs
+    .filter((c): c is ReportsWarnings => Array.isArray((c as { policyWarnings?: unknown }).policyWarnings))
+    .flatMap((c) => c.policyWarnings.map((w) => ({ ruleId: w.ruleId, severity: 'warning' as const, object: c.policyObject, constructPath: c.node.path, message: w.message, fix: w.fix })));
 }

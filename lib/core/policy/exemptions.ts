@@ -2,7 +2,7 @@ import { ApiObject } from 'cdk8s';
 import { IConstruct } from 'constructs';
 import { ErrorScope, ShipshapeError } from '../errors';
 import { credentialShapes } from './credentials';
-import { Manifest } from './manifest';
+import { Manifest } from '../manifest';
 
 /**
  * Annotation prefix of a declared policy exemption. The exemption travels in the

@@ -1,7 +1,9 @@
+import { pinnedImageFix, pinnedImageProblem } from '../images';
 import { isPositiveQuantity, resolveCountOrPercent } from '../quantities';
+import { HOSTNAME_TOPOLOGY_KEY } from '../scheduling';
 import { configMapKeyProblem } from '../validate';
 import { CredentialFinding, EXEMPTION_KEY, isCredentialName, scanArgs, scanDocument, scanVariable } from './credentials';
-import { ContainerRef, LONG_RUNNING_KINDS, Manifest, ManifestIndex, REPLICATED_KINDS, containersOf, podTemplateOf, selectorMatches } from './manifest';
+import { ContainerRef, LONG_RUNNING_KINDS, Manifest, ManifestIndex, REPLICATED_KINDS, containersOf, podTemplateOf, selectorMatches } from '../manifest';
 
 // NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR: line breaks to YAML 1.1 (go-yaml v2, which kubectl uses).
 const LINE_SEPARATORS = /[\u0085\u2028\u2029]/;
@@ -30,8 +32,6 @@ export interface PolicyRule {
   check(m: Manifest, index: ManifestIndex): RuleFinding[];
 }
 
-const HOSTNAME = 'kubernetes.io/hostname';
-
 function containerName(ref: ContainerRef): string {
   return `${ref.init ? 'init container' : 'container'} "${ref.container.name}"`;
 }
@@ -46,17 +46,8 @@ function perContainer(check: (ref: ContainerRef, podSpec: any) => RuleFinding | 
   };
 }
 
-/** Splits an image reference into its tag and digest (either may be absent). */
-export function imageReference(image: string): { tag?: string; digest?: string } {
-  const at = image.indexOf('@');
-  const digest = at >= 0 ? image.slice(at + 1) : undefined;
-  const named = at >= 0 ? image.slice(0, at) : image;
-  const lastSlash = named.lastIndexOf('/');
-  const colon = named.indexOf(':', lastSlash + 1);
-  return { tag: colon >= 0 ? named.slice(colon + 1) : undefined, digest };
-}
-
-const MOVE_TO_SECRET = 'reference the value from a Secret (valueFrom.secretKeyRef, envFrom a Secret, or a mounted Secret file), or exempt the variable with the reason it is not a credential: exempt(obj, rule, reason, { variables: [name] })';
+const MOVE_TO_SECRET =
+  'reference the value from a Secret (valueFrom.secretKeyRef, envFrom a Secret, or a mounted Secret file), or exempt the variable with the reason it is not a credential: exempt(obj, rule, reason, { variables: [name] })';
 
 /** One finding per variable: where, what was found in it, and the masked values. */
 function perSubject(findings: readonly CredentialFinding[], where: (subject: string | undefined) => string, fix: string): RuleFinding[] {
@@ -91,7 +82,13 @@ function containerCredentials(ref: ContainerRef): RuleFinding[] {
   findings.push(...perSubject(commandLine, (s) => `${who} command line${s ? ` (${s})` : ''}`, 'read the credential from a mounted Secret file or an environment variable taken from a Secret'));
   const rest = scanDocument(c, (path) => /^(env|command|args)(\[|$)/.test(path));
   const at = new Map(rest.map((f) => [f.subject ?? f.path, f.path]));
-  findings.push(...perSubject(rest.map((f) => ({ ...f, subject: f.subject ?? f.path })), (s) => `${who} field ${at.get(s!)}${at.get(s!) === s ? '' : ` (${s})`}`, MOVE_TO_SECRET));
+  findings.push(
+    ...perSubject(
+      rest.map((f) => ({ ...f, subject: f.subject ?? f.path })),
+      (s) => `${who} field ${at.get(s!)}${at.get(s!) === s ? '' : ` (${s})`}`,
+      MOVE_TO_SECRET,
+    ),
+  );
   return findings;
 }
 
@@ -110,6 +107,27 @@ export function budgetAllowsEviction(pdb: any, replicas: number): boolean {
   if (spec.maxUnavailable !== undefined) return resolveCountOrPercent(spec.maxUnavailable, replicas, true) >= 1;
   if (spec.minAvailable !== undefined) return resolveCountOrPercent(spec.minAvailable, replicas, true) < replicas;
   return true;
+}
+
+// ingress-nginx's canary annotations (a canary Ingress takes a share of the stable Ingress of the same host and path).
+const CANARY = 'nginx.ingress.kubernetes.io/canary';
+const CANARY_WEIGHT = 'nginx.ingress.kubernetes.io/canary-weight';
+
+function isCanaryIngress(m: Manifest): boolean {
+  return m.kind === 'Ingress' && m.metadata.annotations?.[CANARY] === 'true';
+}
+
+/** Every host and path an Ingress routes (an empty host for rules without one). */
+function ingressRoutes(m: Manifest): { host: string; path: string }[] {
+  const rules: any[] = Array.isArray(m.spec?.rules) ? m.spec.rules : [];
+  return rules.flatMap((r) => (Array.isArray(r?.http?.paths) ? r.http.paths : []).map((p: any) => ({ host: String(r.host ?? ''), path: String(p?.path ?? '/') })));
+}
+
+/** The other Ingresses of the same namespace and class that route the host and path. */
+function routeOwners(index: ManifestIndex, m: Manifest, route: { host: string; path: string }): Manifest[] {
+  return index
+    .ofKind('Ingress', m.metadata.namespace)
+    .filter((o) => o !== m && o.spec?.ingressClassName === m.spec?.ingressClassName && ingressRoutes(o).some((r) => r.host === route.host && r.path === route.path));
 }
 
 export const RULES: readonly PolicyRule[] = [
@@ -145,11 +163,11 @@ export const RULES: readonly PolicyRule[] = [
     severity: 'error',
     description: 'every image names a fixed tag or digest, never `latest` or nothing, so a rollout is reproducible and rollback means something',
     check: perContainer((ref) => {
-      const image: string = ref.container.image ?? '';
-      const { tag, digest } = imageReference(image);
-      if (digest) return undefined;
-      if (tag && tag !== 'latest') return undefined;
-      return { message: `${containerName(ref)} uses image "${image}" ${tag ? 'tagged latest' : 'without a tag'}`, fix: 'pin the image to a version tag or a sha256 digest, e.g. "nginx:1.27.2"' };
+      const image: unknown = ref.container.image ?? '';
+      const problem = pinnedImageProblem(image);
+      if (!problem) return undefined;
+      const how = problem.kind === 'invalid' ? `, which is not a valid image reference: ${problem.reason}` : ` ${problem.reason}`;
+      return { message: `${containerName(ref)} uses image ${JSON.stringify(image)}${how}`, fix: pinnedImageFix('nginx:1.27.2') };
     }),
   },
   {
@@ -161,19 +179,16 @@ export const RULES: readonly PolicyRule[] = [
       const template = podTemplateOf(m)!;
       const labels = template.metadata?.labels;
       const affinity = template.spec?.affinity?.podAntiAffinity;
-      const terms = [
-        ...(affinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []),
-        ...(affinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((t: any) => t.podAffinityTerm),
-      ];
-      const antiAffinity = terms.some((t: any) => t?.topologyKey === HOSTNAME && selectorMatches(t.labelSelector, labels));
-      const spread = (template.spec?.topologySpreadConstraints ?? []).some(
-        (c: any) => c.topologyKey === HOSTNAME && selectorMatches(c.labelSelector, labels),
-      );
+      const terms = [...(affinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []), ...(affinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((t: any) => t.podAffinityTerm)];
+      const antiAffinity = terms.some((t: any) => t?.topologyKey === HOSTNAME_TOPOLOGY_KEY && selectorMatches(t.labelSelector, labels));
+      const spread = (template.spec?.topologySpreadConstraints ?? []).some((c: any) => c.topologyKey === HOSTNAME_TOPOLOGY_KEY && selectorMatches(c.labelSelector, labels));
       if (antiAffinity || spread) return [];
-      return [{
-        message: `pods can run ${index.replicaRange(m).max} replicas but nothing keeps them on different nodes`,
-        fix: `add podAntiAffinity (preferred or required) or a topologySpreadConstraint on "${HOSTNAME}" selecting the pod's own labels`,
-      }];
+      return [
+        {
+          message: `pods can run ${index.replicaRange(m).max} replicas but nothing keeps them on different nodes`,
+          fix: `add podAntiAffinity (preferred or required) or a topologySpreadConstraint on "${HOSTNAME_TOPOLOGY_KEY}" selecting the pod's own labels`,
+        },
+      ];
     },
   },
   {
@@ -195,10 +210,12 @@ export const RULES: readonly PolicyRule[] = [
       const budget = budgets[0];
       if (!budgetAllowsEviction(budget, range.min)) {
         const hpa = index.autoscalerFor(m) ? ` (the HPA's minReplicas)` : '';
-        return [{
-          message: `PodDisruptionBudget ${budget.metadata.name} allows no eviction at ${range.min} replicas${hpa}: ${JSON.stringify({ minAvailable: budget.spec.minAvailable, maxUnavailable: budget.spec.maxUnavailable })}`,
-          fix: `use maxUnavailable: 1, or a minAvailable below ${range.min}`,
-        }];
+        return [
+          {
+            message: `PodDisruptionBudget ${budget.metadata.name} allows no eviction at ${range.min} replicas${hpa}: ${JSON.stringify({ minAvailable: budget.spec.minAvailable, maxUnavailable: budget.spec.maxUnavailable })}`,
+            fix: `use maxUnavailable: 1, or a minAvailable below ${range.min}`,
+          },
+        ];
       }
       return [];
     },
@@ -211,11 +228,9 @@ export const RULES: readonly PolicyRule[] = [
       const sc = ref.container.securityContext ?? {};
       const nonRoot = sc.runAsNonRoot ?? podSpec.securityContext?.runAsNonRoot;
       const rootUser = (sc.runAsUser ?? podSpec.securityContext?.runAsUser) === 0;
-      const problems = [
-        (nonRoot !== true || rootUser) && 'may run as root',
-        sc.allowPrivilegeEscalation !== false && 'allows privilege escalation',
-        sc.privileged === true && 'is privileged',
-      ].filter(Boolean);
+      const problems = [(nonRoot !== true || rootUser) && 'may run as root', sc.allowPrivilegeEscalation !== false && 'allows privilege escalation', sc.privileged === true && 'is privileged'].filter(
+        Boolean,
+      );
       if (problems.length === 0) return undefined;
       return { message: `${containerName(ref)} ${problems.join(', ')}`, fix: 'set securityContext runAsNonRoot: true, allowPrivilegeEscalation: false and privileged: false' };
     }),
@@ -223,7 +238,8 @@ export const RULES: readonly PolicyRule[] = [
   {
     id: 'secret-env-plaintext',
     severity: 'error',
-    description: 'nothing that reaches a container process holds a credential in plain text: no credential-named environment variable with a literal value or a ConfigMap source, no password in a URL, no token-shaped value, no `--password=…` or `PASSWORD=…` in the command line, args or probe commands',
+    description:
+      'nothing that reaches a container process holds a credential in plain text: no credential-named environment variable with a literal value or a ConfigMap source, no password in a URL, no token-shaped value, no `--password=…` or `PASSWORD=…` in the command line, args or probe commands',
     check: (m) => {
       const template = podTemplateOf(m);
       return template ? containersOf(template.spec).flatMap(containerCredentials) : [];
@@ -232,7 +248,8 @@ export const RULES: readonly PolicyRule[] = [
   {
     id: 'configmap-credentials',
     severity: 'error',
-    description: 'ConfigMaps hold no credentials: no credential-named key with a literal value, and no password, token or `password=`/`"password":`/`password:` assignment inside the files they carry (properties, ini, env, JSON, YAML); ConfigMaps are written to Git and readable by anyone who can read the namespace',
+    description:
+      'ConfigMaps hold no credentials: no credential-named key with a literal value, and no password, token or `password=`/`"password":`/`password:` assignment inside the files they carry (properties, ini, env, JSON, YAML); ConfigMaps are written to Git and readable by anyone who can read the namespace',
     check: (m) => {
       if (m.kind !== 'ConfigMap') return [];
       const data: Record<string, string> = m.data ?? {};
@@ -248,7 +265,8 @@ export const RULES: readonly PolicyRule[] = [
   {
     id: 'configmap-keys',
     severity: 'error',
-    description: 'ConfigMap keys are keys the API server accepts (letters, digits, "-", "_" or ".", at most 253 characters, not "." or ".." or starting with ".."), each in data or binaryData but not both; cdk8s-plus writes any key, and the API server refuses the whole object at apply',
+    description:
+      'ConfigMap keys are keys the API server accepts (letters, digits, "-", "_" or ".", at most 253 characters, not "." or ".." or starting with ".."), each in data or binaryData but not both; cdk8s-plus writes any key, and the API server refuses the whole object at apply',
     check: (m) => {
       if (m.kind !== 'ConfigMap') return [];
       const data = Object.keys(m.data ?? {});
@@ -266,11 +284,16 @@ export const RULES: readonly PolicyRule[] = [
   {
     id: 'credential-in-manifest',
     severity: 'error',
-    description: 'no other field of any object (annotations, labels, URLs in specs) holds a credential: a credential-named annotation with a literal value, a password in a URL, a token or private key',
+    description:
+      'no other field of any object (annotations, labels, URLs in specs) holds a credential: a credential-named annotation with a literal value, a password in a URL, a token or private key',
     check: (m) => {
       const found = scanDocument(m, (path) => judgedElsewhere(m, path) || EXEMPTION_KEY.test(path.replace(/^.*annotations\./, '')));
       const at = new Map(found.map((f) => [f.subject ?? f.path, f.path]));
-      return perSubject(found.map((f) => ({ ...f, subject: f.subject ?? f.path })), (s) => `field ${at.get(s!)}${at.get(s!) === s ? '' : ` (${s})`}`, 'keep credentials out of the object: reference a Secret by name');
+      return perSubject(
+        found.map((f) => ({ ...f, subject: f.subject ?? f.path })),
+        (s) => `field ${at.get(s!)}${at.get(s!) === s ? '' : ` (${s})`}`,
+        'keep credentials out of the object: reference a Secret by name',
+      );
     },
   },
   {
@@ -293,7 +316,10 @@ export const RULES: readonly PolicyRule[] = [
         }
       };
       walk(m, '');
-      return found.map((path) => ({ message: `field ${path} holds U+0085, U+2028 or U+2029, which kubectl's YAML reader turns into a space`, fix: 'remove the character (write \\n for a line break)' }));
+      return found.map((path) => ({
+        message: `field ${path} holds U+0085, U+2028 or U+2029, which kubectl's YAML reader turns into a space`,
+        fix: 'remove the character (write \\n for a line break)',
+      }));
     },
   },
   {
@@ -341,7 +367,10 @@ export const RULES: readonly PolicyRule[] = [
         for (const r of resources) {
           // Utilization is usage divided by the request: a zero request gives the HPA nothing to divide by.
           if (!isPositiveQuantity(ref2.container.resources?.requests?.[r])) {
-            findings.push({ message: `scales on ${r} utilization but ${containerName(ref2)} of ${ref.kind}/${ref.name} requests no ${r} above zero`, fix: `set a ${r} request above zero on every container of the target` });
+            findings.push({
+              message: `scales on ${r} utilization but ${containerName(ref2)} of ${ref.kind}/${ref.name} requests no ${r} above zero`,
+              fix: `set a ${r} request above zero on every container of the target`,
+            });
           }
         }
       }
@@ -366,12 +395,17 @@ export const RULES: readonly PolicyRule[] = [
   {
     id: 'autoscaler-metrics',
     severity: 'error',
-    description: 'an HPA has the resource metrics API (metrics-server\'s APIService v1beta1.metrics.k8s.io) in the same output; without it the HPA never scales',
+    description: "an HPA has the resource metrics API (metrics-server's APIService v1beta1.metrics.k8s.io) in the same output; without it the HPA never scales",
     check: (m, index) => {
       if (m.kind !== 'HorizontalPodAutoscaler') return [];
       const usesResourceMetrics = (m.spec?.metrics ?? [{ type: 'Resource' }]).some((x: any) => x.type === 'Resource' || x.type === 'ContainerResource');
       if (!usesResourceMetrics || index.ofKind('APIService').some((a) => a.metadata.name === 'v1beta1.metrics.k8s.io')) return [];
-      return [{ message: 'scales on CPU/memory but no metrics-server (APIService v1beta1.metrics.k8s.io) is part of the output', fix: 'add a MetricsServer to the stack, or exempt the HPA with the reason (e.g. the managed cluster ships metrics-server)' }];
+      return [
+        {
+          message: 'scales on CPU/memory but no metrics-server (APIService v1beta1.metrics.k8s.io) is part of the output',
+          fix: 'add a MetricsServer to the stack, or exempt the HPA with the reason (e.g. the managed cluster ships metrics-server)',
+        },
+      ];
     },
   },
   {
@@ -380,18 +414,109 @@ export const RULES: readonly PolicyRule[] = [
     description: 'nothing is bound to the cluster-admin ClusterRole unless it is asked for with a reason, which the synth summary then lists',
     check: (m) => {
       if ((m.kind !== 'ClusterRoleBinding' && m.kind !== 'RoleBinding') || m.roleRef?.kind !== 'ClusterRole' || m.roleRef?.name !== 'cluster-admin') return [];
-      return [{ message: `binds ${(m.subjects ?? []).map((s: any) => `${s.kind} ${s.name}`).join(', ') || 'its subjects'} to cluster-admin`, fix: 'bind a namespaced Role with the verbs and resources needed (TeamAccess presets), or opt in explicitly with a reason' }];
+      return [
+        {
+          message: `binds ${(m.subjects ?? []).map((s: any) => `${s.kind} ${s.name}`).join(', ') || 'its subjects'} to cluster-admin`,
+          fix: 'bind a namespaced Role with the verbs and resources needed (TeamAccess presets), or opt in explicitly with a reason',
+        },
+      ];
+    },
+  },
+  {
+    id: 'canary-unique',
+    severity: 'error',
+    description:
+      'at most one ingress-nginx canary Ingress (nginx.ingress.kubernetes.io/canary: "true") answers for a host and path of an IngressClass: the controller applies only one of them, and which one is not defined',
+    check: (m, index) => {
+      if (!isCanaryIngress(m)) return [];
+      // Reported on every canary after the first (in object order), so each clash is one finding.
+      const ingresses = index.ofKind('Ingress', m.metadata.namespace);
+      const at = ingresses.indexOf(m);
+      return ingressRoutes(m).flatMap((route) => {
+        const earlier = routeOwners(index, m, route).filter((o) => isCanaryIngress(o) && ingresses.indexOf(o) < at);
+        return earlier.length === 0
+          ? []
+          : [
+              {
+                message: `${route.host || '<any host>'}${route.path} already has the canary Ingress ${earlier.map((o) => o.metadata.name).join(', ')}`,
+                fix: 'keep one canary per host and path (finish or remove the other canary release first)',
+                subject: `${route.host}${route.path}`,
+              },
+            ];
+      });
+    },
+  },
+  {
+    id: 'canary-ingress',
+    severity: 'error',
+    description:
+      'an ingress-nginx canary Ingress has a stable (non-canary) Ingress of the same class for each of its hosts and paths, which it takes a share of, and a canary-weight that is an integer from 0 to 100: ingress-nginx ignores a canary without a stable Ingress',
+    check: (m, index) => {
+      if (!isCanaryIngress(m)) return [];
+      const findings: RuleFinding[] = ingressRoutes(m).flatMap((route) =>
+        routeOwners(index, m, route).some((o) => !isCanaryIngress(o))
+          ? []
+          : [
+              {
+                message: `no stable Ingress of class ${m.spec?.ingressClassName ?? '<default>'} answers for ${route.host || '<any host>'}${route.path}, so the canary receives nothing`,
+                fix: 'add the stable Ingress for the same host and path (WorkloadIngress), or use a CanaryRelease with it',
+                subject: `${route.host}${route.path}`,
+              },
+            ],
+      );
+      const annotations = m.metadata.annotations ?? {};
+      const weight = annotations[CANARY_WEIGHT];
+      if (weight !== undefined && annotations[`${CANARY_WEIGHT}-total`] === undefined && !/^(100|[1-9]?[0-9])$/.test(weight)) {
+        findings.push({ message: `${CANARY_WEIGHT} is ${JSON.stringify(weight)}, not an integer from 0 to 100`, fix: 'write the percentage of requests for the canary, e.g. "10"' });
+      }
+      return findings;
+    },
+  },
+  {
+    id: 'ingress-tls',
+    severity: 'error',
+    description:
+      'an Ingress takes its TLS certificate from a Secret referenced by name (created outside Git, or issued by cert-manager), never from key material in the output: every tls entry names a secretName, no Secret of that name is written with data, and a cert-manager issuer annotation comes with a tls entry to issue into',
+    check: (m, index) => {
+      if (m.kind !== 'Ingress') return [];
+      const tls: any[] = Array.isArray(m.spec?.tls) ? m.spec.tls : [];
+      const findings: RuleFinding[] = [];
+      tls.forEach((entry, i) => {
+        if (typeof entry?.secretName !== 'string' || entry.secretName === '') {
+          findings.push({
+            message: `tls[${i}] names no secretName, so the controller serves its default self-signed certificate`,
+            fix: 'name the TLS Secret (created outside Git, or by cert-manager)',
+          });
+          return;
+        }
+        const secret = index.ofKind('Secret', m.metadata.namespace).find((s) => s.metadata.name === entry.secretName);
+        if (secret && (Object.keys(secret.data ?? {}).length > 0 || Object.keys(secret.stringData ?? {}).length > 0)) {
+          findings.push({
+            message: `tls[${i}] uses Secret ${entry.secretName}, which carries its certificate and key in the output`,
+            fix: 'create the TLS Secret outside Git, or let cert-manager issue it (tls.clusterIssuer of WorkloadIngress)',
+          });
+        }
+      });
+      const annotations = m.metadata.annotations ?? {};
+      const issuer = annotations['cert-manager.io/cluster-issuer'] ?? annotations['cert-manager.io/issuer'];
+      if (issuer !== undefined && !tls.some((t) => typeof t?.secretName === 'string' && t.secretName !== '')) {
+        findings.push({
+          message: `asks cert-manager issuer ${JSON.stringify(issuer)} for a certificate but has no tls entry with a secretName to issue it into`,
+          fix: 'add spec.tls with the hosts and a secretName',
+        });
+      }
+      return findings;
     },
   },
   {
     id: 'host-path-volume',
     severity: 'warning',
-    description: 'pods mount no hostPath volumes: a hostPath ties the pod to the node and exposes the node\'s files, so the few agents that need one (log collectors) declare it',
+    description: "pods mount no hostPath volumes: a hostPath ties the pod to the node and exposes the node's files, so the few agents that need one (log collectors) declare it",
     check: (m) => {
       const template = podTemplateOf(m);
       const paths = (template?.spec?.volumes ?? []).filter((v: any) => v.hostPath).map((v: any) => v.hostPath.path);
       if (paths.length === 0) return [];
-      return [{ message: `mounts host paths ${paths.join(', ')}`, fix: 'use a PersistentVolumeClaim or emptyDir, or declare the exemption with the reason the pod needs the node\'s files' }];
+      return [{ message: `mounts host paths ${paths.join(', ')}`, fix: "use a PersistentVolumeClaim or emptyDir, or declare the exemption with the reason the pod needs the node's files" }];
     },
   },
   {

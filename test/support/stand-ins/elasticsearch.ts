@@ -143,13 +143,23 @@ export class ElasticsearchStandIn extends StandInServer {
           name: 'stand-in-0',
           cluster_name: this.clusterName,
           cluster_uuid: 'c2hpcHNoYXBlLXRlc3Q',
-          version: { number: this.version, build_flavor: 'default', build_type: 'docker', lucene_version: '9.11.1', minimum_wire_compatibility_version: '7.17.0', minimum_index_compatibility_version: '7.0.0' },
+          version: {
+            number: this.version,
+            build_flavor: 'default',
+            build_type: 'docker',
+            lucene_version: '9.11.1',
+            minimum_wire_compatibility_version: '7.17.0',
+            minimum_index_compatibility_version: '7.0.0',
+          },
           tagline: 'You Know, for Search',
         },
       };
     }
     if (path === '/_cluster/health' && method === 'GET') {
-      return { status: 200, body: { cluster_name: this.clusterName, status: 'green', timed_out: false, number_of_nodes: 1, number_of_data_nodes: 1, active_primary_shards: 0, active_shards: 0, unassigned_shards: 0 } };
+      return {
+        status: 200,
+        body: { cluster_name: this.clusterName, status: 'green', timed_out: false, number_of_nodes: 1, number_of_data_nodes: 1, active_primary_shards: 0, active_shards: 0, unassigned_shards: 0 },
+      };
     }
     // Templates, ILM policies, indices and aliases: stored as given, so HEAD/GET see what PUT wrote.
     const resource = /^\/(_index_template|_template|_ilm\/policy|_alias)\/([^/]+)$/.exec(path) ?? /^\/()([^/_][^/]*)$/.exec(path);
@@ -171,7 +181,10 @@ export class ElasticsearchStandIn extends StandInServer {
   private bulk(req: RecordedRequest): StandInResponse {
     const number = this.bulks.length + 1;
     const defaultIndex = /^\/([^/]+)\/_bulk$/.exec(req.path)?.[1];
-    const lines = decodedBody(req).toString('utf8').split('\n').filter((l) => l.trim() !== '');
+    const lines = decodedBody(req)
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     const items: Record<string, any>[] = [];
     const statuses: number[] = [];
     for (let i = 0; i < lines.length; i++) {

@@ -80,7 +80,31 @@ export class KubernetesApiStandIn extends StandInServer {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipshape-kube-api-'));
     const key = path.join(dir, 'tls.key');
     const cert = path.join(dir, 'ca.crt');
-    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-addext', 'basicConstraints=critical,CA:TRUE'], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '2',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
     if (r.status !== 0) {
       fs.rmSync(dir, { recursive: true, force: true });
       throw new Error(`openssl could not make the stand-in API server's certificate: ${r.error?.message ?? r.stderr}`);
@@ -99,7 +123,13 @@ export class KubernetesApiStandIn extends StandInServer {
   private resourceVersion = 1;
   private failure?: { status: number; count: Countdown; paths?: RegExp };
 
-  private constructor(private readonly dir: string, key: string, cert: string, caFile: string, options: KubernetesApiStandInOptions) {
+  private constructor(
+    private readonly dir: string,
+    key: string,
+    cert: string,
+    caFile: string,
+    options: KubernetesApiStandInOptions,
+  ) {
     super({ tls: { key, cert } });
     this.caFile = caFile;
     this.nodeName = options.nodeName ?? 'node-a';
@@ -117,7 +147,13 @@ export class KubernetesApiStandIn extends StandInServer {
     const object = {
       kind: 'Namespace',
       apiVersion: 'v1',
-      metadata: { name, uid: existing?.metadata.uid ?? randomUUID(), resourceVersion: String(rv), creationTimestamp: existing?.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z'), labels: { 'kubernetes.io/metadata.name': name, ...labels } },
+      metadata: {
+        name,
+        uid: existing?.metadata.uid ?? randomUUID(),
+        resourceVersion: String(rv),
+        creationTimestamp: existing?.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        labels: { 'kubernetes.io/metadata.name': name, ...labels },
+      },
       spec: { finalizers: ['kubernetes'] },
       status: { phase: 'Active' },
     };
@@ -139,12 +175,29 @@ export class KubernetesApiStandIn extends StandInServer {
     const object = {
       kind: 'Pod',
       apiVersion: 'v1',
-      metadata: { name: spec.name, namespace: spec.namespace, uid, resourceVersion: String(rv), creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), labels: spec.labels ?? {}, annotations: spec.annotations ?? {} },
+      metadata: {
+        name: spec.name,
+        namespace: spec.namespace,
+        uid,
+        resourceVersion: String(rv),
+        creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        labels: spec.labels ?? {},
+        annotations: spec.annotations ?? {},
+      },
       spec: { nodeName, containers: containers.map((c) => ({ name: c.name, image: c.image })) },
       status: {
         phase: 'Running',
         podIP: spec.podIP ?? '10.244.0.10',
-        containerStatuses: containers.map((c) => ({ name: c.name, image: c.image, imageID: `${c.image.split(':')[0]}@sha256:${'0'.repeat(64)}`, containerID: `${runtime}://${c.id}`, ready: true, restartCount: 0, started: true, state: { running: { startedAt: new Date().toISOString() } } })),
+        containerStatuses: containers.map((c) => ({
+          name: c.name,
+          image: c.image,
+          imageID: `${c.image.split(':')[0]}@sha256:${'0'.repeat(64)}`,
+          containerID: `${runtime}://${c.id}`,
+          ready: true,
+          restartCount: 0,
+          started: true,
+          state: { running: { startedAt: new Date().toISOString() } },
+        })),
       },
     };
     const pod: StandInPod = { name: spec.name, namespace: spec.namespace, uid, labels: spec.labels ?? {}, nodeName, containers, object };
@@ -202,7 +255,13 @@ export class KubernetesApiStandIn extends StandInServer {
     if (p === '/api/v1') return { status: 200, body: DISCOVERY };
     if (p === '/api/v1/pods') {
       const node = nodeSelector(req.query);
-      return { status: 200, body: this.list('PodList', [...this.pods.values()].filter((pod) => !node || pod.nodeName === node).map((pod) => pod.object)) };
+      return {
+        status: 200,
+        body: this.list(
+          'PodList',
+          [...this.pods.values()].filter((pod) => !node || pod.nodeName === node).map((pod) => pod.object),
+        ),
+      };
     }
     if (p === '/api/v1/namespaces') return { status: 200, body: this.list('NamespaceList', [...this.namespaceObjects.values()]) };
     let m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(p);
@@ -213,7 +272,13 @@ export class KubernetesApiStandIn extends StandInServer {
     m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(p);
     if (m) {
       const ns = m[1];
-      return { status: 200, body: this.list('PodList', [...this.pods.values()].filter((pod) => pod.namespace === ns).map((pod) => pod.object)) };
+      return {
+        status: 200,
+        body: this.list(
+          'PodList',
+          [...this.pods.values()].filter((pod) => pod.namespace === ns).map((pod) => pod.object),
+        ),
+      };
     }
     m = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(p);
     if (m) {

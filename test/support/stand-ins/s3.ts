@@ -100,7 +100,12 @@ export class S3StandIn extends StandInServer {
 
   /** Every JSON line of every stored object (fluent-plugin-s3 with `<format> @type json`), with the key it came from. */
   public records(bucket?: string): readonly { readonly key: string; readonly record: Record<string, any> }[] {
-    return this.objects(bucket).flatMap((o) => o.content.split('\n').filter((l) => l.trim() !== '').map((l) => ({ key: o.key, record: JSON.parse(l) as Record<string, any> })));
+    return this.objects(bucket).flatMap((o) =>
+      o.content
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => ({ key: o.key, record: JSON.parse(l) as Record<string, any> })),
+    );
   }
 
   /** Buckets created through the API (CreateBucket). */
@@ -183,7 +188,12 @@ export class S3StandIn extends StandInServer {
     const after = (v2 ? query.get('start-after') : query.get('marker')) ?? '';
     const matching = [...objects.values()].filter((o) => o.key.startsWith(prefix) && o.key > after).sort((a, b) => a.key.localeCompare(b.key));
     const page = matching.slice(0, max);
-    const contents = page.map((o) => `<Contents><Key>${xml(o.key)}</Key><LastModified>${o.lastModified.toISOString()}</LastModified><ETag>${xml(o.etag)}</ETag><Size>${o.body.length}</Size><StorageClass>STANDARD</StorageClass></Contents>`).join('');
+    const contents = page
+      .map(
+        (o) =>
+          `<Contents><Key>${xml(o.key)}</Key><LastModified>${o.lastModified.toISOString()}</LastModified><ETag>${xml(o.etag)}</ETag><Size>${o.body.length}</Size><StorageClass>STANDARD</StorageClass></Contents>`,
+      )
+      .join('');
     const paging = v2 ? `<KeyCount>${page.length}</KeyCount>` : `<Marker>${xml(after)}</Marker>`;
     const body = `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="${XMLNS}"><Name>${xml(bucket)}</Name><Prefix>${xml(prefix)}</Prefix>${paging}<MaxKeys>${max}</MaxKeys><IsTruncated>${matching.length > page.length}</IsTruncated>${contents}</ListBucketResult>`;
     return { status: 200, headers: { 'content-type': 'application/xml' }, body };
@@ -192,7 +202,11 @@ export class S3StandIn extends StandInServer {
 
 function s3Error(status: number, code: string, message: string, method: string): StandInResponse {
   if (method === 'HEAD') return { status };
-  return { status, headers: { 'content-type': 'application/xml' }, body: `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${xml(message)}</Message><RequestId>stand-in</RequestId></Error>` };
+  return {
+    status,
+    headers: { 'content-type': 'application/xml' },
+    body: `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${xml(message)}</Message><RequestId>stand-in</RequestId></Error>`,
+  };
 }
 
 function xml(text: string): string {
