@@ -1,9 +1,10 @@
-import { ApiObject } from 'cdk8s';
+import { ApiObject, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import { DEFAULT_PROMETHEUS_LABELS } from '../core/environment';
 import { ShipshapeError } from '../core/errors';
 import { assertInteger } from '../core/names';
 import { OutputFile } from '../core/output-file';
+import { durationSeconds } from '../core/quantities';
 import { labelValueProblem, qualifiedNameProblem } from '../core/validate';
 import { toYaml } from '../core/yaml';
 import { environmentPrometheusLabels } from '../workloads/service-monitor';
@@ -38,8 +39,14 @@ export interface FluentdAlertsProps {
    */
   readonly availableSpaceThresholdPercent?: number;
   /**
-   * Minutes a collector may read lines without flushing any output, or without emitting any record, before it
-   * counts as stalled. Longer than an S3 time slice plus its wait, which is how long a healthy archive waits.
+   * How long a collector may read lines without flushing any output, or without emitting any record, before it
+   * counts as stalled: whole minutes from 5 minutes to a day. Longer than an S3 time slice plus its wait, which is
+   * how long a healthy archive waits.
+   * @default Duration.minutes(15)
+   */
+  readonly stalledAfter?: Duration;
+  /**
+   * @deprecated since 0.2: use `stalledAfter`, a Duration like every other Kubernetes-side duration.
    * @default 15
    */
   readonly stalledMinutes?: number;
@@ -93,11 +100,11 @@ export class FluentdAlerts extends Construct {
     const collector = props.collector;
     const queue = assertInteger(this, 'queueLengthThreshold', props.queueLengthThreshold ?? DEFAULT_QUEUE_LENGTH, 1);
     const space = assertInteger(this, 'availableSpaceThresholdPercent', props.availableSpaceThresholdPercent ?? DEFAULT_AVAILABLE_SPACE_PERCENT, 1, 99);
-    const stalled = assertInteger(this, 'stalledMinutes', props.stalledMinutes ?? DEFAULT_STALLED_MINUTES, 5, 1440);
+    const stalled = this.stalledMinutes(props);
     const archiveWait = collector.config.s3LossBoundSeconds;
     if (archiveWait !== undefined && stalled * 60 <= archiveWait) {
       throw new ShipshapeError(this, {
-        problem: `stalledMinutes ${stalled} is not longer than the ${archiveWait / 60} minutes a healthy S3 archive waits before it uploads a time slice, so FluentdOutputNotFlushing would fire for it`,
+        problem: `stalledAfter (${stalled} minutes) is not longer than the ${archiveWait / 60} minutes a healthy S3 archive waits before it uploads a time slice, so FluentdOutputNotFlushing would fire for it`,
         value: stalled,
         fix: `use more than ${Math.ceil(archiveWait / 60)} minutes, e.g. ${DEFAULT_STALLED_MINUTES}`,
       });
@@ -217,6 +224,23 @@ export class FluentdAlerts extends Construct {
       });
     }
     this.rulesFile = alertRulesFile(this, props.rulesFile, `monitoring/${collector.name}-alerts.rules.yml`, () => this.groups);
+  }
+
+  /** The stall window in whole minutes, from `stalledAfter` or the deprecated `stalledMinutes`. */
+  private stalledMinutes(props: FluentdAlertsProps): number {
+    if (props.stalledAfter !== undefined && props.stalledMinutes !== undefined) {
+      throw new ShipshapeError(this, { problem: 'the stall window is given twice, as stalledAfter and as the deprecated stalledMinutes', value: props.stalledMinutes, fix: 'keep only stalledAfter' });
+    }
+    if (props.stalledAfter === undefined) return assertInteger(this, 'stalledMinutes', props.stalledMinutes ?? DEFAULT_STALLED_MINUTES, 5, 1440);
+    const seconds = durationSeconds(this, 'stalledAfter', props.stalledAfter, 5 * 60, 24 * 60 * 60);
+    if (seconds % 60 !== 0) {
+      throw new ShipshapeError(this, {
+        problem: 'stalledAfter must be whole minutes (the alert window is written in minutes)',
+        value: `${seconds} s`,
+        fix: `use Duration.minutes(${Math.ceil(seconds / 60)})`,
+      });
+    }
+    return seconds / 60;
   }
 }
 

@@ -1,3 +1,4 @@
+import { Duration } from 'cdk8s';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { Environment, ShipshapeError } from '../../lib';
@@ -78,11 +79,16 @@ describe('FluentdAlerts', () => {
       }
       throw new Error('expected a ShipshapeError');
     };
-    const stall = attempt({ archive: ARCHIVE, fluentd: { image: IMAGE }, alerts: { stalledMinutes: 6 } });
+    const stall = attempt({ archive: ARCHIVE, fluentd: { image: IMAGE }, alerts: { stalledAfter: Duration.minutes(6) } });
     expect(stall.path).toBe('prod/logging/alerts');
     expect(stall.message).toMatch(/6 minutes a healthy S3 archive waits/);
     // Without an archive nothing waits that long.
-    expect(build({ alerts: { stalledMinutes: 6 } }).result.problems).toEqual([]);
+    expect(build({ alerts: { stalledAfter: Duration.minutes(6) } }).result.problems).toEqual([]);
+    // The deprecated spelling still works, and means the same.
+    expect(attempt({ archive: ARCHIVE, fluentd: { image: IMAGE }, alerts: { stalledMinutes: 6 } }).message).toBe(stall.message);
+    expect(attempt({ alerts: { stalledAfter: Duration.seconds(330) } }).message).toMatch(/whole minutes/);
+    expect(attempt({ alerts: { stalledAfter: Duration.minutes(4) } }).message).toMatch(/stalledAfter must be a Duration of whole seconds from 300/);
+    expect(attempt({ alerts: { stalledAfter: Duration.minutes(20), stalledMinutes: 20 } }).message).toMatch(/given twice/);
     expect(attempt({ alerts: { prometheusOperator: false, prometheusLabels: { release: 'x' } } }).message).toMatch(/prometheusOperator is false/);
     expect(attempt({ alerts: { prometheusOperator: true, prometheusLabels: { 'bad key!': 'x' } } }).message).toMatch(/label keys and values/);
   });
