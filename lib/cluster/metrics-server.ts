@@ -7,7 +7,7 @@ import { assertInteger } from '../core/names';
 import { durationSeconds } from '../core/quantities';
 import { resources } from '../core/resources';
 import { hostnameAntiAffinity } from '../core/scheduling';
-import { RUNTIME_DEFAULT_SECCOMP, restrictedContainerSecurityContext } from '../core/security';
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/security';
 import { Stack } from '../core/stack';
 import { KUBE_SYSTEM } from './support';
 
@@ -127,7 +127,7 @@ export class MetricsServer extends Construct {
             serviceAccountName: name,
             priorityClassName: 'system-cluster-critical',
             nodeSelector: { 'kubernetes.io/os': 'linux' },
-            securityContext: { seccompProfile: RUNTIME_DEFAULT_SECCOMP },
+            securityContext: restrictedPodSecurityContext(),
             ...(replicas > 1
               ? {
                   affinity: hostnameAntiAffinity(selector, 'required'),

@@ -192,7 +192,8 @@ const CRON_FIELDS = [
   { name: 'day of week', min: 0, max: 6, names: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'], offset: 0 },
 ] as const;
 const CRON_MACROS = new Set(['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly']);
-const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
+/** Go time.Duration strings, as Docker, compose, the registry and Kubernetes components parse them ("10s", "1m30s"). */
+export const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
 
 function cronValue(text: string, field: (typeof CRON_FIELDS)[number]): number | undefined {
   if (/^\d+$/.test(text)) return Number(text);

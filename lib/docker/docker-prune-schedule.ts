@@ -184,7 +184,7 @@ export class DockerPruneSchedule extends Construct {
       ? [
           {
             ruleId: 'prune-volumes',
-            message: `deletes every unused Docker volume${this.keepLabels.length ? ` without the label ${this.keepLabels[0]}` : ''} on each run, whatever its age (Docker has no until filter for volumes); a volume holds data that no registry can give back`,
+            message: `deletes unused Docker volumes (anonymous ones on Engine 23 and later, every unused one on older engines)${this.keepLabels.length ? ` without the label ${this.keepLabels[0]}` : ''} on each run, whatever its age (Docker has no until filter for volumes); a volume holds data that no registry can give back`,
             fix: this.keepLabels.length ? `label every volume to keep with ${this.keepLabels[0]}, or remove volumes: true` : 'set keepLabels and label the volumes to keep, or remove volumes: true',
           },
         ]

@@ -1,11 +1,10 @@
 import { ErrorScope, ShipshapeError } from '../core/errors';
+import { GO_DURATION } from '../core/validate';
 
 // Docker's log-opt sizes: a number with an optional k/m/g unit (json-file and local drivers, go-units RAMInBytes).
 const LOG_SIZE = /^([1-9]\d*)([kmg])?$/;
 // Memory sizes in compose files: bytes, or a number with b/k/m/g (and the KiB-style spellings compose accepts).
 const BYTE_SIZE = /^(\d+(?:\.\d+)?)\s*(b|k|kb|m|mb|g|gb|kib|mib|gib)?$/i;
-// Go time.Duration strings, as Docker, compose and the registry parse them ("10s", "1m30s", "500ms", "168h").
-const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
 const DURATION_PART = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
 const DURATION_UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const SIZE_UNIT: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };

@@ -7,7 +7,7 @@ import { selectorLabels, workloadLabels } from '../core/labels';
 import { assertDnsLabel } from '../core/names';
 import { exempt } from '../core/policy/exemptions';
 import { resources } from '../core/resources';
-import { RUNTIME_DEFAULT_SECCOMP, restrictedContainerSecurityContext } from '../core/security';
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/security';
 import { Stack } from '../core/stack';
 import { ServiceMonitor, environmentPrometheusLabels } from '../workloads/service-monitor';
 import { ELASTICSEARCH_CREDENTIAL_KEYS, Elasticsearch } from './elasticsearch';
@@ -106,7 +106,7 @@ export class ElasticsearchExporter extends Construct {
           metadata: { labels },
           spec: {
             automountServiceAccountToken: false,
-            securityContext: { seccompProfile: RUNTIME_DEFAULT_SECCOMP },
+            securityContext: restrictedPodSecurityContext(),
             containers: [
               {
                 name: 'exporter',

@@ -11,7 +11,7 @@ import { exempt } from '../core/policy/exemptions';
 import { Stack } from '../core/stack';
 import { cpuMillicores, durationSeconds, sizeMebibytes } from '../core/quantities';
 import { resources } from '../core/resources';
-import { RUNTIME_DEFAULT_SECCOMP, hardenedContainerSecurityContext } from '../core/security';
+import { hardenedContainerSecurityContext, restrictedPodSecurityContext } from '../core/security';
 import { CREDENTIALS_REVISION_ANNOTATION, ELASTICSEARCH_CREDENTIAL_KEYS, Elasticsearch } from './elasticsearch';
 import { FluentdBufferProps, FluentdConfig, FluentdS3OutputProps, FluentdTailProps } from './fluentd-config';
 import { assertCredentialsRevision, plainEnv, secretEnv } from './support';
@@ -268,7 +268,7 @@ export class FluentdDaemonSet extends Construct {
             terminationGracePeriodSeconds: grace,
             // Every node, control plane and tainted groups included: a node without a collector is a blind spot.
             tolerations: [{ operator: 'Exists' }],
-            securityContext: { seccompProfile: RUNTIME_DEFAULT_SECCOMP },
+            securityContext: restrictedPodSecurityContext(),
             containers: [
               {
                 name: 'fluentd',

@@ -111,7 +111,9 @@ describe('DockerPruneSchedule', () => {
     expect(result.problems).toEqual([]);
     const summary = formatSummary({ environment: 'edge', objects: 0, warnings: result.policy.warnings, exemptions: [], notes: [], directory: 'dist/edge' });
     expect(summary).toContain('edge: 0 objects, 1 warning, 0 exemptions');
-    expect(summary).toContain('warning [prune-volumes] DockerPruneSchedule hosts/docker-prune.service: deletes every unused Docker volume without the label io.shipshape.keep');
+    expect(summary).toContain(
+      'warning [prune-volumes] DockerPruneSchedule hosts/docker-prune.service: deletes unused Docker volumes (anonymous ones on Engine 23 and later, every unused one on older engines) without the label io.shipshape.keep',
+    );
   });
 
   it('escapes %, $, quotes, backslashes and spaces for systemd, and quotes for sh without backslashes', () => {

@@ -111,8 +111,8 @@ class NodeEngine {
   }
 
   /** Runs the synthesized bootstrap script for this node, as an operator would on the host. */
-  public bootstrap(script: string): CommandResult {
-    return bounded(120, 'sh', [script, this.host.name], this.env);
+  public bootstrap(script: string, ...flags: string[]): CommandResult {
+    return bounded(120, 'sh', [script, ...flags, this.host.name], this.env);
   }
 
   public importBusybox(): void {
@@ -225,7 +225,14 @@ conformanceSuite('SwarmCluster on three real dockerd hosts in network namespaces
   it('the bootstrap script brings up three managers with one leader, their labels and autolock', () => {
     const t0 = Date.now();
     const [m1, m2, m3] = engines;
-    const first = m1.bootstrap(script);
+    // Without --init the script never starts a swarm: with no token to join by, the first manager stops.
+    const refused = m1.bootstrap(script);
+    scriptOutput.push(refused.stdout, refused.stderr);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('a new swarm is created by bootstrap.sh --init mgr-1');
+    expect(m1.must(['info', '--format', '{{.Swarm.LocalNodeState}}']).trim()).toBe('inactive');
+    expect(m2.bootstrap(script, '--init').status).toBe(2);
+    const first = m1.bootstrap(script, '--init');
     scriptOutput.push(first.stdout, first.stderr);
     expect(first.status, first.stderr).toBe(0);
     expect(first.stdout).toContain('mgr-1: initialised the swarm');
@@ -266,6 +273,8 @@ conformanceSuite('SwarmCluster on three real dockerd hosts in network namespaces
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toContain(`${e.host.name}: already in the swarm`);
     }
+    // --init on a node already in the swarm changes nothing either.
+    expect(m1.bootstrap(script, '--init').stdout).toContain('mgr-1: already in the swarm');
     expect(m3.must(['info', '--format', '{{.Swarm.Cluster.ID}}']).trim()).toBe(clusterId);
     expect(nodeRows(m1)).toHaveLength(3);
     const secretValues = ['manager-token', 'worker-token', 'unlock-key'].map((f) => fs.readFileSync(path.join(secrets, f), 'utf8').trim());

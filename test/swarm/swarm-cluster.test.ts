@@ -197,7 +197,10 @@ describe('SwarmCluster: bootstrap script', () => {
     expect(bootstrap).toContain('set -eu');
     expect(bootstrap).toContain('FIRST_MANAGER=edge-1');
     expect(bootstrap).toContain("MANAGER_ENDPOINTS='10.0.0.11:2377 10.0.0.12:2377 10.0.0.13:2377'");
-    expect(bootstrap).toContain('if [ "$NODE" = "$FIRST_MANAGER" ] && ! read_token manager >/dev/null 2>&1; then');
+    // Only --init, on the first manager, starts a swarm; it refuses when a manager token shows the swarm exists.
+    expect(bootstrap).toContain('if [ "${1:-}" = --init ]; then INIT=1; shift; fi');
+    expect(bootstrap).toContain('if [ "$INIT" = 1 ] && [ "$NODE" != "$FIRST_MANAGER" ]; then');
+    expect(bootstrap).toMatch(/if \[ "\$INIT" = 1 \]; then\n\s+if read_token manager >\/dev\/null 2>&1; then\n[^\n]*run without --init to join it" >&2\n\s+exit 1/);
     expect(bootstrap).toContain('docker swarm init --advertise-addr "$ADDR" --listen-addr "$LISTEN" --data-path-addr "$DATA_ADDR" >/dev/null');
     expect(bootstrap).toContain('docker swarm join --token "$token"');
     expect(bootstrap).toContain("  worker-1) ROLE=worker; ADDR='10.0.0.21'; LISTEN='10.0.0.21:2377'; DATA_ADDR='10.1.0.21' ;;");
@@ -224,7 +227,8 @@ describe('SwarmCluster: bootstrap script', () => {
     expect(off).not.toContain('autolock');
     const { bootstrap, readme } = files({ autolock: { type: 'file', path: '/mnt/keys/edge-unlock' } });
     expect(bootstrap).toContain('docker swarm update --autolock=true >/dev/null');
-    expect(bootstrap).toContain('docker swarm unlock-key -q | store_unlock_key');
+    // A key that could not be stored turns autolock off again, so a restart cannot lock the managers out.
+    expect(bootstrap).toContain('if ! key=$(docker swarm unlock-key -q) || [ -z "$key" ] || ! printf \'%s\\n\' "$key" | store_unlock_key; then\n    docker swarm update --autolock=false >/dev/null');
     expect(bootstrap).toContain("( umask 077 && mkdir -p '/mnt/keys' && cat > '/mnt/keys/edge-unlock' )");
     expect(readme).toContain('Autolock is on');
     expect(readme).toContain('/mnt/keys/edge-unlock');
@@ -235,8 +239,8 @@ describe('SwarmCluster: bootstrap script', () => {
   it('never sends a docker command that prints a secret to the script output', () => {
     const { bootstrap } = files({ autolock: { type: 'file', path: '/mnt/keys/k' } });
     for (const line of bootstrap.split('\n').filter((l) => /^\s*(if )?docker swarm (init|join|update) /.test(l))) expect(line).toMatch(/>\/dev\/null/);
-    expect(bootstrap.split('\n').filter((l) => /^\s*(if )?docker swarm (init|join|update) /.test(l))).toHaveLength(3);
-    expect(bootstrap).not.toMatch(/echo[^\n]*\$token/);
+    expect(bootstrap.split('\n').filter((l) => /^\s*(if )?docker swarm (init|join|update) /.test(l))).toHaveLength(4);
+    expect(bootstrap).not.toMatch(/echo[^\n]*\$(token|key)/);
   });
 
   it('brackets IPv6 endpoints', () => {
