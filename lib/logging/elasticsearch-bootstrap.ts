@@ -9,6 +9,7 @@ import { resources } from '../core/resources';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/security';
 import { Stack } from '../core/stack';
 import { ELASTICSEARCH_CREDENTIAL_KEYS, Elasticsearch } from './elasticsearch';
+import { INDEX_PREFIX } from './fluentd-config';
 import { assertCredentialsRevision, secretEnv } from './support';
 
 // The Elasticsearch image's own user, which the Job runs as.
@@ -46,7 +47,6 @@ const DEFAULT_RETENTION_DAYS = 7;
 export const DEFAULT_CREDENTIALS_REVISION = '1';
 // Daily indices of JSON application logs outgrow Elasticsearch's 1000-field default quickly.
 const TOTAL_FIELDS_LIMIT = 2000;
-const INDEX_PREFIX = /^[a-z0-9][a-z0-9_-]*$/;
 const USER_NAME = /^[a-z][a-z0-9_-]*$/;
 
 /**

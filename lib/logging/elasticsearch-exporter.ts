@@ -8,6 +8,7 @@ import { assertDnsLabel } from '../core/names';
 import { exempt } from '../core/policy/exemptions';
 import { resources } from '../core/resources';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/security';
+import { configMapKeyProblem } from '../core/validate';
 import { Stack } from '../core/stack';
 import { ServiceMonitor, environmentPrometheusLabels } from '../workloads/service-monitor';
 import { ELASTICSEARCH_CREDENTIAL_KEYS, Elasticsearch } from './elasticsearch';
@@ -81,8 +82,13 @@ export class ElasticsearchExporter extends Construct {
       });
     }
     const passwordKey = credentials.passwordKey;
-    if (typeof passwordKey !== 'string' || !/^[-._a-zA-Z0-9]{1,253}$/.test(passwordKey)) {
-      throw new ShipshapeError(this, { problem: 'credentials.passwordKey must be a key of the credentials Secret', value: passwordKey, fix: `use e.g. "${ELASTICSEARCH_CREDENTIAL_KEYS.elastic}"` });
+    const keyProblem = configMapKeyProblem(passwordKey);
+    if (keyProblem !== undefined) {
+      throw new ShipshapeError(this, {
+        problem: `credentials.passwordKey must be a key of the credentials Secret: ${keyProblem}`,
+        value: passwordKey,
+        fix: `use e.g. "${ELASTICSEARCH_CREDENTIAL_KEYS.elastic}"`,
+      });
     }
 
     const name = assertDnsLabel(this, 'name', es.name === 'elasticsearch' ? ELASTICSEARCH_EXPORTER_NAME : `${es.name}-exporter`);

@@ -9,6 +9,9 @@ import { FluentDirective, FluentEnv, FluentRegexp, FluentValue, renderFluentConf
 /** How container log lines are parsed: `cri` for containerd and CRI-O, `json` for Docker's json-file driver. */
 export type FluentdParser = 'cri' | 'json';
 
+/** A lower-case Elasticsearch index name prefix, as Fluentd writes and the bootstrap Job's templates match it. */
+export const INDEX_PREFIX = /^[a-z0-9][a-z0-9_-]*$/;
+
 /** The `in_tail` source reading the node's container logs. */
 export interface FluentdTailProps {
   /**
@@ -751,7 +754,7 @@ export class FluentdConfig {
     if (!es.host || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(es.host)) {
       throw new ShipshapeError(this.scope, { problem: 'elasticsearch.host must be a DNS name', value: es.host, fix: 'wire it from Elasticsearch.clientHost' });
     }
-    if (!es.indexPrefix || !/^[a-z0-9][a-z0-9_-]*$/.test(es.indexPrefix)) {
+    if (!es.indexPrefix || !INDEX_PREFIX.test(es.indexPrefix)) {
       throw new ShipshapeError(this.scope, { problem: 'elasticsearch.indexPrefix must be a lower-case Elasticsearch index name', value: es.indexPrefix, fix: 'use e.g. "logs-prod"' });
     }
     const scheme = es.scheme ?? 'http';

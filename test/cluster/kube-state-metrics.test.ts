@@ -153,5 +153,11 @@ describe('WorkloadAlerts and ElasticsearchExporter (the consumers of kube-state-
       new ElasticsearchExporter(s, 'exporter', { elasticsearch: new EfkLogging(s, 'logging', {}).elasticsearch, credentials: { username: 'monitor', passwordKey: 'no spaces allowed' } });
     });
     expect(bad.message).toContain('credentials.passwordKey');
+    // ".." names a directory when the Secret is mounted; the API server refuses it as a key.
+    const dots = shipshapeError(() => {
+      const s = newStack();
+      new ElasticsearchExporter(s, 'exporter', { elasticsearch: new EfkLogging(s, 'logging', {}).elasticsearch, credentials: { username: 'monitor', passwordKey: '..' } });
+    });
+    expect(dots.message).toMatch(/credentials.passwordKey must be a key of the credentials Secret: a key must not be "." or ".."/);
   });
 });
