@@ -2,17 +2,14 @@
 // kube-state-metrics series for the scenarios an operator meets: backups succeeding, failing since some time,
 // never succeeding, a Job Pending forever (prod's old EKS configuration), a CronJob Prometheus does not see, and
 // a macro schedule. Every promtool call runs under `timeout`.
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { parse, stringify } from 'yaml';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { AlertRule, AlertRuleGroup } from '../../lib/logging';
 import { EtcdBackup } from '../../lib/cluster';
 import { conformanceSuite } from '../support/conformance';
 import { validateManifest } from '../support/schema';
 import { findObject, synthStack, testEnvironment } from '../support/synth';
-import { run } from '../support/tools';
+import { promtoolWorkspace } from '../support/promtool';
 
 const H = 3600;
 const env = testEnvironment({ controlPlane: { kind: 'kubeadm' } });
@@ -82,17 +79,7 @@ function sixHourlyHistory(hours: number, succeeds: (run: number) => boolean): { 
 }
 
 conformanceSuite('EtcdBackup alerts (promtool)', ['promtool'], () => {
-  let dir = '';
-  beforeAll(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipshape-etcd-alerts-'));
-    fs.writeFileSync(path.join(dir, 'six-hourly.rules.yml'), sixHourly.content);
-    fs.writeFileSync(path.join(dir, 'daily.rules.yml'), daily.content);
-  });
-  afterAll(() => {
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
-
-  const promtool = (args: string[]) => run('timeout', ['60', 'promtool', ...args], { cwd: dir });
+  const { promtool, write } = promtoolWorkspace('etcd-alerts', () => ({ 'six-hourly.rules.yml': sixHourly.content, 'daily.rules.yml': daily.content }));
 
   it('writes rules promtool accepts, as a plain file and as the PrometheusRule the operator loads', () => {
     expect(sixHourly.result.problems).toEqual([]);
@@ -100,7 +87,7 @@ conformanceSuite('EtcdBackup alerts (promtool)', ['promtool'], () => {
     const rule = findObject(sixHourly.result, 'PrometheusRule', 'etcd-backup-alerts');
     validateManifest(rule);
     expect(parse(sixHourly.content)).toEqual({ groups: rule.spec.groups });
-    fs.writeFileSync(path.join(dir, 'prometheusrule.rules.yml'), stringify({ groups: rule.spec.groups }));
+    write('prometheusrule.rules.yml', stringify({ groups: rule.spec.groups }));
     expect(promtool(['check', 'rules', 'prometheusrule.rules.yml'])).toMatch(/SUCCESS: 4 rules found/);
   });
 
@@ -184,7 +171,7 @@ conformanceSuite('EtcdBackup alerts (promtool)', ['promtool'], () => {
         },
       ],
     };
-    fs.writeFileSync(path.join(dir, 'six-hourly.test.yml'), stringify(tests));
+    write('six-hourly.test.yml', stringify(tests));
     expect(promtool(['test', 'rules', 'six-hourly.test.yml'])).toMatch(/SUCCESS/);
   });
 
@@ -218,7 +205,7 @@ conformanceSuite('EtcdBackup alerts (promtool)', ['promtool'], () => {
         },
       ],
     };
-    fs.writeFileSync(path.join(dir, 'daily.test.yml'), stringify(tests));
+    write('daily.test.yml', stringify(tests));
     expect(promtool(['test', 'rules', 'daily.test.yml'])).toMatch(/SUCCESS/);
   });
 });

@@ -3,18 +3,15 @@
 // that blocks drains, Deployments short of pods or without any, Elasticsearch red, yellow or filling its disk, and
 // the exporters down or not scraped at all. Every rule fires in one scenario and stays quiet in another. Every
 // promtool call runs under `timeout`.
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { Duration } from 'cdk8s';
 import { parse, stringify } from 'yaml';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { WorkloadAlerts } from '../../lib/cluster/workload-alerts';
 import { AlertRule } from '../../lib/logging';
 import { conformanceSuite } from '../support/conformance';
 import { validateManifest } from '../support/schema';
 import { findObject, synthStack } from '../support/synth';
-import { run } from '../support/tools';
+import { promtoolWorkspace } from '../support/promtool';
 
 function synthesize(props: ConstructorParameters<typeof WorkloadAlerts>[2], file: string) {
   let alerts!: WorkloadAlerts;
@@ -76,21 +73,7 @@ const quiet = (at: string, names: string[]) => names.map((alertname) => ({ eval_
 const ksmUp = fromBoth('up', {}, held([[1, 130]]));
 
 conformanceSuite('workload alerts (promtool)', ['promtool'], () => {
-  let dir = '';
-  beforeAll(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipshape-workload-alerts-'));
-    fs.writeFileSync(path.join(dir, 'all.rules.yml'), all.content);
-    fs.writeFileSync(path.join(dir, 'narrow.rules.yml'), narrow.content);
-  });
-  afterAll(() => {
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
-
-  const promtool = (args: string[]) => run('timeout', ['60', 'promtool', ...args], { cwd: dir });
-  const promtoolTest = (name: string, ruleFile: string, tests: unknown[]) => {
-    fs.writeFileSync(path.join(dir, `${name}.test.yml`), stringify({ rule_files: [ruleFile], evaluation_interval: '1m', tests }));
-    return promtool(['test', 'rules', `${name}.test.yml`]);
-  };
+  const { promtool, write, test: promtoolTest } = promtoolWorkspace('workload-alerts', () => ({ 'all.rules.yml': all.content, 'narrow.rules.yml': narrow.content }));
 
   it('writes rules promtool accepts, as a plain file and as the PrometheusRule the operator loads', () => {
     expect(all.result.problems).toEqual([]);
@@ -102,7 +85,7 @@ conformanceSuite('workload alerts (promtool)', ['promtool'], () => {
     expect(rule.metadata.labels).toMatchObject({ release: 'prometheus' });
     expect(rule.spec.groups.flatMap((g: { rules: AlertRule[] }) => g.rules.map((r) => r.alert))).toEqual([...WORKLOAD_ALERTS, ...ES_ALERTS]);
     expect(parse(all.content)).toEqual({ groups: rule.spec.groups });
-    fs.writeFileSync(path.join(dir, 'prometheusrule.rules.yml'), stringify({ groups: rule.spec.groups }));
+    write('prometheusrule.rules.yml', stringify({ groups: rule.spec.groups }));
     expect(promtool(['check', 'rules', 'prometheusrule.rules.yml'])).toMatch(new RegExp(`SUCCESS: ${count} rules found`));
   });
 

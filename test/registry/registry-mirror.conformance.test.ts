@@ -26,7 +26,7 @@ import { DockerHostRegistryMirror, RegistryConfig, proxyLoginCommand } from '../
 import { SwarmProject } from '../../lib/swarm';
 import { buildSwarmPlatform } from '../../stacks/swarm';
 import { conformanceSuite } from '../support/conformance';
-import { FatalError, IsolatedDockerd, bounded, freePort, must, startDaemon, stopPid, waitFor, workDir } from '../support/engine';
+import { IsolatedDockerd, bounded, freePort, must, startDaemon, stopPid, waitFor, workDir } from '../support/engine';
 import { BoundedRegistry, OciImage, TokenServer, htpasswdLine, listeningAddresses, writeOciImage } from '../support/registry-upstream';
 
 const work = workDir('shs-mirror-');
@@ -334,33 +334,8 @@ conformanceSuite('DockerHostRegistryMirror on the real registry (docker-registry
 /** An isolated dockerd whose Docker Hub fallback dies at a closed loopback proxy instead of leaving the machine. */
 class LoopbackDockerd extends IsolatedDockerd {
   public override async start(seconds = 45): Promise<void> {
-    const closed = await freePort();
-    const proxy = `http://127.0.0.1:${closed}`;
-    const args = [
-      '--config-file',
-      this.configFile,
-      '--data-root',
-      path.join(this.dir, 'data'),
-      '--exec-root',
-      path.join(this.dir, 'exec'),
-      '--pidfile',
-      path.join(this.dir, 'dockerd.pid'),
-      '-H',
-      `unix://${this.socket}`,
-    ];
-    // Swarm services use images that exist only locally: never ask a registry for their digest.
-    this.daemon = startDaemon('dockerd', args, path.join(this.dir, 'dockerd.log'), {
-      ...process.env,
-      HTTP_PROXY: proxy,
-      HTTPS_PROXY: proxy,
-      NO_PROXY: '127.0.0.1,localhost',
-      DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: '1',
-    });
-    const daemon = this.daemon;
-    await waitFor('dockerd to answer', seconds, () => {
-      if (daemon.child.exitCode !== null || daemon.child.signalCode !== null) throw new FatalError(`dockerd exited:\n${fs.readFileSync(daemon.log, 'utf8').slice(-3000)}`);
-      return bounded(5, 'docker', ['info', '--format', '{{.ID}}'], this.env).status === 0;
-    });
+    const proxy = `http://127.0.0.1:${await freePort()}`;
+    await super.start(seconds, { HTTP_PROXY: proxy, HTTPS_PROXY: proxy, NO_PROXY: '127.0.0.1,localhost' });
   }
 }
 

@@ -98,8 +98,8 @@ export class IsolatedDockerd {
     this.env = { ...process.env, DOCKER_HOST: `unix://${this.socket}`, DOCKER_CLI_HINTS: 'false' };
   }
 
-  /** Starts dockerd; resolves once `docker info` answers, or rejects with the daemon log. */
-  public async start(seconds = 45): Promise<void> {
+  /** Starts dockerd (with `env` added to its environment); resolves once `docker info` answers, or rejects with the daemon log. */
+  public async start(seconds = 45, env: NodeJS.ProcessEnv = {}): Promise<void> {
     const args = [
       '--config-file',
       this.configFile,
@@ -113,7 +113,7 @@ export class IsolatedDockerd {
       `unix://${this.socket}`,
     ];
     // Swarm services may use images that exist only locally; never ask a registry for their digest.
-    this.daemon = startDaemon('dockerd', args, path.join(this.dir, 'dockerd.log'), { ...process.env, DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: '1' });
+    this.daemon = startDaemon('dockerd', args, path.join(this.dir, 'dockerd.log'), { ...process.env, ...env, DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: '1' });
     const daemon = this.daemon;
     await waitFor('dockerd to answer', seconds, () => {
       if (daemon.child.exitCode !== null || daemon.child.signalCode !== null) throw new FatalError(`dockerd exited:\n${fs.readFileSync(daemon.log, 'utf8').slice(-3000)}`);

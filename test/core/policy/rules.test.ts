@@ -3,65 +3,10 @@ import { Manifest } from '../../../lib';
 import { PolicySubject, evaluatePolicy, formatFinding } from '../../../lib/core/policy/engine';
 import { EXEMPTION_ANNOTATION_PREFIX } from '../../../lib/core/policy/exemptions';
 import { RULES } from '../../../lib/core/policy/rules';
-
-const LABELS = { 'app.kubernetes.io/name': 'web', 'app.kubernetes.io/instance': 'test' };
-
-function container(overrides: Record<string, unknown> = {}) {
-  return {
-    name: 'web',
-    image: 'ghcr.io/acme/web:1.0.0',
-    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
-    livenessProbe: { tcpSocket: { port: 8080 } },
-    readinessProbe: { tcpSocket: { port: 8080 } },
-    securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, privileged: false },
-    ...overrides,
-  };
-}
-
-function deployment(spec: { replicas?: number; podSpec?: Record<string, unknown>; containers?: unknown[]; annotations?: Record<string, string> } = {}): Manifest {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: 'web', namespace: 'test', annotations: spec.annotations },
-    spec: {
-      ...(spec.replicas === undefined ? {} : { replicas: spec.replicas }),
-      selector: { matchLabels: LABELS },
-      template: {
-        metadata: { labels: LABELS },
-        spec: {
-          containers: spec.containers ?? [container()],
-          affinity: {
-            podAntiAffinity: {
-              preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: LABELS } } }],
-            },
-          },
-          ...spec.podSpec,
-        },
-      },
-    },
-  };
-}
-
-function pdb(spec: Record<string, unknown>, selector: Record<string, string> = LABELS): Manifest {
-  return { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'web', namespace: 'test' }, spec: { selector: { matchLabels: selector }, ...spec } };
-}
-
-function hpa(min: number, max: number, target = 'web'): Manifest {
-  return {
-    apiVersion: 'autoscaling/v2',
-    kind: 'HorizontalPodAutoscaler',
-    metadata: { name: 'web', namespace: 'test' },
-    spec: {
-      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: target },
-      minReplicas: min,
-      maxReplicas: max,
-      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 40 } } }],
-    },
-  };
-}
+import { LABELS, container, deployment, healthy, hpa, metricsApi as sharedMetricsApi, pdb } from './cases';
 
 // metrics-server's API, which every HPA needs in the same output.
-const metricsApi: Manifest = { apiVersion: 'apiregistration.k8s.io/v1', kind: 'APIService', metadata: { name: 'v1beta1.metrics.k8s.io' } };
+const metricsApi = sharedMetricsApi();
 
 function run(...manifests: Manifest[]) {
   const subjects: PolicySubject[] = manifests.map((manifest) => ({ manifest, constructPath: `test/${manifest.kind}` }));
@@ -71,8 +16,6 @@ function run(...manifests: Manifest[]) {
 function ruleIds(...manifests: Manifest[]): string[] {
   return run(...manifests).violations.map((v) => v.ruleId);
 }
-
-const healthy = () => [deployment({ replicas: 3 }), pdb({ maxUnavailable: 1 })];
 
 describe('policy engine', () => {
   it('passes a healthy replicated Deployment with its PDB', () => {
