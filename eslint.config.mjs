@@ -14,10 +14,11 @@ const ROOT = path.dirname(fileURLToPath(import.meta.url));
 /**
  * Domain folders of lib/, lowest first. A domain may import lib/core and the domains before it, never one
  * after it. The order is taken from the real imports (swarm → docker, cluster → logging, registry → docker,
- * swarm and workloads); lib/pulumi sits on top and may import every domain.
+ * swarm and workloads); lib/pulumi sits on top and may import every domain. lib/cli (the `shipshape` command)
+ * sits on top too, beside lib/pulumi: it may import every domain but not lib/pulumi, and nothing imports it.
  */
 export const DOMAIN_ORDER = ['docker', 'swarm', 'workloads', 'logging', 'cluster', 'registry'];
-const ORDER_TEXT = `core < ${DOMAIN_ORDER.join(' < ')} < pulumi`;
+const ORDER_TEXT = `core < ${DOMAIN_ORDER.join(' < ')} < pulumi, cli`;
 
 /** Who may import `@pulumi/*`: the Pulumi back end, the Pulumi program, and the tests and benchmarks that run them under mocks. */
 const PULUMI_ALLOWED = ['lib/pulumi/**', 'stacks/pulumi.ts', 'test/**', 'bench/**'];
@@ -28,7 +29,7 @@ const PULUMI_RESTRICTION = {
 
 function layeringZones() {
   const zones = [];
-  const upper = ['./lib/pulumi', './lib/index.ts'];
+  const upper = ['./lib/pulumi', './lib/cli', './lib/index.ts'];
   for (const from of [...DOMAIN_ORDER.map((d) => `./lib/${d}`), ...upper]) {
     zones.push({
       target: './lib/core',
@@ -45,6 +46,20 @@ function layeringZones() {
       });
     }
   });
+  for (const target of ['./lib/pulumi', './lib/index.ts']) {
+    zones.push({
+      target,
+      from: './lib/cli',
+      message: `${target.slice(2)} may not import lib/cli: the CLI is the \`shipshape\` command, on top of the library, and no module of the library uses it.`,
+    });
+  }
+  for (const from of ['./lib/pulumi', './lib/index.ts']) {
+    zones.push({
+      target: './lib/cli',
+      from,
+      message: `lib/cli may not import ${from.slice(2)}: the CLI loads only what a command needs (never Pulumi, never the whole barrel); import the module of lib/core or the domain directly.`,
+    });
+  }
   for (const from of ['./stacks', './examples', './bench', './test']) {
     zones.push({
       target: './lib',
@@ -74,7 +89,7 @@ function layeringZones() {
 
 export default defineConfig(
   {
-    ignores: ['node_modules/', 'build/', 'dist/', 'dist.*/', '.dist-*/', 'dist-examples/', 'bench/.work/', 'test/fixtures/', 'cdk8s.out/'],
+    ignores: ['node_modules/', 'build/', 'dist/', 'dist.*/', '.dist-*/', 'dist-examples/', 'bench/.work/', 'test/.work/', 'docs/api/', 'test/fixtures/', 'cdk8s.out/'],
   },
   js.configs.recommended,
   tseslint.configs.recommended,

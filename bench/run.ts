@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: whole-process benchmarks of synth, written to bench/results.json and bench/results.md.
  *
- *   (a) the reference platform (stacks/main.ts) through tsx and precompiled, against the
- *       serialization floor (the same files written from a JSON dump);
+ *   (a) the reference platform (stacks/main.ts) through tsx, precompiled and the `shipshape` CLI (with a
+ *       warm and a cold compile cache), against the serialization floor (the same files written from a JSON dump);
  *   (b) generated stacks of 10, 100 and 1000 AntiAffinityDeployments x 3 environments,
  *       against the same objects written with plain cdk8s-plus-27;
  *   (c) `kubectl kustomize` rendering the same three environments from a base + overlays;
@@ -152,13 +152,26 @@ function main(): void {
         fresh(out('platform-npm')),
       );
       run('platform-js', 'synth precompiled (node main.js)', { command: NODE, args: [js('stacks/main.js')], cwd: ROOT, env: { CDK8S_OUTDIR: out('platform-js') } }, fresh(out('platform-js')));
+      // The CLI as users run it: the compiled bin, compiling stacks/main.ts into a compile cache of its own.
+      const cliCache = path.join(WORK, 'cli-cache');
+      const cli = (id: string): Command => ({
+        command: NODE,
+        args: [js('lib/cli/bin.js'), 'synth', '--app', 'stacks/main.ts', '--out', out(id)],
+        cwd: ROOT,
+        env: { SHIPSHAPE_CACHE_DIR: cliCache },
+      });
+      run('platform-cli', 'shipshape synth, warm compile cache (node bin.js synth --app stacks/main.ts)', cli('platform-cli'), fresh(out('platform-cli')));
+      run('platform-cli-cold', 'shipshape synth, cold compile cache (esbuild run included)', cli('platform-cli-cold'), () => {
+        fs.rmSync(cliCache, { recursive: true, force: true });
+        fresh(out('platform-cli-cold'))();
+      });
       run(
         'platform-floor',
         'floor: JSON dump → same files',
         { command: NODE, args: [path.join(BENCH, 'programs', 'floor.cjs'), dumpFile, out('platform-floor')], cwd: ROOT },
         fresh(out('platform-floor')),
       );
-      for (const variant of ['platform-tsx', 'platform-js']) {
+      for (const variant of ['platform-tsx', 'platform-js', 'platform-cli', 'platform-cli-cold']) {
         if (!fs.existsSync(out(variant)) || !fs.existsSync(out('platform-floor'))) continue;
         const diffs = treeDifferences(readTree(out(variant)), readTree(out('platform-floor')));
         checks.push({
@@ -298,6 +311,8 @@ function derive(results: BenchResults, sizes: number[]): BenchResults {
   const d = results.derived;
   d.platformTsxOverFloor = ratio(ms('platform-tsx'), ms('platform-floor'));
   d.platformJsOverFloor = ratio(ms('platform-js'), ms('platform-floor'));
+  d.platformCliOverFloor = ratio(ms('platform-cli'), ms('platform-floor'));
+  d.platformCliColdOverFloor = ratio(ms('platform-cli-cold'), ms('platform-floor'));
   for (const n of sizes) {
     d[`scale${n}ShipshapeOverRaw`] = ratio(ms(`scale-${n}-shipshape-js`), ms(`scale-${n}-raw-js`));
     // User CPU leaves out the kernel's time creating thousands of files, which dominates on a busy disk.
@@ -333,6 +348,13 @@ function derive(results: BenchResults, sizes: number[]): BenchResults {
     value: `tsx ${fmt(d.platformTsxOverFloor, '×')}, precompiled ${fmt(d.platformJsOverFloor, '×')}`,
     met: d.platformTsxOverFloor === null ? null : d.platformTsxOverFloor <= 2,
     note: `floor: ${fmt(ms('platform-floor'))}`,
+  });
+  t.push({
+    id: 'a.cli',
+    target: 'CLI synth ≤ 2× the floor',
+    value: `warm cache ${fmt(d.platformCliOverFloor, '×')}, cold cache ${fmt(d.platformCliColdOverFloor, '×')}`,
+    met: d.platformCliOverFloor === null ? null : d.platformCliOverFloor <= 2,
+    note: `warm ${fmt(ms('platform-cli'))}, cold ${fmt(ms('platform-cli-cold'))}; floor ${fmt(ms('platform-floor'))}`,
   });
   for (const n of sizes) {
     const r = d[`scale${n}ShipshapeOverRaw`];

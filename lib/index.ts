@@ -3,6 +3,8 @@
 // a helper to a module never publishes it; test/public-surface.test.ts lists these names.
 
 // Environments, stacks, synthesis and errors.
+export { ShipshapeApp } from './core/app';
+export type { ShipshapeAppProps } from './core/app';
 export { Environment } from './core/environment';
 export type {
   AutoscalingSizing,
@@ -46,13 +48,18 @@ export type {
   AntiAffinityDeploymentProps,
   AutoscalingProps,
   ConfigMapKeySource,
+  ConfigMapMount,
   DisruptionBudgetProps,
   EnvFromSource,
   EnvSource,
+  PersistentVolumeClaimMount,
   SecretKeySource,
+  SecretMount,
   ServiceExposure,
   UpdateStrategy,
+  VolumeAccessMode,
   WorkloadPort,
+  WorkloadVolume,
 } from './workloads/anti-affinity-deployment';
 export { ServiceMonitor } from './workloads/service-monitor';
 export type { ServiceMonitorProps, WorkloadMetrics } from './workloads/service-monitor';

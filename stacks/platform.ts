@@ -1,6 +1,18 @@
 import { App, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { AntiAffinityDeployment, AntiAffinityDeploymentProps, CanaryRelease, ElasticsearchExporter, Environment, KubeStateMetrics, LABELS, Stack, WorkloadAlerts, WorkloadIngress } from '../lib';
+import {
+  AntiAffinityDeployment,
+  AntiAffinityDeploymentProps,
+  CanaryRelease,
+  ElasticsearchExporter,
+  Environment,
+  KubeStateMetrics,
+  LABELS,
+  ShipshapeApp,
+  Stack,
+  WorkloadAlerts,
+  WorkloadIngress,
+} from '../lib';
 import { addArgoCdApplications, addClusterOperations } from './cluster';
 import { environments, platformSettings } from './environments';
 import { addLogging } from './logging';
@@ -88,8 +100,8 @@ export function buildPlatform(app: App, environment: Environment): Stack {
  * The whole platform: every Kubernetes environment, one Argo CD Application per environment pointing at its
  * dist/<env>/kubernetes, and the Swarm edge environment.
  */
-export function buildApp(): App {
-  const app = new App();
+export function buildApp(): ShipshapeApp {
+  const app = new ShipshapeApp();
   addArgoCdApplications(environments.map((environment) => buildPlatform(app, environment)));
   buildSwarmPlatform(app);
   return app;

@@ -1,8 +1,7 @@
 // A web service that survives node and zone failures, in one production environment.
 // Run: npx tsx examples/anti-affinity-deployment/main.ts [outdir]   (or SHIPSHAPE_OUTDIR=...)
-import { App } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { AntiAffinityDeployment, Environment, MetricsServer, Stack, formatSummary, synth } from 'shipshape';
+import { AntiAffinityDeployment, Environment, MetricsServer, ShipshapeApp, Stack } from 'shipshape';
 
 const prod = new Environment({
   name: 'prod',
@@ -11,7 +10,7 @@ const prod = new Environment({
   nodeGroups: [{ name: 'webapi', minSize: 3, maxSize: 10 }],
 });
 
-const app = new App();
+const app = new ShipshapeApp({ outdir: process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/anti-affinity-deployment' });
 const stack = new Stack(app, 'prod', { environment: prod });
 
 // The HPA reads CPU usage from metrics-server; synth refuses an HPA without it.
@@ -28,5 +27,5 @@ const shop = new AntiAffinityDeployment(stack, 'shop', {
   env: { PAYMENT_API_TOKEN: { secret: 'shop-payment', key: 'token' } },
 });
 
-for (const summary of synth(app, { outdir: process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/anti-affinity-deployment' })) console.log(formatSummary(summary));
+app.synth();
 console.log(`shop is reachable at ${shop.url}`);

@@ -1,9 +1,8 @@
 // A web API behind ingress-nginx with a TLS certificate from cert-manager, and its next version as a canary that
 // takes 10 % of the requests, plus every request carrying `X-Canary: always`.
 // Run: npx tsx examples/canary-release/main.ts [outdir]   (or SHIPSHAPE_OUTDIR=...)
-import { App } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { AntiAffinityDeployment, AntiAffinityDeploymentProps, CanaryRelease, Environment, Stack, WorkloadIngress, formatSummary, synth } from 'shipshape';
+import { AntiAffinityDeployment, AntiAffinityDeploymentProps, CanaryRelease, Environment, ShipshapeApp, Stack, WorkloadIngress } from 'shipshape';
 
 const prod = new Environment({
   name: 'prod',
@@ -13,7 +12,7 @@ const prod = new Environment({
   nodeGroups: [{ name: 'webapi', minSize: 3, maxSize: 10 }],
 });
 
-const app = new App();
+const app = new ShipshapeApp({ outdir: process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/canary-release' });
 const stack = new Stack(app, 'prod', { environment: prod });
 
 // What the stable and the canary release share; only the image differs.
@@ -42,5 +41,5 @@ const canary = new CanaryRelease(stack, 'api-canary', {
   header: { name: 'X-Canary' },
 });
 
-for (const summary of synth(app, { outdir: process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/canary-release' })) console.log(formatSummary(summary));
+app.synth();
 console.log(`${ingress.url} sends ${canary.weight}% of its requests to ${canary.workload.deployment.name}`);

@@ -1,7 +1,6 @@
 // cluster-autoscaler (3-10 webapi nodes, docs/practice.md#autoscaling) on AWS, with metrics-server for the HPAs.
 // Run: npx tsx examples/cluster-autoscaler/main.ts [outdir]   (or SHIPSHAPE_OUTDIR=...)
-import { App } from 'cdk8s';
-import { ClusterAutoscaler, Environment, MetricsServer, Stack, formatSummary, synth } from 'shipshape';
+import { ClusterAutoscaler, Environment, MetricsServer, ShipshapeApp, Stack } from 'shipshape';
 
 const prod = new Environment({
   name: 'prod',
@@ -13,7 +12,8 @@ const prod = new Environment({
   ],
 });
 
-const app = new App();
+const outdir = process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/cluster-autoscaler';
+const app = new ShipshapeApp({ outdir });
 const stack = new Stack(app, 'prod', { environment: prod });
 
 const autoscaler = new ClusterAutoscaler(stack, 'cluster-autoscaler', {
@@ -27,6 +27,5 @@ const autoscaler = new ClusterAutoscaler(stack, 'cluster-autoscaler', {
 });
 new MetricsServer(stack, 'metrics-server');
 
-const outdir = process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/cluster-autoscaler';
-for (const summary of synth(app, { outdir })) console.log(formatSummary(summary));
+app.synth();
 console.log(`cluster-autoscaler ${autoscaler.image} scales ${autoscaler.scaledGroups.map((g) => `${g.cloudGroupName} ${g.minSize}-${g.maxSize}`).join(', ')}; metrics at ${autoscaler.metricsUrl}`);

@@ -1,11 +1,10 @@
 // daemon.json for a fleet of standalone Docker hosts: log rotation, live-restore, faster pulls and a Docker Hub
 // mirror (docs/practice.md#docker-daemon), written to <outdir>/docker-hosts/hosts/daemon.json.
 // Run: npx tsx examples/docker-daemon-config/main.ts [outdir]   (or SHIPSHAPE_OUTDIR=...)
-import { App } from 'cdk8s';
-import { DockerDaemonConfig, Environment, Stack, formatSummary, synth } from 'shipshape';
+import { DockerDaemonConfig, Environment, ShipshapeApp, Stack } from 'shipshape';
 
 const hosts = new Environment({ name: 'docker-hosts' });
-const app = new App();
+const app = new ShipshapeApp({ outdir: process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/docker-daemon-config' });
 const stack = new Stack(app, 'docker-hosts', { environment: hosts });
 
 const daemon = new DockerDaemonConfig(stack, 'daemon', {
@@ -19,5 +18,5 @@ const daemon = new DockerDaemonConfig(stack, 'daemon', {
   defaultUlimits: { nofile: { soft: 65536, hard: 65536 } },
 });
 
-for (const summary of synth(app, { outdir: process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/docker-daemon-config' })) console.log(formatSummary(summary));
+app.synth();
 console.log(`daemon.json written to ${daemon.path}: ${JSON.stringify(daemon.toJson()['registry-mirrors'])}`);

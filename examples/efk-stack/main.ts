@@ -1,8 +1,8 @@
 // Centralized logging for a development and a production cluster: Fluentd on every node ships container
 // logs to Elasticsearch (searched in Kibana); production also archives every line to S3.
 // Run: npx tsx examples/efk-stack/main.ts [outdir]   (or SHIPSHAPE_OUTDIR=...)
-import { App, Size } from 'cdk8s';
-import { EfkLogging, Environment, Stack, formatSummary, synth } from 'shipshape';
+import { Size } from 'cdk8s';
+import { EfkLogging, Environment, ShipshapeApp, Stack } from 'shipshape';
 
 const dev = new Environment({ name: 'dev', kubernetesVersion: '1.29', replicas: 1 });
 const prod = new Environment({
@@ -13,7 +13,8 @@ const prod = new Environment({
   containerRuntime: 'containerd',
 });
 
-const app = new App();
+const outdir = process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/efk-stack';
+const app = new ShipshapeApp({ outdir });
 
 // dev: one Elasticsearch node at Elasticsearch 8's floor (Elastic's 1g heap in 2 GiB), three days searchable.
 // No Prometheus Operator here: the alerts are the plain rules file only.
@@ -34,8 +35,7 @@ const prodLogging = new EfkLogging(new Stack(app, 'prod', { environment: prod })
   credentialsRevision: '1',
 });
 
-const outdir = process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/efk-stack';
-for (const summary of synth(app, { outdir })) console.log(formatSummary(summary));
+app.synth();
 for (const efk of [devLogging, prodLogging]) {
   console.log(
     `${efk.node.scope!.node.id}: Fluentd (${efk.fluentd.config.parser} parser) → ${efk.elasticsearch.url}${efk.fluentd.config.outputs.includes('s3') ? ' and S3' : ''}; Kibana at ${efk.kibana.url}`,

@@ -2,11 +2,11 @@
 // a snapshot kept only on the node that took it is lost with that node), alerts when no backup has succeeded for
 // two schedule periods, plus team1's access.
 // Run: npx tsx examples/etcd-backup/main.ts [outdir]   (or SHIPSHAPE_OUTDIR=...)
-import { App } from 'cdk8s';
-import { Environment, EtcdBackup, PlatformPriorityClasses, Stack, TeamAccess, formatSummary, synth } from 'shipshape';
+import { Environment, EtcdBackup, PlatformPriorityClasses, ShipshapeApp, Stack, TeamAccess } from 'shipshape';
 
 const stage = new Environment({ name: 'stage', kubernetesVersion: '1.30', controlPlane: { kind: 'kubeadm', nodes: 3 } });
-const app = new App();
+const outdir = process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/etcd-backup';
+const app = new ShipshapeApp({ outdir });
 const stack = new Stack(app, 'stage', { environment: stage });
 
 const tiers = new PlatformPriorityClasses(stack, 'priority-classes');
@@ -19,7 +19,6 @@ const backup = new EtcdBackup(stack, 'etcd-backup', {
 });
 new TeamAccess(stack, 'team1', { namespace: 'team1', serviceAccounts: ['developer1'], preset: 'deployer' });
 
-const outdir = process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/etcd-backup';
-for (const summary of synth(app, { outdir })) console.log(formatSummary(summary));
+app.synth();
 console.log(`etcd ${backup.etcdVersion}: snapshots in ${backup.snapshotDirectory}; restore steps in ${outdir}/stage/runbooks/etcd-backup-restore.md`);
 console.log(`alerts when no backup has succeeded for ${(2 * backup.schedulePeriodSeconds) / 3600}h: ${outdir}/stage/monitoring/etcd-backup-alerts.rules.yml`);

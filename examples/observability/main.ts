@@ -3,9 +3,9 @@
 // logging cluster, and one PrometheusRule alerts on an HPA at its maximum, a PodDisruptionBudget that blocks drains,
 // Deployments short of pods, and Elasticsearch health and disk. Every rule is also written as a plain rules file.
 // Run: npx tsx examples/observability/main.ts [outdir]   (or SHIPSHAPE_OUTDIR=...)
-import { App, Duration } from 'cdk8s';
+import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { AntiAffinityDeployment, EfkLogging, ElasticsearchExporter, Environment, KubeStateMetrics, MetricsServer, Stack, WorkloadAlerts, formatSummary, synth } from 'shipshape';
+import { AntiAffinityDeployment, EfkLogging, ElasticsearchExporter, Environment, KubeStateMetrics, MetricsServer, ShipshapeApp, Stack, WorkloadAlerts } from 'shipshape';
 
 // The operator's rule and ServiceMonitor selectors match the Helm release label; every ServiceMonitor and
 // PrometheusRule of this environment carries it.
@@ -17,7 +17,8 @@ const stage = new Environment({
   autoscaling: { minReplicas: 2, maxReplicas: 6 },
   monitoring: { prometheusOperator: true, prometheusLabels: { release: 'kube-prometheus-stack' } },
 });
-const app = new App();
+const outdir = process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/observability';
+const app = new ShipshapeApp({ outdir });
 const stack = new Stack(app, 'stage', { environment: stage });
 
 // web-api's HPA reads metrics-server.
@@ -39,7 +40,6 @@ const logging = new EfkLogging(stack, 'logging', { retentionDays: 7 });
 const exporter = new ElasticsearchExporter(stack, 'elasticsearch-exporter', { elasticsearch: logging.elasticsearch });
 const alerts = new WorkloadAlerts(stack, 'workload-alerts', { kubeStateMetricsJob: ksm.job, elasticsearch: exporter });
 
-const outdir = process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/observability';
-for (const summary of synth(app, { outdir })) console.log(formatSummary(summary));
+app.synth();
 console.log(`web-api scraped every ${api.serviceMonitor?.interval} on port metrics; kube-state-metrics ${ksm.image}`);
 console.log(`alerts: ${alerts.groups.flatMap((g) => g.rules.map((r) => r.alert)).join(', ')}`);

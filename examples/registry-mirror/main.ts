@@ -3,10 +3,10 @@
 // Both log in to Docker Hub, so neither is open: the cluster's requires its own login (htpasswd), the hosts'
 // listens on 127.0.0.1 of each host, for that host's daemon only.
 // Run: npx tsx examples/registry-mirror/main.ts [outdir]   (or SHIPSHAPE_OUTDIR=...)
-import { App, Size } from 'cdk8s';
-import { DockerDaemonConfig, DockerHostRegistryMirror, Environment, RegistryMirror, Stack, SwarmProject, formatSummary, synth } from 'shipshape';
+import { Size } from 'cdk8s';
+import { DockerDaemonConfig, DockerHostRegistryMirror, Environment, RegistryMirror, ShipshapeApp, Stack, SwarmProject } from 'shipshape';
 
-const app = new App();
+const app = new ShipshapeApp({ outdir: process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/registry-mirror' });
 
 // Kubernetes: the cache lives on a 50 GiB claim; the Docker Hub login comes from the Secret "dockerhub" and
 // clients log in with an entry of the Secret "registry-mirror-users" (key htpasswd, bcrypt).
@@ -19,6 +19,6 @@ const swarm = new SwarmProject(edge, 'swarm');
 const onHosts = new DockerHostRegistryMirror(swarm, 'mirror', { access: 'host-local', credentials: { usernameSecret: 'dockerhub-username', passwordSecret: 'dockerhub-token' } });
 new DockerDaemonConfig(edge, 'daemon', { registryMirrors: [onHosts] });
 
-for (const summary of synth(app, { outdir: process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/registry-mirror' })) console.log(formatSummary(summary));
+app.synth();
 console.log(`in-cluster mirror: ${inCluster.endpoint}`);
 console.log(`host mirror: ${onHosts.endpoint} (proxies ${onHosts.remoteUrl})`);

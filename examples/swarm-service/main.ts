@@ -1,11 +1,10 @@
 // A Swarm project: a replicated API behind the routing mesh with rolling updates that roll back on failure, and
 // a global log agent, rendered to <outdir>/swarm-prod/swarm/docker-stack.yml.
 // Run: npx tsx examples/swarm-service/main.ts [outdir]   (or SHIPSHAPE_OUTDIR=...)
-import { App } from 'cdk8s';
-import { Environment, Stack, SwarmProject, SwarmService, formatSummary, synth } from 'shipshape';
+import { Environment, ShipshapeApp, Stack, SwarmProject, SwarmService } from 'shipshape';
 
 const env = new Environment({ name: 'swarm-prod', replicas: 4, nodeGroups: [{ name: 'app', minSize: 3, maxSize: 6 }] });
-const app = new App();
+const app = new ShipshapeApp({ outdir: process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/swarm-service' });
 const stack = new Stack(app, 'swarm-prod', { environment: env });
 const swarm = new SwarmProject(stack, 'swarm', { name: 'shop' });
 
@@ -36,5 +35,5 @@ new SwarmService(swarm, 'log-agent', {
   healthcheck: { test: ['CMD-SHELL', 'nc -z 127.0.0.1 24224'] },
 });
 
-for (const summary of synth(app, { outdir: process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/swarm-service' })) console.log(formatSummary(summary));
+app.synth();
 console.log(`${api.name}: ${api.spec.mode.type === 'replicated' ? api.spec.mode.replicas : 'global'} tasks; deploy with: ${swarm.deployCommand}`);

@@ -2,12 +2,13 @@
 // default requests and limits, a default-deny network with DNS, the ingress controller in and the ledger team's
 // API out; plus developer1's access to it.
 // Run: npx tsx examples/tenant-namespace/main.ts [outdir]   (or SHIPSHAPE_OUTDIR=...)
-import { App, Size } from 'cdk8s';
+import { Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
-import { Environment, Stack, TeamAccess, TenantNamespace, formatSummary, synth } from 'shipshape';
+import { Environment, ShipshapeApp, Stack, TeamAccess, TenantNamespace } from 'shipshape';
 
 const stage = new Environment({ name: 'stage', kubernetesVersion: '1.29' });
-const app = new App();
+const outdir = process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/tenant-namespace';
+const app = new ShipshapeApp({ outdir });
 const stack = new Stack(app, 'stage', { environment: stage });
 
 const ledger = new TenantNamespace(stack, 'ledger', {
@@ -26,8 +27,7 @@ const payments = new TenantNamespace(stack, 'payments', {
 });
 new TeamAccess(stack, 'payments-access', { namespace: payments, serviceAccounts: ['developer1'], preset: 'deployer' });
 
-const outdir = process.argv[2] ?? process.env.SHIPSHAPE_OUTDIR ?? 'dist-examples/tenant-namespace';
-for (const summary of synth(app, { outdir })) console.log(formatSummary(summary));
+app.synth();
 const hard = payments.resourceQuota.toJson().spec.hard;
 console.log(
   `payments: quota ${hard['requests.cpu']} CPU / ${hard['requests.memory']} requested, ${hard.pods} pods; network policies ${[payments.defaultDeny, ...payments.allowPolicies].map((p) => p.name).join(', ')}`,

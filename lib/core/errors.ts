@@ -42,30 +42,37 @@ export function renderValue(value: unknown): string {
  */
 export class ShipshapeError extends Error {
   /** Construct path (or pseudo-path) the error is about. */
-  public readonly path: string;
+  declare public readonly path: string;
   /** The offending value, when there is one. */
-  public readonly value: unknown;
+  declare public readonly value: unknown;
   /** How to fix it. */
-  public readonly fix: string;
+  declare public readonly fix: string;
 
   constructor(scope: ErrorScope, details: ShipshapeErrorDetails) {
     const path = scopePath(scope);
     const value = 'value' in details ? ` (got ${renderValue(details.value)})` : '';
     super(`${path}: ${details.problem}${value}. Fix: ${details.fix}`);
     this.name = 'ShipshapeError';
-    this.path = path;
-    this.value = details.value;
-    this.fix = details.fix;
+    defineHidden(this, { path, value: details.value, fix: details.fix });
   }
 }
 
 /** Several problems found in one pass; synth reports all of them at once. */
 export class ShipshapeAggregateError extends Error {
-  constructor(
-    heading: string,
-    public readonly problems: readonly string[],
-  ) {
+  /** Every problem, one line each, as the message lists them. */
+  declare public readonly problems: readonly string[];
+
+  constructor(heading: string, problems: readonly string[]) {
     super(`${heading} (${problems.length}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ShipshapeAggregateError';
+    defineHidden(this, { problems });
   }
+}
+
+/**
+ * Sets read-only fields that are not enumerable: Node prints an uncaught error's message and then every
+ * enumerable field, so each problem and fix the message already holds would be printed a second time.
+ */
+function defineHidden(error: Error, fields: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(fields)) Object.defineProperty(error, key, { value, enumerable: false, writable: false, configurable: true });
 }

@@ -11,7 +11,9 @@ import { toYaml } from './yaml';
 // against its deployment before it ships. Only what a workload implies exactly is asserted:
 //  - metadataTest.user: the non-root user the workloads run the image as (runAsUser[:runAsGroup], SwarmService
 //    user). The image is expected to declare it itself, so it runs as that user under `docker run` too. Root uses
-//    (declared exemptions) assert nothing; non-root uses that disagree are refused (an image has one USER).
+//    (declared exemptions) assert nothing; non-root uses that disagree are refused (an image has one USER). A
+//    workload that runs the image as a user of its own choosing whatever USER it declares (IOverridesImageUser:
+//    an AntiAffinityDeployment given runAsUser) asserts nothing either.
 //  - metadataTest.exposedPorts: every containerPort / Swarm target port, merged over the uses. The tool compares
 //    port numbers only (it drops the protocol when it reads the image), so the protocol is not written.
 //  - fileExistenceTests: absolute executables the runtime starts inside the container: exec probes, lifecycle
@@ -71,6 +73,11 @@ export interface ImageUse {
   readonly user?: { readonly user: string; readonly group?: string };
   /** Whether the workload requires a non-root user without naming one (Kubernetes runAsNonRoot alone). */
   readonly requiresNonRoot: boolean;
+  /**
+   * The user the workload sets over whatever USER the image declares, which the image therefore need not declare.
+   * @default - the stated user is the image's own
+   */
+  readonly overriddenUser?: { readonly user: string; readonly group?: string };
   readonly ports: readonly { readonly port: number; readonly protocol: string }[];
   readonly executables: readonly ImageExecutable[];
   /** Working directory the workload sets, which relative executables resolve against. */
@@ -140,6 +147,26 @@ export function kubernetesImageUses(objects: readonly { readonly manifest: Manif
   return uses;
 }
 
+/** A workload construct whose pods may run their images as a user of its own choosing (a `runAsUser` prop). */
+export interface IOverridesImageUser extends IConstruct {
+  /** Whether the pods run as a user the construct sets, whatever USER the image declares. */
+  readonly overridesImageUser: boolean;
+}
+
+function overridesImageUser(c: IConstruct): c is IOverridesImageUser {
+  return (c as { overridesImageUser?: unknown }).overridesImageUser === true;
+}
+
+/** `uses` with the user of every use under an {@link IOverridesImageUser} construct moved to `overriddenUser`. */
+export function withOverriddenUsers(uses: readonly ImageUse[], constructs: readonly IConstruct[]): ImageUse[] {
+  const owners = constructs.filter(overridesImageUser).map((c) => `${c.node.path}/`);
+  return uses.map((u) => {
+    if (u.user === undefined || !owners.some((o) => u.constructPath.startsWith(o))) return u;
+    const { user, ...rest } = u;
+    return { ...rest, overriddenUser: user };
+  });
+}
+
 /** A construct that runs images outside Kubernetes objects (a Swarm service) and states what it relies on in them. */
 export interface IDeclaresImageUses extends IConstruct {
   imageUses(): readonly ImageUse[];
@@ -196,6 +223,10 @@ function mergeUses(image: string, uses: readonly ImageUse[]): Merged {
     user = groups.length === 1 ? `${users[0]}:${groups[0]}` : users[0];
   }
   for (const u of uses.filter((x) => x.user !== undefined && isRoot(x.user.user))) notes.push(`${u.usedBy} runs it as root (its declared exemption), which asserts no user`);
+  for (const u of uses.filter((x) => x.overriddenUser !== undefined)) {
+    const { user: uid, group } = u.overriddenUser!;
+    notes.push(`${u.usedBy} runs it as ${quote(group !== undefined ? `${uid}:${group}` : uid)} (runAsUser) whatever USER the image declares, which asserts no user`);
+  }
   if (user === undefined) {
     for (const u of uses.filter((x) => x.requiresNonRoot)) {
       notes.push(`USER must be a numeric, non-zero uid: ${u.usedBy} sets runAsNonRoot without runAsUser, and the kubelet refuses to start it otherwise`);
@@ -291,7 +322,7 @@ export function environmentImageTests(
   constructs: readonly IConstruct[],
   taken: readonly string[] = [],
 ): { tests: ImageStructureTest[]; problems: string[] } {
-  const result = imageStructureTests([...kubernetesImageUses(objects), ...constructImageUses(constructs)]);
+  const result = imageStructureTests([...withOverriddenUsers(kubernetesImageUses(objects), constructs), ...constructImageUses(constructs)]);
   for (const t of result.tests) {
     // Paths and commands come from workload fields: scan the file as every written file is scanned, comments included.
     const comments = t.content

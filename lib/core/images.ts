@@ -1,3 +1,4 @@
+import { checkWhenResolved, isDeferred } from './deferred';
 import { ErrorScope, ShipshapeError } from './errors';
 
 // Image references and the pinned-image rule: one definition shared by every constructor that takes an image and
@@ -94,9 +95,15 @@ export function pinnedImageFix(example = 'ghcr.io/acme/web:1.4.2'): string {
 
 /**
  * Throws unless `image` is a valid image reference pinned to a version tag (not `latest`) or a digest (the
- * rule of {@link pinnedImageProblem}); returns it. `example` goes into the fix.
+ * rule of {@link pinnedImageProblem}); returns it. `example` goes into the fix. An image holding a deferred value
+ * (see deferred.ts) is checked when the deploying back end resolves it.
  */
 export function assertPinnedImage(scope: ErrorScope, field: string, image: unknown, example = 'ghcr.io/acme/web:1.4.2'): string {
+  // Known only at deploy time: the same check runs on the resolved value before the resource is registered.
+  if (isDeferred(image)) {
+    checkWhenResolved(image as string, (resolved) => assertPinnedImage(scope, field, resolved, example));
+    return image as string;
+  }
   const problem = pinnedImageProblem(image);
   if (problem?.kind === 'invalid')
     throw new ShipshapeError(scope, { problem: `${field} is not a valid image reference: ${problem.reason}`, value: image, fix: `write a reference such as "${example}"` });

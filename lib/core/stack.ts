@@ -1,9 +1,10 @@
-import { Chart } from 'cdk8s';
+import { App, Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
 import { Environment } from './environment';
 import { ShipshapeError } from './errors';
 import { LABELS, MANAGED_BY } from './labels';
+import { outputState } from './output-state';
 import { assertLabels } from './validate';
 
 // The Pod Security Standards (k8s.io/pod-security-admission/api Level).
@@ -87,5 +88,29 @@ export class Stack extends Chart {
         },
       });
     }
+    refuseCdk8sSynth(this);
+  }
+}
+
+/**
+ * cdk8s's own `App.synth()` and `synthYaml()` render charts without shipshape's construct checks, policy and
+ * atomic writer (and put `namespace:` even on the Namespace object). On an app that still has them (a plain
+ * cdk8s App) both are replaced by a refusal that says what to call instead; it throws before cdk8s creates
+ * the output directory. ShipshapeApp, and any App subclass with its own synth, are left alone.
+ */
+function refuseCdk8sSynth(stack: Stack): void {
+  const app = stack.node.root;
+  if (!(app instanceof App)) return;
+  for (const method of ['synth', 'synthYaml'] as const) {
+    if (app[method] !== App.prototype[method]) continue;
+    const refusal = (): never => {
+      const stacks = app.node.findAll().filter((c): c is Stack => c instanceof Stack);
+      const outcome = method === 'synth' ? outputState(app.outdir) : 'nothing was rendered';
+      throw new ShipshapeError(stacks.map((s) => s.node.path).join(', '), {
+        problem: `app.${method}() of a plain cdk8s App bypasses shipshape's checks, policy and writer for these stacks, so it was refused; ${outcome}`,
+        fix: "create the app with `new ShipshapeApp()` from 'shipshape', whose synth() goes through shipshape, or call `synth(app)` from 'shipshape' instead",
+      });
+    };
+    Object.defineProperty(app, method, { value: refusal, configurable: true, writable: true });
   }
 }

@@ -1,4 +1,5 @@
 import { ApiObject, App } from 'cdk8s';
+import { deferredFields, isDeferred } from './deferred';
 import { Environment, describeCluster } from './environment';
 import { ShipshapeAggregateError } from './errors';
 import { ImageStructureTest, environmentImageTests } from './image-tests';
@@ -60,11 +61,28 @@ function ownerPath(obj: ApiObject): string {
   return obj.node.id === 'Resource' && obj.node.scope ? obj.node.scope.node.path : obj.node.path;
 }
 
+/** Options of {@link synthesizeStackWith}. */
+export interface SynthesizeStackOptions {
+  /**
+   * Whether values known only at deploy time (deferred tokens) may stay in the result, for a back end that
+   * resolves them before it deploys (the Pulumi StackComponent).
+   * @default false - each is a problem: a synthesized file cannot hold a value that does not exist yet
+   */
+  readonly allowDeferred?: boolean;
+}
+
+const DEFERRED_FIX = 'deploy this environment with StackComponent (shipshape/pulumi), which resolves it, or give a literal value';
+
 /**
  * Resolves one stack: runs construct validations, renders every ApiObject,
  * checks names are unique and runs the policy engine. Never writes anything.
  */
 export function synthesizeStack(stack: Stack): SynthesizedStack {
+  return synthesizeStackWith(stack, {});
+}
+
+/** {@link synthesizeStack} with options, for the back ends. */
+export function synthesizeStackWith(stack: Stack, options: SynthesizeStackOptions): SynthesizedStack {
   const constructs = stack.node.findAll();
   const problems: string[] = [];
   for (const c of constructs) {
@@ -97,12 +115,21 @@ export function synthesizeStack(stack: Stack): SynthesizedStack {
     return { manifest, constructPath, fileName: `${base.replace(/[^a-z0-9.-]/g, '-')}.yaml` };
   });
 
+  if (!options.allowDeferred) {
+    for (const { manifest, constructPath } of objects) {
+      for (const d of deferredFields(manifest)) {
+        problems.push(`${constructPath}: ${describe(manifest)} field ${d.field} holds a value known only at deploy time (${JSON.stringify(d.value)}). Fix: ${DEFERRED_FIX}`);
+      }
+    }
+  }
+
   const files: SynthesizedStack['files'][number][] = [];
   for (const f of constructs.filter(OutputFile.isOutputFile)) {
     try {
       const content = f.render();
       files.push({ path: f.path, shared: f.shared, content, constructPath: f.node.path });
       problems.push(...fileCredentialProblems(f, content, stack.environment.name));
+      if (!options.allowDeferred) problems.push(...fileDeferredProblems(f, content, stack.environment.name));
     } catch (e) {
       problems.push((e as Error).message);
     }
@@ -155,9 +182,18 @@ function fileCredentialProblems(f: OutputFile, content: string, envName: string)
     );
 }
 
-/** The stacks of an app, in environment-name order. */
+/** A file (a Swarm stack file, a config) holding a deferred token: one problem per line that holds one. */
+function fileDeferredProblems(f: OutputFile, content: string, envName: string): string[] {
+  const where = f.shared ? `dist/${f.path}` : `dist/${envName}/${f.path}`;
+  const owner = f.node.scope?.node.path ?? f.node.path;
+  return content
+    .split('\n')
+    .flatMap((line, i) => (isDeferred(line) ? [`${owner}: ${where} line ${i + 1} holds a value known only at deploy time (${JSON.stringify(line.trim())}). Fix: ${DEFERRED_FIX}`] : []));
+}
+
+/** The stacks of an app, in the order they were declared (file output does not depend on it; summaries follow it). */
 export function stacksOf(app: App): Stack[] {
-  return app.node.children.filter((c): c is Stack => c instanceof Stack).sort((a, b) => byCodePoint(a.environment.name, b.environment.name));
+  return app.node.children.filter((c): c is Stack => c instanceof Stack);
 }
 
 // Enough examples of a collision to act on, without drowning the message in a whole platform's objects.
@@ -189,9 +225,14 @@ export function crossEnvironmentProblems(results: readonly SynthesizedStack[]): 
   return problems;
 }
 
-/** Synthesizes every stack of an app; throws one error listing every problem of every stack. */
-export function synthesizeApp(app: App): SynthesizedStack[] {
-  const results = stacksOf(app).map(synthesizeStack);
+/**
+ * Synthesizes every stack of an app, or only those of the named `environments`; throws one error listing
+ * every problem of every stack.
+ */
+export function synthesizeApp(app: App, environments?: readonly string[]): SynthesizedStack[] {
+  const results = stacksOf(app)
+    .filter((s) => environments === undefined || environments.includes(s.environment.name))
+    .map((s) => synthesizeStack(s));
   const problems = [...results.flatMap((r) => r.problems.map((p) => `${r.environment.name}: ${p}`)), ...crossEnvironmentProblems(results)];
   if (problems.length > 0) throw new ShipshapeAggregateError('synth failed; nothing was written', problems);
   return results;

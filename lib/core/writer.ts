@@ -2,8 +2,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'cdk8s';
 import { ShipshapeAggregateError } from './errors';
+import { explainingFailure, failureHeading } from './output-state';
 import { PolicyExemption, PolicyFinding } from './policy/engine';
-import { SynthesizedStack, renderManifest, synthesizeApp } from './synth';
+import { SynthesizedStack, renderManifest, stacksOf, synthesizeApp } from './synth';
+import { SYNTH_HOOK_PROTOCOL, SynthLibrary, SynthPlan, registeredSynthHook } from './synth-hook';
 import { byCodePoint } from './ordering';
 import { SHARED_OUTPUT_FOLDERS } from './output-file';
 import { toYaml } from './yaml';
@@ -18,6 +20,16 @@ export interface EnvironmentSummary {
   readonly notes: readonly string[];
   /** Output directory of the environment. */
   readonly directory: string;
+  /**
+   * What was written under `directory`: its folders with a trailing slash (`kubernetes/`, `images/`, `swarm/` …) and its top-level files.
+   * @default - not listed
+   */
+  readonly groups?: readonly string[];
+  /**
+   * Shared folders outside `directory` the environment wrote into, as paths with the output directory (`dist/argocd/`).
+   * @default - none
+   */
+  readonly shared?: readonly string[];
 }
 
 /** The files of every environment, keyed by path relative to the output directory. */
@@ -63,21 +75,22 @@ export function renderFiles(results: readonly SynthesizedStack[]): Map<string, s
 export const OUTPUT_MARKER = '.shipshape-output';
 const MARKER_CONTENT = 'Written by shipshape synth. This directory is replaced as a whole on every synth; do not keep other files here.\n';
 
-function refuse(problem: string): never {
-  throw new ShipshapeAggregateError('synth failed; nothing was written', [problem]);
+function refuse(dir: string, problem: string): never {
+  throw new ShipshapeAggregateError(failureHeading(dir), [problem]);
 }
 
 /** Refuses output directories whose replacement would delete files synth did not write. */
 function assertReplaceable(target: string): void {
   const cwd = path.resolve(process.cwd());
   if (target === path.parse(target).root || target === cwd || cwd.startsWith(`${target}${path.sep}`)) {
-    refuse(`output directory ${target} is, or contains, the current directory. Fix: write to a subdirectory such as "dist"`);
+    refuse(target, `output directory ${target} is, or contains, the current directory. Fix: write to a subdirectory such as "dist"`);
   }
   if (!fs.existsSync(target)) return;
-  if (!fs.statSync(target).isDirectory()) refuse(`output path ${target} is a file. Fix: choose a directory path`);
+  if (!fs.statSync(target).isDirectory()) refuse(target, `output path ${target} is a file. Fix: choose a directory path`);
   const entries = fs.readdirSync(target).filter((e) => !e.startsWith(INNER_STAGING) && !e.startsWith(INNER_PREVIOUS));
   if (entries.length > 0 && !entries.includes(OUTPUT_MARKER)) {
     refuse(
+      target,
       `output directory ${target} holds files synth did not write (no ${OUTPUT_MARKER} marker), and synth replaces the whole directory. Fix: choose a new or empty directory, or delete this one first`,
     );
   }
@@ -205,7 +218,7 @@ function outputDirectory(outdir: string): string {
   try {
     return fs.realpathSync(requested);
   } catch {
-    return refuse(`output directory ${requested} is a symbolic link to ${fs.readlinkSync(requested)}, which does not exist. Fix: create the link's target, or remove the link`);
+    return refuse(requested, `output directory ${requested} is a symbolic link to ${fs.readlinkSync(requested)}, which does not exist. Fix: create the link's target, or remove the link`);
   }
 }
 
@@ -307,27 +320,65 @@ export interface SynthOptions {
   readonly outdir?: string;
 }
 
-/**
- * Synthesizes every environment of `app` into `<outdir>/<env>/kubernetes/`.
- * Nothing is written unless every environment passes validation and policy.
- */
-export function synth(app: App, options: SynthOptions = {}): EnvironmentSummary[] {
-  const outdir = options.outdir ?? process.env.CDK8S_OUTDIR ?? 'dist';
-  const results = synthesizeApp(app);
+/** The first path segment of `rel`, with a trailing slash when it is a folder. */
+function group(rel: string): string {
+  const slash = rel.indexOf('/');
+  return slash < 0 ? rel : rel.slice(0, slash + 1);
+}
+
+/** Validates and renders the named environments of `app` (all when omitted) without writing anything. */
+function planSynth(app: App, outdir: string, environments?: readonly string[]): SynthPlan {
+  const results = synthesizeApp(app, environments);
   const names = results.map((r) => r.environment.name);
   const duplicated = names.filter((n, i) => names.indexOf(n) !== i);
   if (duplicated.length > 0) {
     throw new ShipshapeAggregateError('synth failed; nothing was written', [`environment "${duplicated[0]}" is used by more than one Stack. Fix: give each Stack its own environment`]);
   }
-  writeFilesAtomically(outdir, renderFiles(results));
-  return results.map((r) => ({
-    environment: r.environment.name,
-    objects: r.objects.length,
-    warnings: r.policy.warnings,
-    exemptions: r.policy.exemptions,
-    notes: r.notes,
-    directory: path.join(outdir, r.environment.name),
-  }));
+  const files = renderFiles(results);
+  const summaries = results.map((r) => {
+    const own = `${r.environment.name}/`;
+    const groups = new Set([...files.keys()].filter((f) => f.startsWith(own)).map((f) => group(f.slice(own.length))));
+    const shared = new Set(r.files.filter((f) => f.shared).map((f) => path.join(outdir, group(f.path))));
+    return {
+      environment: r.environment.name,
+      objects: r.objects.length,
+      warnings: r.policy.warnings,
+      exemptions: r.policy.exemptions,
+      notes: r.notes,
+      directory: path.join(outdir, r.environment.name),
+      groups: [...groups].sort(byCodePoint),
+      shared: [...shared].sort(byCodePoint),
+    };
+  });
+  return { files, summaries };
+}
+
+/** This copy's side of the CLI exchange. */
+const LIBRARY: SynthLibrary = {
+  environments: (app) => stacksOf(app).map((s) => s.environment.name),
+  plan: planSynth,
+  write: (outdir, files) => writeFilesAtomically(outdir, files),
+  format: (summary, written) => summaryLines(summary, written),
+  outputMarker: OUTPUT_MARKER,
+  sharedFolders: SHARED_OUTPUT_FOLDERS,
+};
+
+/**
+ * Synthesizes every environment of `app` into `<outdir>/<env>/kubernetes/`.
+ * Nothing is written unless every environment passes validation and policy.
+ * Run by the `shipshape` CLI, it hands the app to the CLI instead, which synthesizes, writes and prints the
+ * summary itself; synth then returns no summaries, so a program that prints them prints nothing twice.
+ */
+export function synth(app: App, options: SynthOptions = {}): EnvironmentSummary[] {
+  const hook = registeredSynthHook();
+  if (hook !== undefined) {
+    hook.capture({ protocol: SYNTH_HOOK_PROTOCOL, app, outdir: options.outdir, library: LIBRARY });
+    return [];
+  }
+  const outdir = options.outdir ?? process.env.CDK8S_OUTDIR ?? 'dist';
+  const plan = explainingFailure(outdir, () => planSynth(app, outdir));
+  writeFilesAtomically(outdir, plan.files);
+  return [...plan.summaries];
 }
 
 /** `1 object`, `2 objects`. */
@@ -335,9 +386,24 @@ export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-/** `prod: 14 objects, 0 warnings, 1 exemption → dist/prod` followed by one line per warning and exemption. */
+/** Where the files of `s` went: `dist/prod (images/, kubernetes/), dist/argocd/`. */
+function destination(s: EnvironmentSummary): string {
+  const groups = s.groups === undefined ? '' : ` (${s.groups.length > 0 ? s.groups.join(', ') : 'no files'})`;
+  return [`${s.directory}${groups}`, ...(s.shared ?? [])].join(', ');
+}
+
+/**
+ * `prod: 14 objects, 0 warnings, 1 exemption → dist/prod (images/, kubernetes/), dist/argocd/` followed by
+ * one line per warning, exemption and note.
+ */
 export function formatSummary(s: EnvironmentSummary): string {
-  const lines = [`${s.environment}: ${plural(s.objects, 'object')}, ${plural(s.warnings.length, 'warning')}, ${plural(s.exemptions.length, 'exemption')} → ${s.directory}`];
+  return summaryLines(s, true);
+}
+
+/** {@link formatSummary}, or (`written` false, for a check that writes nothing) without the destination. */
+export function summaryLines(s: EnvironmentSummary, written: boolean): string {
+  const counts = `${s.environment}: ${plural(s.objects, 'object')}, ${plural(s.warnings.length, 'warning')}, ${plural(s.exemptions.length, 'exemption')}`;
+  const lines = [written ? `${counts} → ${destination(s)}` : counts];
   for (const w of s.warnings) lines.push(`  warning [${w.ruleId}] ${w.object}: ${w.message}`);
   for (const e of s.exemptions) lines.push(`  exempt  [${e.ruleId}${e.variable !== undefined ? ` ${e.variable}` : ''}] ${e.object}: ${e.reason}`);
   for (const n of s.notes) lines.push(`  note    ${n}`);

@@ -201,7 +201,7 @@ export class DockerDaemonConfig extends Construct {
       exemptionKeys(this, e.rule, e.reason);
       return { ruleId: e.rule, reason: e.reason };
     });
-    this.validate(props);
+    this.validateProps(props);
     this.validateHostAccess(props.extra ?? {});
     this.mirrors = [...(props.registryMirrors ?? [])];
     for (const m of this.mirrors) this.validateMirror(m);
@@ -252,7 +252,8 @@ export class DockerDaemonConfig extends Construct {
     return { ...json, ...(p.extra ?? {}) };
   }
 
-  private validate(p: DockerDaemonConfigProps): void {
+  // Not `validate`: constructs 10.3, the lowest the peer range admits, refuses a construct with a method of that name.
+  private validateProps(p: DockerDaemonConfigProps): void {
     const logging = p.logging ?? { driver: 'json-file' };
     if (logging.driver === 'json-file' || logging.driver === 'local') {
       assertLogSize(this, 'logging.maxSize', logging.maxSize ?? DEFAULT_LOG_MAX_SIZE);

@@ -572,7 +572,7 @@ export class FluentdConfig {
    * Joins lines the runtime split (CRI marks pieces with logtag P; Docker's json-file splits at 16 KiB without
    * a trailing newline), one buffer per container and stream so stdout and stderr pieces never mix. The joined
    * record keeps `stream` and the time of its first piece; pieces whose last part never comes are delivered to
-   * @NORMALIZE after the timeout (and at shutdown) instead of being dropped.
+   * `@NORMALIZE` after the timeout (and at shutdown) instead of being dropped.
    */
   private concatFilter(parser: FluentdParser, timeoutSeconds: number): FluentDirective {
     const common: [string, FluentValue][] = [

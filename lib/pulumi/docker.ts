@@ -1,11 +1,17 @@
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
+import { createHash } from 'node:crypto';
+import { isDeferred } from '../core/deferred';
+import { ShipshapeError } from '../core/errors';
 import { Stack } from '../core/stack';
 import { imageRegistryHost, normalizeRegistryHost } from '../docker/image-registry';
 import { byteSize, durationMs } from '../docker/units';
 import { DockerHostRegistryMirror } from '../registry/docker-host-registry-mirror';
 import { STACK_NAMESPACE_LABEL, SwarmProject, SwarmProjectSpec } from '../swarm/swarm-project';
+import { SwarmService } from '../swarm/swarm-service';
 import { ResolvedUpdatePolicy, SwarmServiceSpec } from '../swarm/swarm-service-spec';
+import { CONFIG_KEYS, shipshapeConfig, secretConfigKey } from './config';
+import { resolveDeferredInputs } from './from-input';
 
 /** A registry login for private images, as `docker login <address>` holds it. */
 export interface RegistryLogin {
@@ -49,11 +55,6 @@ export interface DockerResources {
   readonly configs: Readonly<Record<string, docker.ServiceConfig>>;
 }
 
-// Pulumi config namespaces: `shipshape:dockerHost` for the engine, `swarm:<secret>` for Swarm secret values.
-const CONFIG_NAMESPACE = 'shipshape';
-const SECRET_NAMESPACE = 'swarm';
-const REGISTRY_AUTH_KEY = 'registryAuth';
-
 type Shared = { networks: Record<string, docker.Network>; secrets: Record<string, docker.Secret>; configs: Record<string, docker.ServiceConfig> };
 type ResourceOpts = (deps?: pulumi.Resource[]) => pulumi.CustomResourceOptions;
 type Labels = { label: string; value: string }[];
@@ -77,7 +78,7 @@ function labelList(labels: Readonly<Record<string, string>>): Labels {
 
 /**
  * Registers the Docker side of a stack from the resolved specs: for every SwarmProject a `docker.Service` per
- * service (with its overlay networks, Swarm secrets from Pulumi secret config `swarm:<name>`, configs, and the
+ * service (with its overlay networks, Swarm secrets from Pulumi secret config `shipshape:<secret name in camelCase>`, configs, and the
  * registry login of private images when the project deploys with registry auth), and `docker.RemoteImage` +
  * `docker.Container` for every standalone Docker-host registry mirror, its secret files uploaded from the same
  * Pulumi secret config. Names match what `docker stack deploy` would create (`<project>_<service>`).
@@ -97,9 +98,11 @@ export function registerDockerResources(stack: Stack, opts: DockerResourceOption
   if (projects.every((p) => p.services.length === 0) && mirrors.length === 0) return result;
 
   const env = stack.environment.name;
-  const provider = opts.provider ?? new docker.Provider(`${env}-docker`, { host: new pulumi.Config(CONFIG_NAMESPACE).get('dockerHost') }, { parent: opts.parent });
+  const provider = opts.provider ?? new docker.Provider(`${env}-docker`, { host: shipshapeConfig().get(CONFIG_KEYS.dockerHost) }, { parent: opts.parent });
   const resourceOpts: ResourceOpts = (deps = []) => ({ parent: opts.parent, provider, dependsOn: deps });
-  const secretConfig = new pulumi.Config(SECRET_NAMESPACE);
+  assertSecretKeys(stack);
+  const config = shipshapeConfig();
+  const secretValue = (name: string) => config.requireSecret(secretConfigKey(name));
   const login = registryLogins(opts.registryAuth);
 
   for (const project of projects) {
@@ -113,21 +116,28 @@ export function registerDockerResources(stack: Stack, opts: DockerResourceOption
       );
     }
     for (const name of project.secrets) {
-      result.secrets[name] = new docker.Secret(`${env}-secret-${name}`, { name, data: base64(secretConfig.requireSecret(name)), labels }, resourceOpts());
+      result.secrets[name] = new docker.Secret(`${env}-secret-${name}`, { name, data: base64(secretValue(name)), labels }, resourceOpts());
     }
     for (const c of project.configs) {
-      result.configs[c.key] = new docker.ServiceConfig(`${env}-config-${c.key}`, { name: c.name, data: base64(c.content), labels }, resourceOpts());
+      result.configs[c.key] = new docker.ServiceConfig(`${env}-config-${c.key}`, serviceConfigArgs(c, labels, `${stack.node.path}/${project.name}`), resourceOpts());
     }
     for (const s of project.services) {
-      const auth = project.withRegistryAuth ? login(imageRegistryHost(s.image)) : undefined;
-      result.services[s.name] = registerService(s, project, auth, result, resourceOpts, env);
+      const where = serviceScope(stack, s.name);
+      // A deploy-time image names its registry only once resolved.
+      const auth = !project.withRegistryAuth
+        ? undefined
+        : isDeferred(s.image)
+          ? pulumi.secret(pulumi.output(resolveDeferredInputs(s.image, where, 'service image')).apply((image) => login(imageRegistryHost(image))))
+          : login(imageRegistryHost(s.image));
+      result.services[s.name] = registerService(s, project, auth, result, resourceOpts, env, where);
     }
   }
 
   // A standalone mirror carries the environment's project label too, so `docker stack ps` of the project lists it.
   const standaloneLabels = { [STACK_NAMESPACE_LABEL]: projects[0]?.name ?? env };
   for (const m of mirrors) {
-    const image = new docker.RemoteImage(`${env}-image-${m.name}`, { name: m.image, keepLocally: true }, resourceOpts());
+    const mirrorScope = `${stack.node.path}/${m.name}`;
+    const image = new docker.RemoteImage(`${env}-image-${m.name}`, resolveDeferredInputs({ name: m.image, keepLocally: true }, mirrorScope, 'docker.RemoteImage'), resourceOpts());
     const volume = new docker.Volume(`${env}-volume-${m.volume.name}`, { name: m.volume.name, labels: labelList(standaloneLabels) }, resourceOpts());
     const hc = m.healthcheck;
     const container = new docker.Container(
@@ -141,7 +151,7 @@ export function registerDockerResources(stack: Stack, opts: DockerResourceOption
         ...(m.command ? { entrypoints: [...m.command] } : {}),
         volumes: [{ volumeName: volume.name, containerPath: m.volume.target }],
         // The login and htpasswd go in as files (the same paths as Swarm secrets), never as environment variables.
-        uploads: [{ file: m.config.target, content: m.config.content() }, ...m.secrets.map((s) => ({ file: s.path, content: secretConfig.requireSecret(s.name) }))],
+        uploads: [{ file: m.config.target, content: m.config.content() }, ...m.secrets.map((s) => ({ file: s.path, content: secretValue(s.name) }))],
         healthcheck: { tests: [...hc.test], interval: hc.interval, timeout: hc.timeout, retries: hc.retries, startPeriod: hc.startPeriod },
         logDriver: m.logging.driver,
         logOpts: { ...m.logging.options },
@@ -168,7 +178,7 @@ function registryLogins(explicit: readonly RegistryLogin[] | undefined): (host: 
       return l ? pulumi.secret({ serverAddress: l.address, username: l.username, password: l.password }) : undefined;
     };
   }
-  const configured = new pulumi.Config(CONFIG_NAMESPACE).getSecretObject<Record<string, { username?: string; password?: string }>>(REGISTRY_AUTH_KEY);
+  const configured = shipshapeConfig().getSecretObject<Record<string, { username?: string; password?: string }>>(CONFIG_KEYS.registryAuth);
   if (!configured) return () => undefined;
   return (host) =>
     pulumi.secret(
@@ -186,6 +196,7 @@ function registerService(
   shared: Shared,
   resourceOpts: ResourceOpts,
   env: string,
+  where: string,
 ): docker.Service {
   const policy = (x: ResolvedUpdatePolicy) => ({
     parallelism: x.parallelism,
@@ -200,8 +211,8 @@ function registerService(
   const networks = new Map(project.networks.map((n) => [n.name, n]));
   const volumes = new Map(project.volumes.map((v) => [v.name, v.deployedName]));
   const overlays = s.networks.filter((n) => !networks.get(n)!.external);
-  return new docker.Service(
-    `${env}-service-${s.name}`,
+  // Values passed through fromInput (image, environment) become Outputs, so the service waits for their resources.
+  const args = resolveDeferredInputs<docker.ServiceArgs>(
     {
       name: project.deployedServiceNames[s.name],
       labels: labelList({ ...project.labels, ...s.labels }),
@@ -245,6 +256,59 @@ function registerService(
         networksAdvanceds: s.networks.map((n) => ({ name: networks.get(n)!.external ? networks.get(n)!.deployedName : shared.networks[n].id })),
       },
     },
+    where,
+    `service ${s.name}`,
+  );
+  return new docker.Service(
+    `${env}-service-${s.name}`,
+    args,
     resourceOpts([...overlays.map((n) => shared.networks[n]), ...s.secrets.map((x) => shared.secrets[x.name]), ...s.configs.map((c) => shared.configs[c.key])]),
   );
+}
+
+/** Construct path of the SwarmService called `name` in the stack, for messages about its values. */
+function serviceScope(stack: Stack, name: string): string {
+  const service = stack.node.findAll().find((c) => c instanceof SwarmService && c.spec.name === name);
+  return service?.node.path ?? `${stack.node.path}/${name}`;
+}
+
+/**
+ * Arguments of a project config's `docker.ServiceConfig`. Docker configs are immutable and named by content hash;
+ * a content holding deploy-time values is hashed once resolved, so a new value gets a new config and rolls the
+ * services, as a changed literal does.
+ */
+function serviceConfigArgs(c: SwarmProjectSpec['configs'][number], labels: Labels, where: string): docker.ServiceConfigArgs {
+  if (!isDeferred(c.content)) return { name: c.name, data: base64(c.content), labels };
+  const content = pulumi.output(resolveDeferredInputs(c.content, where, `config ${c.key}`));
+  const hashLength = c.name.length - c.name.lastIndexOf('-') - 1;
+  const prefix = c.name.slice(0, c.name.length - hashLength);
+  const name = content.apply((text) => `${prefix}${createHash('sha256').update(text).digest('hex').slice(0, hashLength)}`);
+  return { name, data: base64(content), labels };
+}
+
+/**
+ * Throws unless every Swarm secret of the stack has a config key of its own: each value is read from the secret
+ * stack config `shipshape:<secret name in camelCase>`, so two secret names with one key, or a secret whose key is
+ * one of shipshape's own settings, would read another's value.
+ */
+export function assertSecretKeys(stack: Stack): void {
+  const all = stack.node.findAll();
+  const names = [
+    ...all.filter((c): c is SwarmProject => c instanceof SwarmProject).flatMap((p) => p.spec.secrets),
+    ...all.filter((c): c is DockerHostRegistryMirror => c instanceof DockerHostRegistryMirror && c.service === undefined).flatMap((m) => m.spec.secrets.map((x) => x.name)),
+  ];
+  const owners = new Map<string, string>();
+  const reserved = new Set<string>(Object.values(CONFIG_KEYS));
+  for (const name of new Set(names)) {
+    const key = secretConfigKey(name);
+    const other = owners.get(key);
+    if (reserved.has(key) || (other !== undefined && other !== name)) {
+      throw new ShipshapeError(stack, {
+        problem: `the Swarm secret "${name}" would read its value from the stack config shipshape:${key}, which ${reserved.has(key) ? 'is a shipshape setting' : `the secret "${other}" reads too`}`,
+        value: name,
+        fix: 'rename the secret',
+      });
+    }
+    owners.set(key, name);
+  }
 }

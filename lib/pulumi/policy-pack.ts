@@ -24,6 +24,8 @@ const CROSS_OBJECT_RULES: ReadonlySet<string> = new Set([
   'canary-unique',
   'canary-ingress',
   'ingress-tls',
+  'volume-claim-access',
+  'workload-identity',
 ]);
 
 // Engine checks that are not rules of their own: an exemption naming no rule fails synth, one exempting nothing warns.

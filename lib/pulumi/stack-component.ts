@@ -5,8 +5,10 @@ import { ShipshapeAggregateError } from '../core/errors';
 import { applyTier } from '../core/ordering';
 import { describe } from '../core/manifest';
 import { Stack } from '../core/stack';
-import { synthesizeStack } from '../core/synth';
-import { DockerResources, registerDockerResources } from './docker';
+import { synthesizeStackWith } from '../core/synth';
+import { CONFIG_KEYS, assertNoLegacyConfig, shipshapeConfig } from './config';
+import { DockerResources, assertSecretKeys, registerDockerResources } from './docker';
+import { resolveDeferredInputs } from './from-input';
 import { registerKubernetesObject } from './kubernetes';
 
 /** Arguments of a {@link StackComponent}. */
@@ -15,7 +17,8 @@ export interface StackComponentArgs {
   readonly stack: Stack;
   /**
    * Kubernetes provider every object is created with.
-   * @default - Pulumi's default provider (the ambient kubeconfig)
+   * @default - one from the stack config `shipshape:kubeconfig` and `shipshape:context` when either is set, else
+   * Pulumi's default provider (the ambient kubeconfig)
    */
   readonly provider?: k8s.Provider;
   /**
@@ -55,7 +58,8 @@ function legacyClaims(): Set<string> {
  * Pulumi resource under this component, plus the Docker resources of its Swarm
  * services and Docker-host registry mirrors. Namespaces and CRDs come first, then
  * identities, RBAC, configuration and storage, then workloads; each tier depends
- * on the one before, so `pulumi up` applies in that order.
+ * on the one before, so `pulumi up` applies in that order. A value passed through `fromInput` is resolved
+ * in each resource that holds it, which then depends on the resources behind the value.
  */
 export class StackComponent extends pulumi.ComponentResource {
   /** Every registered Kubernetes resource, keyed by `Kind namespace/name`. */
@@ -67,7 +71,9 @@ export class StackComponent extends pulumi.ComponentResource {
 
   constructor(name: string, args: StackComponentArgs, opts?: pulumi.ComponentResourceOptions) {
     // Checked before the component registers, so a refused environment leaves nothing half-registered.
-    const result = synthesizeStack(args.stack);
+    assertNoLegacyConfig();
+    assertSecretKeys(args.stack);
+    const result = synthesizeStackWith(args.stack, { allowDeferred: true });
     if (result.problems.length > 0) {
       throw new ShipshapeAggregateError(`${args.stack.environment.name}: deployment refused`, result.problems);
     }
@@ -90,7 +96,8 @@ export class StackComponent extends pulumi.ComponentResource {
     let current: pulumi.CustomResource[] = [];
     let tier = -1;
     const claimed = legacyClaims();
-    for (const { manifest } of result.objects) {
+    const provider = args.provider ?? (result.objects.length > 0 ? configuredProvider(name, this) : undefined);
+    for (const { manifest, constructPath } of result.objects) {
       if (applyTier(manifest.kind) !== tier) {
         earlier = [...earlier, ...current];
         current = [];
@@ -101,9 +108,10 @@ export class StackComponent extends pulumi.ComponentResource {
       const legacy = pulumiResourceName(manifest);
       const aliases = claimed.has(legacy) ? [] : [{ name: legacy }];
       claimed.add(legacy);
-      const resource = registerKubernetesObject(manifest, pulumiChildName(args.stack.environment.name, manifest), {
+      // Values passed through fromInput become Outputs here, so the object waits for the resources behind them.
+      const resource = registerKubernetesObject(resolveDeferredInputs(manifest, constructPath, describe(manifest)), pulumiChildName(args.stack.environment.name, manifest), {
         parent: this,
-        provider: args.provider,
+        provider,
         dependsOn: earlier,
         aliases,
       });
@@ -116,6 +124,16 @@ export class StackComponent extends pulumi.ComponentResource {
     this.docker = registerDockerResources(args.stack, { parent: this, provider: args.dockerProvider });
     this.registerOutputs({ objects: resources.size, swarmServices: Object.keys(this.docker.services).length });
   }
+}
+
+/** A Kubernetes provider from `shipshape:kubeconfig` / `shipshape:context`, or undefined when neither is set. */
+function configuredProvider(name: string, parent: pulumi.Resource): k8s.Provider | undefined {
+  const config = shipshapeConfig();
+  // A kubeconfig's contents hold credentials, so it may be set with --secret; it stays a secret here either way.
+  const kubeconfig = config.getSecret(CONFIG_KEYS.kubeconfig);
+  const context = config.get(CONFIG_KEYS.context);
+  if (kubeconfig === undefined && context === undefined) return undefined;
+  return new k8s.Provider(`${name}-kubernetes`, { kubeconfig, context }, { parent });
 }
 
 /** @deprecated since 0.2, use StackComponent */

@@ -23,7 +23,7 @@ import { RegistryConfig, distributionVersion } from './registry-config';
 import { DOCKER_HUB_REGISTRY } from './registry-endpoint';
 import { REGISTRY_IMAGE } from './registry-mirror';
 
-/** Swarm secrets holding the upstream login (created with `docker secret create`, or from Pulumi secret config `swarm:<name>`). */
+/** Swarm secrets holding the upstream login (created with `docker secret create`, or from the Pulumi secret config `shipshape:<name in camelCase>`). */
 export interface MirrorCredentialSecrets {
   /** Swarm secret with the user name. */
   readonly usernameSecret: string;
@@ -166,7 +166,12 @@ export interface DockerHostMirrorSpec {
   /** The cache volume and where it is mounted. */
   readonly volume: { readonly name: string; readonly target: string };
   /** config.yml: output path under `dist/<env>/`, path in the container, content. */
-  readonly config: { readonly file: string; readonly target: string; readonly content: () => string };
+  readonly config: {
+    readonly file: string;
+    readonly target: string;
+    /** Renders the file. */
+    readonly content: () => string;
+  };
   /** Secret files: Swarm secret (or Pulumi secret config) name and path in the container. */
   readonly secrets: readonly { readonly name: string; readonly path: string }[];
   readonly healthcheck: ResolvedSwarmHealthcheck;

@@ -46,7 +46,7 @@ export interface RegistryProxy {
   readonly remoteUrl: string;
   /**
    * Whether the upstream needs a login. The username and password are never written to this file nor to
-   * environment variables: the workload's start command ({@link proxyLoginCommand}) appends them to a copy
+   * environment variables: the workload's start command (`proxyLoginCommand`) appends them to a copy
    * of the file in memory, read from secret files. distribution uses them only with upstreams that answer
    * with token authentication (Docker Hub, GHCR, Harbor...): 2.8 never sends them to a Basic-auth upstream.
    * With a login, a proxy serves every repository that login can read, private ones included, to anyone who
@@ -157,7 +157,7 @@ export function distributionVersion(image: string): DistributionVersion {
 /**
  * A typed distribution (`registry:2`/`registry:3`) configuration. Renders
  * `config.yml`; credentials are never part of it: upstream logins are appended
- * from secret files at start ({@link proxyLoginCommand}), other secrets come from
+ * from secret files at start (`proxyLoginCommand`), other secrets come from
  * the environment variables listed by {@link RegistryConfig.secretEnv}. The
  * `proxy` section is always the last one, so that the login can be appended.
  */

@@ -7,17 +7,21 @@ import { assertDnsLabel, assertInteger } from '../core/names';
 import { CountOrPercent } from '../core/quantities';
 import { Stack } from '../core/stack';
 import { INT32_MAX, assertLabelValue, assertMountPaths } from '../core/validate';
+import { AZURE_WORKLOAD_IDENTITY_LABEL } from '../core/workload-identity';
 import { resolveEnv, resolveEnvFrom, resolveProbes } from './container-spec';
 import { DisruptionBudgetProps, createDisruptionBudget, planDisruptionBudget } from './disruption-budget';
 import { AutoscalingProps, createAutoscaler, resolveAutoscaling } from './horizontal-autoscaling';
 import { checkPlacement, checkStrategy, deploymentStrategy, placePods, spreadOverZones } from './placement';
 import { checkExtraContainers, hardenExtraContainer, hardenMainContainer, patchPodTemplate, resolveShutdown } from './pod-hardening';
 import { ServiceMonitor, WorkloadMetrics, monitorWorkload, withMetricsPort } from './service-monitor';
+import { annotate, annotateObjects, checkAnnotations, checkIdentity, checkImagePullSecrets, checkPodUser, mergeAnnotations } from './workload-metadata';
 import { exposeService, resolvePorts } from './workload-service';
+import { WorkloadVolume, mountVolumes } from './workload-volume';
 
 export type { AutoscalingProps } from './horizontal-autoscaling';
 export type { DisruptionBudgetProps } from './disruption-budget';
 export { DEFAULT_RESOURCES } from './pod-hardening';
+export type { ConfigMapMount, PersistentVolumeClaimMount, SecretMount, VolumeAccessMode, WorkloadVolume } from './workload-volume';
 
 /** A port the main container listens on. */
 export interface WorkloadPort {
@@ -268,6 +272,66 @@ export interface AntiAffinityDeploymentProps {
    */
   readonly writablePaths?: string[];
   /**
+   * PersistentVolumeClaims, ConfigMaps and Secrets mounted in the main container, by name:
+   * `[{ mountPath: '/data', persistentVolumeClaim: 'shop-data', accessMode: 'ReadWriteMany' }, { mountPath: '/etc/shop',
+   * configMap: 'shop-config' }, { mountPath: '/run/secrets/db', secret: 'shop-db' }]`. ConfigMaps and Secrets are
+   * mounted read-only, Secret files with mode 0400 (the pods then need `fsGroup`). A claim is taken as
+   * ReadWriteOnce unless its `accessMode` says otherwise, and such a claim is refused for more than one pod or a
+   * rolling update with a surge pod, which would hang on another node. Volumes are named `pvc-<n>`,
+   * `configmap-<n>` and `secret-<n>` after their position.
+   * @default [] (only the emptyDir `writablePaths`)
+   */
+  readonly volumes?: WorkloadVolume[];
+  /**
+   * Annotations on every object the construct creates (Deployment, Service, PodDisruptionBudget, HPA,
+   * ServiceAccount, ServiceMonitor). Keys are qualified names (`example.com/owner`); values are any string,
+   * written as given; keys under `shipshape.io` and keys the construct sets itself are refused.
+   * @default {}
+   */
+  readonly annotations?: Record<string, string>;
+  /**
+   * Annotations on the pods (the Deployment's pod template), e.g. for a service mesh or a log agent. Changing
+   * one rolls the pods.
+   * @default {} (plus the `prometheus.io/*` annotations of `metrics` where no Prometheus Operator runs)
+   */
+  readonly podAnnotations?: Record<string, string>;
+  /**
+   * Annotations on the workload's ServiceAccount, chiefly its cloud identity: EKS IRSA
+   * (`eks.amazonaws.com/role-arn: arn:aws:iam::<account>:role/<name>`), GKE Workload Identity
+   * (`iam.gke.io/gcp-service-account: <name>@<project>.iam.gserviceaccount.com`, which also mounts the
+   * ServiceAccount token the GKE metadata server needs) or Azure Workload Identity
+   * (`azure.workload.identity/client-id: <uuid>`, which also labels the pods `azure.workload.identity/use: "true"`
+   * for the Azure webhook). Formats are checked; a value known only at deploy time (a Pulumi output) when it is resolved.
+   * @default {}
+   */
+  readonly serviceAccountAnnotations?: Record<string, string>;
+  /**
+   * Names of Secrets of type `kubernetes.io/dockerconfigjson` the images are pulled with, written on the pod spec
+   * (so the Deployment shows what it pulls with). Never the credential itself: create the Secret outside Git.
+   * @default [] (the node's own registry access)
+   */
+  readonly imagePullSecrets?: string[];
+  /**
+   * User id every container runs as. Set it when the image's `USER` is root or a name (`nginx`, `node`): the pods
+   * require a non-root user, and the kubelet starts such an image only when it can see a non-zero numeric uid,
+   * which this gives it whatever the image declares (the image structure test then asserts no `USER`). 0 is
+   * refused.
+   * @default - the image's USER, which must then be a numeric, non-zero uid
+   */
+  readonly runAsUser?: number;
+  /**
+   * Primary group id of every container (0 is allowed, as by the restricted Pod Security Standard).
+   * @default - the image's group
+   */
+  readonly runAsGroup?: number;
+  /**
+   * Group that owns the mounted volumes, added to every container's groups, so a non-root user can write a
+   * claim's files and read Secret files. Ownership is changed only when the volume's root does not match
+   * (`fsGroupChangePolicy: OnRootMismatch`), which keeps the start of a pod with a large volume fast.
+   * @default - volumes keep their ownership (required when a Secret is mounted)
+   */
+  readonly fsGroup?: number;
+  /**
    * The port serving Prometheus metrics: a ServiceMonitor selecting the Service where the environment runs the
    * Prometheus Operator (with its selector labels), `prometheus.io/*` pod annotations elsewhere.
    * @default - not scraped
@@ -297,6 +361,8 @@ export class AntiAffinityDeployment extends Construct {
   public readonly serviceMonitor?: ServiceMonitor;
   /** Fewest and most pods the workload runs. */
   public readonly replicaRange: { readonly min: number; readonly max: number };
+  /** Whether the pods run as a `runAsUser` of their own, whatever USER the image declares (the image structure test then asserts none). */
+  public readonly overridesImageUser: boolean;
 
   constructor(scope: Construct, id: string, props: AntiAffinityDeploymentProps) {
     super(scope, id);
@@ -313,9 +379,19 @@ export class AntiAffinityDeployment extends Construct {
     checkStrategy(this, strategy);
     checkPlacement(this, this.replicaRange.max, antiAffinity, strategy, group, env.nodeGroups);
 
+    const podUser = checkPodUser(this, { runAsUser: props.runAsUser, runAsGroup: props.runAsGroup, fsGroup: props.fsGroup });
+    this.overridesImageUser = podUser.runAsUser !== undefined;
+    const annotations = checkAnnotations(this, 'annotations', props.annotations ?? {});
+    const podAnnotations = checkAnnotations(this, 'podAnnotations', props.podAnnotations ?? {});
+    const accountAnnotations = checkAnnotations(this, 'serviceAccountAnnotations', props.serviceAccountAnnotations ?? {});
+    const identity = checkIdentity(this, 'serviceAccountAnnotations', mergeAnnotations(this, ['annotations', 'serviceAccountAnnotations'], annotations, accountAnnotations));
+
     this.selector = Object.freeze(selectorLabels(name, env));
     const labels = workloadLabels(name, env, props.component === undefined ? undefined : assertLabelValue(this, 'component', props.component));
-    this.serviceAccount = new kplus.ServiceAccount(this, 'service-account', { metadata: { name, labels }, automountToken: false });
+    this.serviceAccount = new kplus.ServiceAccount(this, 'service-account', {
+      metadata: { name, labels, ...(Object.keys(accountAnnotations).length > 0 ? { annotations: accountAnnotations } : {}) },
+      automountToken: false,
+    });
 
     const probes = resolveProbes(this, props, ports);
     const shutdown = resolveShutdown(this, props.terminationGracePeriod, props.preStopDelay);
@@ -326,13 +402,20 @@ export class AntiAffinityDeployment extends Construct {
       replicas,
       strategy: deploymentStrategy(strategy),
       serviceAccount: this.serviceAccount,
-      automountServiceAccountToken: false,
+      // GKE's metadata server exchanges the pod's own ServiceAccount token; the IRSA and Azure webhooks inject a
+      // token of their own audience, so every other pod keeps the Kubernetes API token out.
+      automountServiceAccountToken: identity.includes('gcp'),
       terminationGracePeriod: shutdown.terminationGracePeriod,
-      securityContext: { ensureNonRoot: true },
+      securityContext: {
+        ensureNonRoot: true,
+        user: podUser.runAsUser,
+        group: podUser.runAsGroup,
+        ...(podUser.fsGroup !== undefined ? { fsGroup: podUser.fsGroup, fsGroupChangePolicy: kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH } : {}),
+      },
     });
     this.deployment.select(kplus.LabelSelector.of({ labels: this.selector }));
 
-    this.deployment.addContainer(
+    const main = this.deployment.addContainer(
       hardenMainContainer(this, {
         name,
         image: props.image,
@@ -357,9 +440,15 @@ export class AntiAffinityDeployment extends Construct {
       const volume = kplus.Volume.fromEmptyDir(this, `writable-${i}`, `writable-${i}`);
       for (const c of [...this.deployment.initContainers, ...this.deployment.containers]) c.mount(path, volume);
     }
+    mountVolumes(this, main, props.volumes ?? [], { maxReplicas: this.replicaRange.max, strategy, fsGroup: podUser.fsGroup, writablePaths: props.writablePaths ?? ['/tmp'] });
+    if (identity.includes('azure')) this.deployment.podMetadata.addLabel(AZURE_WORKLOAD_IDENTITY_LABEL, 'true');
 
     placePods(this, this.deployment, this.selector, antiAffinity, props.antiAffinityWeight, group);
-    patchPodTemplate(this, this.deployment, { revisionHistoryLimit: props.revisionHistoryLimit, priorityClassName: props.priorityClassName });
+    patchPodTemplate(this, this.deployment, {
+      revisionHistoryLimit: props.revisionHistoryLimit,
+      priorityClassName: props.priorityClassName,
+      imagePullSecrets: props.imagePullSecrets === undefined ? undefined : checkImagePullSecrets(this, props.imagePullSecrets),
+    });
     if (props.zoneSpread ?? env.zones.length >= 2) spreadOverZones(this.deployment, this.selector);
 
     if (autoscaling) this.autoscaler = createAutoscaler(this, { name, labels }, this.deployment, autoscaling);
@@ -373,5 +462,7 @@ export class AntiAffinityDeployment extends Construct {
       const annotatePods = (key: string, value: string) => this.deployment.podMetadata.addAnnotation(key, value);
       this.serviceMonitor = monitorWorkload(this, { name, labels, serviceLabels: this.selector, hasService: this.service !== undefined, ports, annotatePods }, props.metrics);
     }
+    annotate(this, 'podAnnotations', 'pod template', this.deployment.podMetadata, podAnnotations);
+    annotateObjects(this, 'annotations', annotations);
   }
 }

@@ -1,3 +1,4 @@
+import { ApiObject } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { ShipshapeError } from '../core/errors';
@@ -6,6 +7,7 @@ import { assertInteger } from '../core/names';
 import { Stack } from '../core/stack';
 import { AntiAffinityDeployment, AntiAffinityDeploymentProps } from './anti-affinity-deployment';
 import { NGINX_ANNOTATION_PREFIX, WorkloadIngress, backendPort, ingressLabels } from './workload-ingress';
+import type { WorkloadVolume } from './workload-volume';
 
 /** ingress-nginx's canary annotations (https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/annotations/#canary). */
 export const CANARY_ANNOTATIONS = {
@@ -44,7 +46,8 @@ export interface CanaryReleaseProps {
    * The canary workload: usually the stable one's props with the new image. It gets its own Service, so the
    * stable Service never selects canary pods. Unless set here, it runs without an HPA and with
    * `ceil(stable minimum × weight / 100)` replicas, at least two when the stable release runs two or more; a
-   * canary may run fewer pods than that share never, and more than the stable maximum never.
+   * canary may run fewer pods than that share never, and more than the stable maximum never. Its pods run beside
+   * the stable ones, so a claim both mount must be declared `accessMode: 'ReadWriteMany'` (or `'ReadOnlyMany'`).
    */
   readonly canary: Omit<AntiAffinityDeploymentProps, 'name'> & {
     /**
@@ -157,6 +160,7 @@ export class CanaryRelease extends Construct {
         fix: `name it differently, e.g. "${name}-canary"`,
       });
     }
+    this.checkSharedClaims(stableWorkload, canaryProps.volumes ?? []);
     const share = canaryShare(this.weight, stableWorkload.replicaRange.min);
     const component = stableWorkload.deployment.metadata.getLabel(LABELS.component);
     this.workload = new AntiAffinityDeployment(this, 'workload', {
@@ -202,6 +206,27 @@ export class CanaryRelease extends Construct {
       });
     }
     return value;
+  }
+
+  /**
+   * The canary's pods run beside the stable ones, on other nodes: a claim both mount must be one several nodes
+   * can attach.
+   */
+  private checkSharedClaims(stable: AntiAffinityDeployment, volumes: readonly WorkloadVolume[]): void {
+    const stableClaims = new Set<string>(
+      (ApiObject.of(stable.deployment).toJson().spec?.template?.spec?.volumes ?? []).flatMap((v: any) => (v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : [])),
+    );
+    for (const [i, v] of volumes.entries()) {
+      if (!('persistentVolumeClaim' in v) || !stableClaims.has(v.persistentVolumeClaim)) continue;
+      const accessMode = v.accessMode ?? 'ReadWriteOnce';
+      if (accessMode === 'ReadWriteOnce' || accessMode === 'ReadWriteOncePod') {
+        throw new ShipshapeError(this, {
+          problem: `canary.volumes[${i}] mounts claim "${v.persistentVolumeClaim}", which the stable release mounts too, as ${accessMode}${v.accessMode === undefined ? ' (assumed: shipshape cannot see the access mode of a claim it did not create)' : ''}: it attaches to one node, so the canary's pods on other nodes never start`,
+          value: { persistentVolumeClaim: v.persistentVolumeClaim, accessMode },
+          fix: "declare accessMode: 'ReadWriteMany' (or 'ReadOnlyMany') for storage several nodes can mount, or give the canary a claim of its own",
+        });
+      }
+    }
   }
 
   /** The canary carries its share and never outgrows the stable release; its PDB (if any) allows an eviction. */

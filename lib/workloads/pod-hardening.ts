@@ -126,11 +126,13 @@ export interface PodTemplatePatches {
   readonly revisionHistoryLimit?: number;
   /** @default - the cluster default */
   readonly priorityClassName?: string;
+  /** @default [] */
+  readonly imagePullSecrets?: readonly string[];
 }
 
 /**
- * Drops cdk8s-plus' construct-path pod label, sets the revision history and priority class, and adds the
- * runtime's seccomp profile the restricted Pod Security Standard wants.
+ * Drops cdk8s-plus' construct-path pod label, sets the revision history, priority class and image pull Secrets,
+ * and adds the runtime's seccomp profile the restricted Pod Security Standard wants.
  */
 export function patchPodTemplate(scope: ErrorScope, deployment: kplus.Deployment, patches: PodTemplatePatches): void {
   const podSpec = ApiObject.of(deployment);
@@ -141,5 +143,13 @@ export function patchPodTemplate(scope: ErrorScope, deployment: kplus.Deployment
   podSpec.addJsonPatch(JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { ...RUNTIME_DEFAULT_SECCOMP }));
   if (patches.priorityClassName !== undefined) {
     podSpec.addJsonPatch(JsonPatch.add('/spec/template/spec/priorityClassName', assertDnsLabel(scope, 'priorityClassName', patches.priorityClassName)));
+  }
+  if (patches.imagePullSecrets !== undefined && patches.imagePullSecrets.length > 0) {
+    podSpec.addJsonPatch(
+      JsonPatch.add(
+        '/spec/template/spec/imagePullSecrets',
+        patches.imagePullSecrets.map((name) => ({ name })),
+      ),
+    );
   }
 }

@@ -45,8 +45,8 @@ describe('bench generators', () => {
     const results = synthesizeApp(buildShipshapeScaleApp(4));
     expect(results.map((r) => [r.environment.name, r.objects.length])).toEqual([
       ['dev', 1 + 4 * 3],
-      ['prod', 1 + 4 * 5],
       ['stage', 1 + 4 * 4],
+      ['prod', 1 + 4 * 5],
     ]);
     for (const r of results) {
       expect(r.problems).toEqual([]);

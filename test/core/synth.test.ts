@@ -64,7 +64,10 @@ describe('synth', () => {
       'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - namespace-one.yaml\n  - serviceaccount-web.yaml\n  - deployment-web.yaml\n  - poddisruptionbudget-web.yaml\n  - service-web.yaml\n',
     );
     expect(files['one/kubernetes/deployment-web.yaml']).toMatch(/^apiVersion: apps\/v1\nkind: Deployment\n/);
-    expect(summaries.map(formatSummary)).toEqual([`one: 5 objects, 0 warnings, 0 exemptions → ${path.join(out, 'one')}`, `two: 5 objects, 0 warnings, 0 exemptions → ${path.join(out, 'two')}`]);
+    expect(summaries.map(formatSummary)).toEqual([
+      `one: 5 objects, 0 warnings, 0 exemptions → ${path.join(out, 'one')} (images/, kubernetes/)`,
+      `two: 5 objects, 0 warnings, 0 exemptions → ${path.join(out, 'two')} (images/, kubernetes/)`,
+    ]);
   });
 
   it('is byte-identical across runs', () => {
@@ -127,7 +130,9 @@ describe('synth', () => {
         new AntiAffinityDeployment(stack, 'lonely', { name: 'lonely', image: 'lonely:1.0.0', ports: [{ port: 80 }], disruptionBudget: false });
       }
     });
-    expect(() => synth(broken, { outdir: out })).toThrow(/synth failed; nothing was written \(1\):\n {2}- two: \[disruption-budget\] Deployment two\/lonely \(construct two\/lonely\/deployment\)/);
+    expect(() => synth(broken, { outdir: out })).toThrow(
+      /synth failed; nothing was written, \S+ is unchanged \(1\):\n {2}- two: \[disruption-budget\] Deployment two\/lonely \(construct two\/lonely\/deployment\)/,
+    );
     expect(tree(out)).toEqual(before);
     expect(fs.readdirSync(path.dirname(out))).toEqual(['dist']);
   });
@@ -182,7 +187,7 @@ describe('synth', () => {
       } catch (e) {
         message = (e as Error).message;
       }
-      expect(message).toMatch(/synth failed; nothing was written \(1\):/);
+      expect(message).toMatch(/synth failed; nothing was written, \S+ does not exist \(1\):/);
       expect(message).toContain('environments "dev" and "prod" both deploy to https://k8s.example.com:6443 and would both own 2 object(s)');
       expect(message).toContain('ClusterRole log-reader (dev/reader and prod/reader)');
       expect(message).toContain('ConfigMap logging/collector (dev/settings and prod/settings)');

@@ -100,6 +100,32 @@ describe('layering of lib/', () => {
   });
 });
 
+describe('lib/cli, the shipshape command', () => {
+  it.each([...LAYERS])('lib/%s may not import lib/cli', async (layer) => {
+    const file = `lib/${layer}/lint-probe.ts`;
+    const messages = await lint(file, importOf(moduleIn(file, 'lib/cli')));
+    expect(ruleIds(messages)).toEqual(['import-x/no-restricted-paths']);
+    expect(messages[0].message).toContain(`lib/${layer}`);
+    expect(messages[0].message).toContain('may not import lib/cli');
+  });
+
+  it.each(LAYERS.filter((l) => l !== 'pulumi'))('lib/cli may import lib/%s', async (layer) => {
+    const file = 'lib/cli/lint-probe.ts';
+    expect(await lint(file, importOf(moduleIn(file, `lib/${layer}`)))).toEqual([]);
+  });
+
+  it('lib/cli may not import lib/pulumi, the barrel lib/index.ts or @pulumi/*; lib/index.ts may not import lib/cli', async () => {
+    const file = 'lib/cli/lint-probe.ts';
+    for (const spec of [moduleIn(file, 'lib/pulumi'), '..']) {
+      const messages = await lint(file, importOf(spec));
+      expect(messages.map((m) => m.message)).toEqual([expect.stringContaining('lib/cli may not import lib/')]);
+    }
+    expect(ruleIds(await lint(file, importOf('@pulumi/pulumi')))).toEqual(['no-restricted-imports']);
+    const entry = await lint('lib/index.ts', `export * from './cli/args';\n`);
+    expect(entry.map((m) => m.message)).toEqual([expect.stringContaining('lib/index.ts may not import lib/cli')]);
+  });
+});
+
 describe('the main entry lib/index.ts', () => {
   it('may re-export the domains but not lib/pulumi', async () => {
     expect(await lint('lib/index.ts', `export * from './registry';\nexport * from './core/errors';\n`)).toEqual([]);

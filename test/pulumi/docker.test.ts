@@ -13,7 +13,7 @@ let registered: RegisteredResource[] = [];
 async function useMocks(config: Record<string, string> = {}): Promise<void> {
   pulumi.runtime.setAllConfig(
     config,
-    Object.keys(config).filter((k) => k.startsWith('swarm:') || k === 'shipshape:registryAuth'),
+    Object.keys(config).filter((k) => k !== 'shipshape:dockerHost'),
   );
   registered = await recordResources('swarm-edge', {
     state: (args) => (args.type === 'docker:index/remoteImage:RemoteImage' ? { imageId: `sha256:${args.name}` } : {}),
@@ -35,7 +35,7 @@ function isSecret(v: any): boolean {
   return Boolean(v && typeof v === 'object' && SECRET_SIG in v);
 }
 
-const SECRETS = { 'swarm:dockerhub-username': 'acme', 'swarm:dockerhub-token': 'dckr_pat_x', 'swarm:mirror-users': 'ci:$2y$05$x', 'shipshape:dockerHost': 'ssh://ops@edge-1' };
+const SECRETS = { 'shipshape:dockerhubUsername': 'acme', 'shipshape:dockerhubToken': 'dckr_pat_x', 'shipshape:mirrorUsers': 'ci:$2y$05$x', 'shipshape:dockerHost': 'ssh://ops@edge-1' };
 
 describe('Pulumi mapping of Docker resources', () => {
   beforeEach(() => useMocks(SECRETS));

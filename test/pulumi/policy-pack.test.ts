@@ -139,6 +139,8 @@ describe('the Pulumi policy pack', () => {
       'service-selects-pods',
       'single-replica',
       'unused-exemption',
+      'volume-claim-access',
+      'workload-identity',
     ]);
     expect(policies.find((p) => p.name === 'unknown-exemption')!.enforcementLevel).toBe('mandatory');
     expect(policies.find((p) => p.name === 'unused-exemption')!.enforcementLevel).toBe('advisory');

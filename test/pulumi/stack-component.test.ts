@@ -72,7 +72,7 @@ describe('Pulumi back end', () => {
 
   it('runs the stack program for the Pulumi stack named after the environment, with the configured context', async () => {
     await useMocks('prod');
-    pulumi.runtime.setConfig('shipshape-platform:context', 'prod-cluster');
+    pulumi.runtime.setConfig('shipshape:context', 'prod-cluster');
     const program = await import('../../stacks/pulumi');
     const prod = environments.find((e) => e.name === 'prod')!;
     expect(program.objects).toBe(synthesizeStack(buildPlatform(new App(), prod)).objects.length);
@@ -86,8 +86,8 @@ describe('Pulumi back end', () => {
   it('runs the Swarm environment as Docker resources only, without a Kubernetes provider', async () => {
     await useMocks('swarm-edge');
     pulumi.runtime.setConfig('shipshape:dockerHost', 'ssh://deploy@edge-manager-1');
-    pulumi.runtime.setConfig('swarm:dockerhub-username', 'acme');
-    pulumi.runtime.setConfig('swarm:dockerhub-token', 'not-a-real-token');
+    pulumi.runtime.setConfig('shipshape:dockerhubUsername', 'acme');
+    pulumi.runtime.setConfig('shipshape:dockerhubToken', 'not-a-real-token');
     const program = await import('../../stacks/pulumi');
     expect(program.objects).toBe(0);
     await vi.waitFor(() => expect(registered.filter((r) => r.type === 'docker:index/service:Service')).toHaveLength(program.swarmServices));

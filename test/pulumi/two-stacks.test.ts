@@ -12,9 +12,9 @@ import { RegisteredResource, recordResources, settled } from '../support/pulumi-
 let registered: RegisteredResource[] = [];
 
 beforeAll(async () => {
-  pulumi.runtime.setAllConfig({ 'swarm:dockerhub-username': 'acme', 'swarm:dockerhub-token': 'not-a-real-token', 'shipshape:dockerHost': 'ssh://ops@edge-1' }, [
-    'swarm:dockerhub-username',
-    'swarm:dockerhub-token',
+  pulumi.runtime.setAllConfig({ 'shipshape:dockerhubUsername': 'acme', 'shipshape:dockerhubToken': 'not-a-real-token', 'shipshape:dockerHost': 'ssh://ops@edge-1' }, [
+    'shipshape:dockerhubUsername',
+    'shipshape:dockerhubToken',
   ]);
   registered = await recordResources('two-stacks');
 });

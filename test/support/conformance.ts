@@ -93,6 +93,11 @@ export const TOOLS = {
     check: () => commands(['etcd', 'etcdctl', 'openssl']),
     install: 'apt-get install etcd-server etcd-client openssl',
   },
+  // Packs the package and installs it into fresh projects (from the npm cache the repository's install filled).
+  npm: {
+    check: () => commands(['npm', 'npx', 'timeout', 'du']),
+    install: 'install Node.js 20 or newer with its npm, and coreutils',
+  },
   shell: {
     check: () => commands(['bash', 'curl', 'timeout']),
     install: 'apt-get install bash curl coreutils',

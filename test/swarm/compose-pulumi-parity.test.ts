@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Stack } from '../../lib';
 import { stacksOf } from '../../lib/core/synth';
 import { registerDockerResources } from '../../lib/pulumi/docker';
+import { secretConfigKey } from '../../lib/pulumi/config';
 import { buildApp } from '../../stacks/platform';
 import { RegisteredResource, recordResources, settled } from '../support/pulumi-mocks';
 
@@ -165,7 +166,7 @@ async function compare(app: App, outdir: string, label: string): Promise<Compare
     });
     // Every Swarm secret the services mount gets a value from Pulumi secret config.
     const secrets = docs.flatMap((d) => Object.keys(d.doc.secrets ?? {}));
-    const config = Object.fromEntries(secrets.map((s) => [`swarm:${s}`, SECRET_VALUE]));
+    const config = Object.fromEntries(secrets.map((s) => [`shipshape:${secretConfigKey(s)}`, SECRET_VALUE]));
     pulumi.runtime.setAllConfig(config, Object.keys(config));
     const registered = await recordResources(env);
     const parent = new Parent(`${label}-${env}`);

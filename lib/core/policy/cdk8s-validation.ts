@@ -8,7 +8,9 @@ import { Manifest, describe } from '../manifest';
 export interface Cdk8sValidationContext {
   readonly manifests: readonly string[];
   readonly report: {
+    /** Records one violation, with the objects and files it was found in. */
     addViolation(violation: { ruleName: string; recommendation: string; fix: string; violatingResources: { resourceName: string; locations: string[]; manifestPath: string }[] }): void;
+    /** Ends the report: `failure` fails `cdk8s synth`. */
     submit(status: 'success' | 'failure', metadata?: Record<string, string>): void;
   };
 }
@@ -24,6 +26,7 @@ function isManifest(doc: unknown): doc is Manifest {
  * `cdk8s synth` reports the same rules for any manifests in the output directory.
  */
 export class ShipshapePolicyValidation {
+  /** Runs the policy over the manifests cdk8s wrote, one environment at a time, and reports every violation. */
   public async validate(context: Cdk8sValidationContext): Promise<void> {
     // Environments are checked apart: the same namespace (e.g. logging) exists in each of them.
     const byEnvironment = new Map<string, { manifest: Manifest; file: string }[]>();

@@ -1,7 +1,9 @@
+import { isDeferred } from '../deferred';
 import { pinnedImageFix, pinnedImageProblem } from '../images';
 import { isPositiveQuantity, resolveCountOrPercent } from '../quantities';
 import { HOSTNAME_TOPOLOGY_KEY } from '../scheduling';
 import { configMapKeyProblem } from '../validate';
+import { AZURE_WORKLOAD_IDENTITY_LABEL, WORKLOAD_IDENTITY_ANNOTATIONS, identityClouds, identityProblem } from '../workload-identity';
 import { CredentialFinding, EXEMPTION_KEY, isCredentialName, scanArgs, scanDocument, scanVariable } from './credentials';
 import { ContainerRef, LONG_RUNNING_KINDS, Manifest, ManifestIndex, REPLICATED_KINDS, containersOf, podTemplateOf, selectorMatches } from '../manifest';
 
@@ -109,6 +111,18 @@ export function budgetAllowsEviction(pdb: any, replicas: number): boolean {
   return true;
 }
 
+// Access modes whose volume one node attaches at a time.
+const SINGLE_NODE_ACCESS = new Set(['ReadWriteOnce', 'ReadWriteOncePod']);
+// The Deployment controller's default surge.
+const DEFAULT_MAX_SURGE = '25%';
+
+/** Whether a Deployment's rolling update starts a new pod before an old one stops. */
+function surges(m: Manifest): boolean {
+  if (m.kind !== 'Deployment' || m.spec?.strategy?.type === 'Recreate') return false;
+  const maxSurge = m.spec?.strategy?.rollingUpdate?.maxSurge ?? DEFAULT_MAX_SURGE;
+  return (typeof maxSurge === 'number' || typeof maxSurge === 'string') && resolveCountOrPercent(maxSurge, Math.max(1, m.spec?.replicas ?? 1), true) > 0;
+}
+
 // ingress-nginx's canary annotations (a canary Ingress takes a share of the stable Ingress of the same host and path).
 const CANARY = 'nginx.ingress.kubernetes.io/canary';
 const CANARY_WEIGHT = 'nginx.ingress.kubernetes.io/canary-weight';
@@ -164,6 +178,8 @@ export const RULES: readonly PolicyRule[] = [
     description: 'every image names a fixed tag or digest, never `latest` or nothing, so a rollout is reproducible and rollback means something',
     check: perContainer((ref) => {
       const image: unknown = ref.container.image ?? '';
+      // Known only at deploy time: the constructor's pinned check runs on the resolved value instead.
+      if (isDeferred(image)) return undefined;
       const problem = pinnedImageProblem(image);
       if (!problem) return undefined;
       const how = problem.kind === 'invalid' ? `, which is not a valid image reference: ${problem.reason}` : ` ${problem.reason}`;
@@ -503,6 +519,68 @@ export const RULES: readonly PolicyRule[] = [
         findings.push({
           message: `asks cert-manager issuer ${JSON.stringify(issuer)} for a certificate but has no tls entry with a secretName to issue it into`,
           fix: 'add spec.tls with the hosts and a secretName',
+        });
+      }
+      return findings;
+    },
+  },
+  {
+    id: 'volume-claim-access',
+    severity: 'error',
+    description:
+      'a workload whose pods can run on two nodes at once (two or more replicas, a DaemonSet, or a rolling update that starts a surge pod) mounts no PersistentVolumeClaim of the same output that only one node can attach (ReadWriteOnce, ReadWriteOncePod): the pods on other nodes hang in ContainerCreating with a Multi-Attach error',
+    check: (m, index) => {
+      const template = podTemplateOf(m);
+      if (!template || !LONG_RUNNING_KINDS.has(m.kind)) return [];
+      const pods = m.kind === 'DaemonSet' ? 'one pod per node' : REPLICATED_KINDS.has(m.kind) && index.replicaRange(m).max >= 2 ? `up to ${index.replicaRange(m).max} pods` : undefined;
+      const why = pods ?? (surges(m) ? 'a surge pod during each rolling update' : undefined);
+      if (why === undefined) return [];
+      const claims = index.ofKind('PersistentVolumeClaim', m.metadata.namespace);
+      return (Array.isArray(template.spec?.volumes) ? template.spec.volumes : []).flatMap((v: any) => {
+        const name = v?.persistentVolumeClaim?.claimName;
+        const modes: unknown[] = claims.find((c) => c.metadata.name === name)?.spec?.accessModes ?? [];
+        if (modes.length === 0 || !modes.every((a) => SINGLE_NODE_ACCESS.has(String(a)))) return [];
+        return [
+          {
+            message: `mounts PersistentVolumeClaim ${name} (${modes.join(', ')}) in ${why}, but only one node can attach it`,
+            fix: 'use a ReadWriteMany (or ReadOnlyMany) claim, a StatefulSet with volumeClaimTemplates for a volume per pod, or one replica with strategy Recreate',
+            subject: name,
+          },
+        ];
+      });
+    },
+  },
+  {
+    id: 'workload-identity',
+    severity: 'error',
+    description:
+      'a ServiceAccount\'s cloud identity annotation has the cloud\'s form (an IAM role ARN, a Google service account e-mail, a client id UUID), and the pods of such a ServiceAccount in the same output get what the cloud needs: GKE Workload Identity the ServiceAccount token (automountServiceAccountToken not false), Azure Workload Identity the pod label azure.workload.identity/use: "true"',
+    check: (m, index) => {
+      if (m.kind === 'ServiceAccount') {
+        const annotations = m.metadata.annotations ?? {};
+        return identityClouds(annotations).flatMap((cloud) => {
+          const key = WORKLOAD_IDENTITY_ANNOTATIONS[cloud];
+          // Known only at deploy time: the constructor's check runs on the resolved value instead.
+          const problem = isDeferred(annotations[key]) ? undefined : identityProblem(cloud, annotations[key]);
+          return problem ? [{ message: `annotation ${key} is ${JSON.stringify(annotations[key])}, not ${problem.form}`, fix: `write it as "${problem.example}"`, subject: key }] : [];
+        });
+      }
+      const template = podTemplateOf(m);
+      if (!template) return [];
+      const accountName = template.spec?.serviceAccountName ?? 'default';
+      const account = index.ofKind('ServiceAccount', m.metadata.namespace).find((a) => a.metadata.name === accountName);
+      const clouds = identityClouds(account?.metadata.annotations);
+      const findings: RuleFinding[] = [];
+      if (clouds.includes('gcp') && (template.spec?.automountServiceAccountToken ?? account!.automountServiceAccountToken ?? true) === false) {
+        findings.push({
+          message: `runs as ServiceAccount ${accountName}, which names a GKE Workload Identity, without its token: the GKE metadata server gives such pods no Google credentials`,
+          fix: 'set automountServiceAccountToken: true on the pod spec',
+        });
+      }
+      if (clouds.includes('azure') && template.metadata?.labels?.[AZURE_WORKLOAD_IDENTITY_LABEL] !== 'true') {
+        findings.push({
+          message: `runs as ServiceAccount ${accountName}, which names an Azure Workload Identity, but its pods lack the label ${AZURE_WORKLOAD_IDENTITY_LABEL}: "true", so the webhook injects no token`,
+          fix: `label the pod template ${AZURE_WORKLOAD_IDENTITY_LABEL}: "true"`,
         });
       }
       return findings;

@@ -71,6 +71,20 @@ export const configMap = (data: Record<string, string>, annotations?: Record<str
   data,
 });
 
+export const claim = (name: string, accessModes: string[]): Manifest => ({
+  apiVersion: 'v1',
+  kind: 'PersistentVolumeClaim',
+  metadata: { name, namespace: 'test' },
+  spec: { accessModes, resources: { requests: { storage: '1Gi' } } },
+});
+
+export const serviceAccount = (annotations: Record<string, string>, name = 'web'): Manifest => ({
+  apiVersion: 'v1',
+  kind: 'ServiceAccount',
+  metadata: { name, namespace: 'test', annotations },
+  automountServiceAccountToken: false,
+});
+
 export const service = (type: string, selector: Record<string, string> = LABELS): Manifest => ({
   apiVersion: 'v1',
   kind: 'Service',
@@ -207,6 +221,32 @@ export const POLICY_CASES: Record<string, () => PolicyCase> = {
     failing: [deployment({ replicas: 3, podSpec: { volumes: [{ name: 'logs', hostPath: { path: '/var/log' } }] } }), pdb({ maxUnavailable: 1 })],
     offender: 0,
     passing: [deployment({ replicas: 3, podSpec: { volumes: [{ name: 'scratch', emptyDir: {} }] } }), pdb({ maxUnavailable: 1 })],
+  }),
+  'volume-claim-access': () => ({
+    failing: [
+      deployment({ replicas: 3, podSpec: { volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'web-data' } }] } }),
+      pdb({ maxUnavailable: 1 }),
+      claim('web-data', ['ReadWriteOnce']),
+    ],
+    offender: 0,
+    passing: [
+      deployment({ replicas: 3, podSpec: { volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'web-data' } }] } }),
+      pdb({ maxUnavailable: 1 }),
+      claim('web-data', ['ReadWriteMany']),
+    ],
+  }),
+  'workload-identity': () => ({
+    failing: [
+      deployment({ replicas: 3, podSpec: { serviceAccountName: 'web', automountServiceAccountToken: false } }),
+      pdb({ maxUnavailable: 1 }),
+      serviceAccount({ 'iam.gke.io/gcp-service-account': 'web-api@acme-prod.iam.gserviceaccount.com' }),
+    ],
+    offender: 0,
+    passing: [
+      deployment({ replicas: 3, podSpec: { serviceAccountName: 'web', automountServiceAccountToken: true } }),
+      pdb({ maxUnavailable: 1 }),
+      serviceAccount({ 'iam.gke.io/gcp-service-account': 'web-api@acme-prod.iam.gserviceaccount.com' }),
+    ],
   }),
   'single-replica': () => ({ failing: [deployment({ replicas: 1 })], offender: 0, passing: [deployment({ replicas: 2 }), pdb({ maxUnavailable: 1 })] }),
   'canary-unique': () => ({ failing: [ingress('web'), ingress('web-canary', canary()), ingress('web-canary-2', canary())], offender: 2, passing: [ingress('web'), ingress('web-canary', canary())] }),

@@ -1,0 +1,90 @@
+// Values known only at deploy time (a Pulumi Output: the digest of an image Pulumi builds, a role ARN another
+// resource creates) travel through the constructs, which take plain strings, as tokens: a placeholder string the
+// Pulumi back end replaces with the resolved value before it registers a resource, and that synth refuses to write.
+// A token may sit inside a longer string (`jdbc:postgresql://${token}:5432/db`); the rest of the string is kept.
+
+// ASCII only, so JSON and YAML carry it unchanged (YAML quotes the `{`); the `shipshape:deferred:` prefix keeps
+// it apart from the `${VAR}` interpolation of compose files, shells and CI templates. The number indexes the
+// process-wide registry: a program that creates its values in the same order gets the same tokens every run, so
+// hashes computed over a value that holds one (config checksums) stay stable between deployments.
+const TOKEN_PREFIX = '${shipshape:deferred:';
+const TOKEN_PATTERN = /\$\{shipshape:deferred:(\d+)\}/g;
+const TOKEN = /\$\{shipshape:deferred:\d+\}/;
+
+const values: unknown[] = [];
+const checks = new Map<string, ((resolved: string) => void)[]>();
+
+/**
+ * Registers a value known only at deploy time and returns the token that stands for it. The value is opaque
+ * here; the back end that deploys (shipshape/pulumi) knows what it is.
+ */
+export function deferValue(value: unknown): string {
+  values.push(value);
+  return `${TOKEN_PREFIX}${values.length - 1}}`;
+}
+
+/** Whether `value` is a string holding at least one deferred token. */
+export function isDeferred(value: unknown): boolean {
+  return typeof value === 'string' && TOKEN.test(value);
+}
+
+/** Registry indices of the tokens in `value`, in order of appearance, each once. */
+export function deferredIds(value: string): number[] {
+  return [...new Set([...value.matchAll(TOKEN_PATTERN)].map((m) => Number(m[1])))];
+}
+
+/** The value registered under a token index; throws for an index no {@link deferValue} returned. */
+export function deferredValue(id: number): unknown {
+  if (!Number.isSafeInteger(id) || id < 0 || id >= values.length) {
+    throw new Error(`${TOKEN_PREFIX}${id}} is no deferred value of this program: a token is valid only in the process that created it`);
+  }
+  return values[id];
+}
+
+/**
+ * `value` with every token replaced by `resolve(id)`. One pass: a resolved value that itself looks like a token
+ * is kept as it is.
+ */
+export function substituteDeferred(value: string, resolve: (id: number) => string): string {
+  return value.replace(TOKEN_PATTERN, (_token, id: string) => resolve(Number(id)));
+}
+
+/**
+ * Runs `check` on the resolved value of `value` (a string holding tokens) when the back end substitutes it, so a
+ * rule a constructor applies to a literal (an image pinned to a version) applies to the deploy-time value too,
+ * with the same message. The check throws to refuse the value.
+ */
+export function checkWhenResolved(value: string, check: (resolved: string) => void): void {
+  checks.set(value, [...(checks.get(value) ?? []), check]);
+}
+
+/** Runs the checks registered for `template` on its resolved value `resolved`. */
+export function runDeferredChecks(template: string, resolved: string): void {
+  for (const check of checks.get(template) ?? []) check(resolved);
+}
+
+/** A string field holding deferred tokens, as a dotted path from the object's root (`spec.containers[0].image`). */
+export interface DeferredField {
+  readonly field: string;
+  readonly value: string;
+}
+
+/** Every string (or object key) in `root` that holds a deferred token, depth first. */
+export function deferredFields(root: unknown): DeferredField[] {
+  const found: DeferredField[] = [];
+  const walk = (node: unknown, path: string): void => {
+    if (typeof node === 'string') {
+      if (isDeferred(node)) found.push({ field: path, value: node });
+    } else if (Array.isArray(node)) {
+      node.forEach((item, i) => walk(item, `${path}[${i}]`));
+    } else if (node !== null && typeof node === 'object') {
+      for (const [key, item] of Object.entries(node)) {
+        const child = path === '' ? key : `${path}.${key}`;
+        if (isDeferred(key)) found.push({ field: child, value: key });
+        walk(item, child);
+      }
+    }
+  };
+  walk(root, '');
+  return found;
+}

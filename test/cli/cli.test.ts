@@ -1,0 +1,375 @@
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { build } from 'esbuild';
+import { parse } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// The CLI runs as a real process on small projects in a temp directory. Layout of that directory:
+//   cli/bin.js        lib/cli/bin.ts bundled with esbuild (packages external), standing in for build/lib/cli/bin.js
+//   node_modules/     symlinks to the repository's esbuild, yaml, cdk8s, cdk8s-plus-27 and constructs
+//   <project>/        tsconfig.json maps 'shipshape' to the repository's lib/index.ts (as tsconfig paths do for the
+//                     examples); packages resolve from ../node_modules, so each program's bundle carries its own
+//                     copy of shipshape next to the CLI's copy, as an app that imports ../lib does.
+const ROOT = path.resolve(__dirname, '../..');
+const PACKAGES = ['esbuild', 'yaml', 'cdk8s', 'cdk8s-plus-27', 'constructs'];
+let work: string;
+let cli: string;
+
+interface Result {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** The environment of a CLI run: this one's, without an output directory set from outside, plus `extra`. */
+function environment(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
+  delete env.CDK8S_OUTDIR;
+  delete env.SHIPSHAPE_CACHE_DIR;
+  return env;
+}
+
+function shipshape(project: string, args: string[], env: NodeJS.ProcessEnv = {}): Result {
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: project, env: environment(env), encoding: 'utf8', timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function shipshapeAsync(project: string, args: string[]): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd: project, env: environment() });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+/** An Environment expression whose name is the TypeScript expression `name`. */
+const ENVIRONMENT = (name: string) => `new Environment({
+    name: ${name},
+    kubernetesVersion: '1.29',
+    zones: ['zone-a', 'zone-b', 'zone-c'],
+    replicas: 3,
+    nodeGroups: [{ name: 'webapi', minSize: 3, maxSize: 6 }],
+  })`;
+
+// Two environments declared prod first (summaries follow declaration, not names); environment variables vary
+// the output: WEB_TAG changes the web Deployment, EXTRA=<env> adds a worker, LONELY=<env> breaks policy.
+const PROGRAM = `import { App } from 'cdk8s';
+import { AntiAffinityDeployment, Environment, Stack, formatSummary, synth } from 'shipshape';
+import { WORKER_TAG } from './settings';
+
+const app = new App();
+for (const name of ['prod', 'dev']) {
+  const stack = new Stack(app, name, { environment: ${ENVIRONMENT('name')} });
+  new AntiAffinityDeployment(stack, 'web', { name: 'web', image: \`web:\${process.env.WEB_TAG ?? '1.0.0'}\`, ports: [{ port: 80 }] });
+  if (process.env.EXTRA === name) new AntiAffinityDeployment(stack, 'worker', { name: 'worker', image: \`worker:\${WORKER_TAG}\`, ports: [{ port: 80 }] });
+  if (process.env.LONELY === name) new AntiAffinityDeployment(stack, 'lonely', { name: 'lonely', image: 'lonely:1.0.0', ports: [{ port: 80 }], disruptionBudget: false });
+}
+// Printed by the program itself: under the CLI synth returns nothing, so nothing is printed twice.
+for (const summary of synth(app)) console.log(\`program: \${formatSummary(summary)}\`);
+`;
+
+/** Creates a project directory under the work directory with `files`; returns its path. */
+function project(name: string, files: Record<string, string>): string {
+  const dir = path.join(work, name);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, paths: { shipshape: [path.join(ROOT, 'lib/index.ts')] } } }));
+  for (const [file, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    fs.writeFileSync(path.join(dir, file), content);
+  }
+  return dir;
+}
+
+const platform = (name: string, extra: Record<string, string> = {}): string => project(name, { 'main.ts': PROGRAM, 'settings.ts': `export const WORKER_TAG = '2.0.0';\n`, ...extra });
+
+/** Every file under `dir` (relative path → content). */
+function tree(dir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  if (!fs.existsSync(dir)) return files;
+  for (const e of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (e.isFile()) files[path.relative(dir, path.join(e.parentPath, e.name))] = fs.readFileSync(path.join(e.parentPath, e.name), 'utf8');
+  }
+  return files;
+}
+
+const summaryLines = (stdout: string) => stdout.split('\n').filter((l) => /^\S+: \d+ objects?, /.test(l));
+
+beforeAll(async () => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'shipshape-cli-'));
+  fs.mkdirSync(path.join(work, 'node_modules'));
+  for (const p of PACKAGES) fs.symlinkSync(path.join(ROOT, 'node_modules', p), path.join(work, 'node_modules', p));
+  cli = path.join(work, 'cli', 'bin.js');
+  await build({ entryPoints: [path.join(ROOT, 'lib/cli/bin.ts')], outfile: cli, bundle: true, packages: 'external', platform: 'node', format: 'cjs', target: 'node20', logLevel: 'error' });
+}, 60_000);
+
+afterAll(() => {
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+describe('shipshape synth', () => {
+  it('writes every environment, prints one summary per environment in declared order, and the program prints nothing twice', () => {
+    const dir = platform('synth-all');
+    const r = shipshape(dir, ['synth']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(summaryLines(r.stdout)).toEqual([
+      'prod: 5 objects, 0 warnings, 0 exemptions → dist/prod (images/, kubernetes/)',
+      'dev: 5 objects, 0 warnings, 0 exemptions → dist/dev (images/, kubernetes/)',
+    ]);
+    expect(r.stdout).not.toContain('program:');
+    const files = tree(path.join(dir, 'dist'));
+    expect(files['.shipshape-output']).toBeDefined();
+    expect(parse(files['prod/kubernetes/deployment-web.yaml']).spec.template.spec.containers[0].image).toBe('web:1.0.0');
+    expect(Object.keys(files).filter((f) => f.startsWith('dev/kubernetes/')).length).toBe(6);
+  });
+
+  it('with --env and --out writes only the named environment and keeps the others as they were', () => {
+    const dir = platform('synth-env');
+    const out = path.join(dir, 'out');
+    expect(shipshape(dir, ['synth', '--out', 'out']).status).toBe(0);
+    const before = tree(out);
+    const r = shipshape(dir, ['synth', '--env', 'dev', '--out', 'out'], { WEB_TAG: '1.1.0', EXTRA: 'dev' });
+    expect(r.status).toBe(0);
+    expect(summaryLines(r.stdout)).toEqual(['dev: 9 objects, 0 warnings, 0 exemptions → out/dev (images/, kubernetes/)']);
+    const after = tree(out);
+    // prod: byte for byte what the first synth wrote, although WEB_TAG would change it.
+    const prod = (files: Record<string, string>) => Object.fromEntries(Object.entries(files).filter(([f]) => f.startsWith('prod/')));
+    expect(Object.keys(prod(after)).length).toBeGreaterThan(0);
+    expect(prod(after)).toEqual(prod(before));
+    expect(parse(after['dev/kubernetes/deployment-web.yaml']).spec.template.spec.containers[0].image).toBe('web:1.1.0');
+    expect(parse(after['dev/kubernetes/deployment-worker.yaml']).spec.template.spec.containers[0].image).toBe('worker:2.0.0');
+    expect(fs.readdirSync(dir).filter((e) => e.includes('staging'))).toEqual([]);
+    // Without --env the whole directory is replaced again: the dev worker goes away.
+    expect(shipshape(dir, ['synth', '--out', 'out']).status).toBe(0);
+    expect(tree(out)['dev/kubernetes/deployment-worker.yaml']).toBeUndefined();
+  });
+
+  it('refuses an unknown environment, naming the known ones, and writes nothing', () => {
+    const dir = platform('synth-unknown');
+    const r = shipshape(dir, ['synth', '--env', 'qa']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--env: names no environment of the program (got "qa"). Fix: use one of: prod, dev');
+    expect(fs.existsSync(path.join(dir, 'dist'))).toBe(false);
+  });
+
+  it('prints each policy problem once, exits 1 and leaves the previous output as it was', () => {
+    const dir = platform('synth-broken');
+    expect(shipshape(dir, ['synth']).status).toBe(0);
+    const before = tree(path.join(dir, 'dist'));
+    const r = shipshape(dir, ['synth'], { LONELY: 'dev', WEB_TAG: '9.9.9' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('synth failed; nothing was written (1):');
+    expect(r.stderr.match(/\[disruption-budget\] Deployment dev\/lonely/g)).toHaveLength(1);
+    expect(tree(path.join(dir, 'dist'))).toEqual(before);
+  });
+
+  it('works with ShipshapeApp and app.synth(), and with a program that synthesizes asynchronously', () => {
+    const dir = project('shipshape-app', {
+      'main.ts': `import { AntiAffinityDeployment, Environment, ShipshapeApp, Stack } from 'shipshape';
+const app = new ShipshapeApp();
+const stack = new Stack(app, 'edge', { environment: ${ENVIRONMENT("'edge'")} });
+new AntiAffinityDeployment(stack, 'web', { name: 'web', image: 'web:1.0.0', ports: [{ port: 80 }] });
+setTimeout(() => app.synth(), 50);
+`,
+    });
+    const r = shipshape(dir, ['synth', '--out', 'gen']);
+    expect(r.stderr).toBe('');
+    expect(summaryLines(r.stdout)).toEqual(['edge: 5 objects, 0 warnings, 0 exemptions → gen/edge (images/, kubernetes/)']);
+    expect(fs.existsSync(path.join(dir, 'gen/edge/kubernetes/deployment-web.yaml'))).toBe(true);
+  });
+});
+
+describe('shipshape diff', () => {
+  it('lists objects added, changed and removed per environment, writes nothing, and exits 1 only with --exit-code', () => {
+    const dir = platform('diff');
+    expect(shipshape(dir, ['synth'], { EXTRA: 'prod' }).status).toBe(0);
+    const before = tree(path.join(dir, 'dist'));
+
+    const same = shipshape(dir, ['diff', '--exit-code'], { EXTRA: 'prod' });
+    expect(same.status).toBe(0);
+    expect(same.stdout).toContain('shipshape diff: no differences from dist');
+
+    const env = { WEB_TAG: '1.1.0', EXTRA: 'dev' };
+    const r = shipshape(dir, ['diff'], env);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('shipshape diff: 2 of 2 environments differ from dist');
+    expect(r.stdout).toContain('- prod: 1 object changed, 4 objects removed');
+    expect(r.stdout).toContain('- dev: 4 objects added, 1 object changed');
+    const prod = r.stdout.slice(r.stdout.indexOf('\nprod:\n'));
+    expect(prod).toContain('~ Deployment prod/web');
+    for (const kind of ['Deployment', 'Service', 'ServiceAccount', 'PodDisruptionBudget']) expect(prod).toContain(`- ${kind} prod/worker`);
+    expect(r.stdout.slice(r.stdout.indexOf('\ndev:\n'))).toContain('+ Deployment dev/worker');
+    // The kustomization's change follows from the objects added and removed; image tests are files.
+    expect(r.stdout).not.toContain('kustomization.yaml');
+    expect(r.stdout).toContain('+ file images/web-1.1.0.cst.yaml');
+    expect(shipshape(dir, ['diff', '--exit-code'], env).status).toBe(1);
+    expect(tree(path.join(dir, 'dist'))).toEqual(before);
+  });
+
+  it('compares objects by content against another directory', () => {
+    const dir = platform('diff-against');
+    expect(shipshape(dir, ['synth', '--out', 'committed']).status).toBe(0);
+    // Re-quoted and reordered: the same object, not a change.
+    const service = path.join(dir, 'committed/dev/kubernetes/service-web.yaml');
+    const doc = parse(fs.readFileSync(service, 'utf8'));
+    fs.writeFileSync(service, `# edited by hand\n${JSON.stringify(Object.fromEntries(Object.entries(doc).reverse()))}\n`);
+    const r = shipshape(dir, ['diff', '--against', 'committed', '--exit-code']);
+    expect(r.stdout).toContain('no differences from committed');
+    expect(r.status).toBe(0);
+
+    fs.rmSync(path.join(dir, 'committed/prod'), { recursive: true });
+    const added = shipshape(dir, ['diff', '--against', 'committed', '--env', 'prod']);
+    expect(added.stdout).toContain('- prod: new environment: 5 objects added');
+    expect(added.stdout).not.toContain('- dev:');
+  });
+
+  it('reports an environment the program no longer declares as removed', () => {
+    const dir = platform('diff-removed');
+    expect(shipshape(dir, ['synth']).status).toBe(0);
+    fs.cpSync(path.join(dir, 'dist/dev'), path.join(dir, 'dist/qa'), { recursive: true });
+    const r = shipshape(dir, ['diff', '--exit-code']);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('- qa: environment removed: 5 objects removed');
+  });
+});
+
+describe('shipshape validate', () => {
+  it('prints warnings and summaries without writing, and exits 1 listing each problem once', () => {
+    const dir = platform('validate');
+    const ok = shipshape(dir, ['validate', '--env', 'dev']);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toContain('dev: 5 objects, 0 warnings, 0 exemptions\n');
+    expect(ok.stdout).toContain('validate: no problems in 1 environment');
+    expect(ok.stdout).not.toContain('prod:');
+
+    const bad = shipshape(dir, ['validate'], { LONELY: 'prod' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('validate found problems (1):');
+    expect(bad.stderr.match(/prod: \[disruption-budget\] Deployment prod\/lonely/g)).toHaveLength(1);
+    expect(fs.existsSync(path.join(dir, 'dist'))).toBe(false);
+  });
+});
+
+describe('compile cache', () => {
+  // Records whether esbuild is loaded in the CLI process (a cache hit must not load it).
+  function probe(dir: string): { env: NodeJS.ProcessEnv; loaded: () => boolean } {
+    const mark = path.join(dir, 'esbuild-loaded');
+    const preload = path.join(dir, 'probe.cjs');
+    fs.writeFileSync(
+      preload,
+      `const Module = require('node:module');\nconst load = Module._load;\nModule._load = function (request, ...rest) {\n  if (request === 'esbuild') require('node:fs').writeFileSync(${JSON.stringify(mark)}, '1');\n  return load.call(this, request, ...rest);\n};\n`,
+    );
+    return {
+      env: { NODE_OPTIONS: `--require ${preload}` },
+      loaded: () => {
+        const was = fs.existsSync(mark);
+        fs.rmSync(mark, { force: true });
+        return was;
+      },
+    };
+  }
+
+  const bundles = (cache: string) => fs.readdirSync(cache).filter((f) => f.endsWith('.js'));
+
+  it('compiles on the first run, reuses the bundle without loading esbuild, and rebuilds when an imported source changes', () => {
+    const dir = platform('cache');
+    const cache = path.join(dir, 'node_modules/.cache/shipshape');
+    const { env, loaded } = probe(dir);
+
+    expect(shipshape(dir, ['synth'], { ...env, EXTRA: 'dev' }).status).toBe(0);
+    expect(loaded()).toBe(true);
+    const [first] = bundles(cache);
+    const written = fs.statSync(path.join(cache, first)).mtimeMs;
+
+    expect(shipshape(dir, ['synth'], { ...env, EXTRA: 'dev' }).status).toBe(0);
+    expect(loaded()).toBe(false);
+    expect(bundles(cache)).toEqual([first]);
+    expect(fs.statSync(path.join(cache, first)).mtimeMs).toBe(written);
+
+    fs.writeFileSync(path.join(dir, 'settings.ts'), `export const WORKER_TAG = '2.1.0';\n`);
+    expect(shipshape(dir, ['synth'], { ...env, EXTRA: 'dev' }).status).toBe(0);
+    expect(loaded()).toBe(true);
+    expect(bundles(cache)).toHaveLength(2);
+    expect(parse(fs.readFileSync(path.join(dir, 'dist/dev/kubernetes/deployment-worker.yaml'), 'utf8')).spec.template.spec.containers[0].image).toBe('worker:2.1.0');
+
+    // A new tsconfig.json paths target changes how 'shipshape' resolves: the tsconfig is an input too.
+    fs.writeFileSync(path.join(dir, 'tsconfig.json'), fs.readFileSync(path.join(dir, 'tsconfig.json'), 'utf8').replace('"strict":true', '"strict":false'));
+    expect(shipshape(dir, ['synth'], { ...env, EXTRA: 'dev' }).status).toBe(0);
+    expect(loaded()).toBe(true);
+  });
+
+  it('survives two cold runs at once: both succeed with the same output and leave a usable cache', async () => {
+    const dir = platform('cache-concurrent');
+    const [a, b] = await Promise.all([shipshapeAsync(dir, ['synth', '--out', 'a']), shipshapeAsync(dir, ['synth', '--out', 'b'])]);
+    expect([a.status, a.stderr, b.status, b.stderr]).toEqual([0, '', 0, '']);
+    expect(tree(path.join(dir, 'a'))).toEqual(tree(path.join(dir, 'b')));
+    const cache = path.join(dir, 'node_modules/.cache/shipshape');
+    expect(fs.readdirSync(cache).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    const { env, loaded } = probe(dir);
+    expect(shipshape(dir, ['synth', '--out', 'c'], env).status).toBe(0);
+    expect(loaded()).toBe(false);
+  });
+});
+
+describe('finding the program', () => {
+  it("runs the file cdk8s.yaml's app command names, and writes to its output folder", () => {
+    const dir = project('cdk8s-yaml', {
+      'cdk8s.yaml': 'language: typescript\napp: npx tsx src/platform.ts\noutput: manifests\n',
+      'src/platform.ts': PROGRAM.replace("from './settings'", "from '../settings'"),
+      'settings.ts': `export const WORKER_TAG = '2.0.0';\n`,
+    });
+    const r = shipshape(dir, ['synth', '--env', 'prod']);
+    expect(r.stderr).toBe('');
+    expect(summaryLines(r.stdout)).toEqual(['prod: 5 objects, 0 warnings, 0 exemptions → manifests/prod (images/, kubernetes/)']);
+  });
+
+  it('explains a missing program, a missing --app file, a program that never synthesizes or throws, a missing --against and unknown options', () => {
+    const dir0 = () => platform('against-missing');
+    const empty = project('empty', {});
+    const none = shipshape(empty, ['synth']);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toContain('no program to run: looked for main.ts');
+    const missing = shipshape(empty, ['synth', '--app', 'nope.ts']);
+    expect(missing.stderr).toContain('--app: no such file (got "nope.ts")');
+    expect(missing.status).toBe(2);
+
+    const idle = project('idle', { 'main.ts': `import { App } from 'cdk8s';\nnew App();\nconsole.log('built');\n` });
+    const never = shipshape(idle, ['synth']);
+    expect(never.status).toBe(2);
+    expect(never.stdout).toBe('built\n');
+    expect(never.stderr).toContain('finished without synthesizing: it never called synth(app) or app.synth()');
+    expect(fs.existsSync(path.join(idle, 'dist'))).toBe(false);
+
+    const throwing = project('throwing', {
+      'main.ts': `import { Environment, ShipshapeApp, Stack } from 'shipshape';\nnew Stack(new ShipshapeApp(), 'x', { environment: ${ENVIRONMENT("'Not_A_Label'")} });\n`,
+    });
+    const thrown = shipshape(throwing, ['synth']);
+    expect(thrown.status).toBe(2);
+    expect(thrown.stderr).toMatch(/main\.ts failed: .*Not_A_Label.*Fix: /);
+    // A shipshape error names the construct and the fix; a stack trace into the bundle would add nothing.
+    expect(thrown.stderr).not.toMatch(/^\s+at /m);
+
+    const late = project('late', { 'main.ts': `setTimeout(() => {\n  throw new Error('late failure');\n}, 10);\n` });
+    const lateRun = shipshape(late, ['synth']);
+    expect(lateRun.status).toBe(2);
+    expect(lateRun.stderr).toContain('main.ts failed: Error: late failure');
+
+    const against = shipshape(dir0(), ['diff', '--against', 'missing']);
+    expect(against.status).toBe(2);
+    expect(against.stderr).toContain('--against: no such directory (got "missing")');
+
+    const unknown = shipshape(idle, ['synth', '--against', 'x']);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain('unknown option (got "--against"). Fix: synth accepts --env, --out, --app');
+  });
+});
