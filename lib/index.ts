@@ -25,7 +25,7 @@ export type { ImageExecutable, ImageStructureTest, ImageUse, StructureFileExiste
 export { LABELS, MANAGED_BY } from './core/labels';
 export type { Manifest } from './core/manifest';
 export { OutputFile } from './core/output-file';
-export type { OutputFileProps } from './core/output-file';
+export type { OutputFileProps, YamlDocuments } from './core/output-file';
 export type { CountOrPercent } from './core/quantities';
 export { Stack } from './core/stack';
 export type { StackProps } from './core/stack';

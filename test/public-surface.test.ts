@@ -131,6 +131,7 @@ const PUBLIC: Record<Entry, readonly string[]> = {
     'NodeTaint',
     'OutputFile',
     'OutputFileProps',
+    'YamlDocuments',
     'PersistentVolumeClaimMount',
     'PlatformPriorityClasses',
     'PlatformPriorityClassesProps',

@@ -21,11 +21,11 @@ export interface CliOptions {
 
 export const USAGE = `Usage:
   shipshape synth    [--env <name>]… [--out <dir>] [--app <file>]
-  shipshape diff     [--env <name>]… [--against <dir>] [--exit-code] [--app <file>]
+  shipshape diff     [--env <name>]… [--against <dir>] [--out <dir>] [--exit-code] [--app <file>]
   shipshape validate [--env <name>]… [--app <file>]
 
   --env <name>     only this environment (repeat, or separate names with commas); default: every environment
-  --out <dir>      output directory; default: the program's, else CDK8S_OUTDIR, else cdk8s.yaml's output, else dist
+  --out <dir>      output directory (diff: the default of --against); default: the program's, else CDK8S_OUTDIR, else cdk8s.yaml's output, else dist
   --app <file>     the program; default: the file cdk8s.yaml's app command runs, else main.ts
   --against <dir>  diff compares with this directory; default: the output directory
   --exit-code      diff exits 1 when anything differs

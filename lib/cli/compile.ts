@@ -22,18 +22,30 @@ interface CacheEntry {
 }
 
 // Bumped when the bundle options below change, so bundles of an older CLI are not reused.
-const BUNDLE_FORMAT = 1;
+const BUNDLE_FORMAT = 2;
 const NODE_MAJOR = process.versions.node.split('.')[0];
 // A bundle replaced by a newer one is deleted once no run can still be about to load it.
 const STALE_BUNDLE_MS = 10 * 60 * 1000;
 
+/** The node_modules folders Node searches for a module in `dir`: `dir/node_modules` and those of every parent. */
+function nodeModulePaths(dir: string): string[] {
+  const found: string[] = [];
+  for (let d = dir; ; d = path.dirname(d)) {
+    if (path.basename(d) !== 'node_modules') found.push(path.join(d, 'node_modules'));
+    if (path.dirname(d) === d) return found;
+  }
+}
+
 /**
  * Bundles only the program's own sources: `shipshape`, cdk8s and every other package stay `require`s resolved
  * from node_modules, so the program shares the CLI's module cache and starts once. tsconfig `paths` still
- * apply (they are resolved before a specifier counts as a package).
+ * apply (they are resolved before a specifier counts as a package). Packages resolve from the program's folder, as
+ * they would for the program run in place, wherever the bundle is kept (SHIPSHAPE_CACHE_DIR may lie outside it).
  */
 function bundleOptions(entry: string, root: string, outfile: string): BuildOptions {
   return {
+    // Strict mode first: esbuild puts the banner above the bundle's own "use strict".
+    banner: { js: `'use strict';\nmodule.paths.unshift(...${JSON.stringify(nodeModulePaths(path.dirname(entry)))});` },
     entryPoints: [entry],
     absWorkingDir: root,
     outfile,
@@ -62,13 +74,63 @@ function esbuildVersion(): string {
   return (JSON.parse(fs.readFileSync(require.resolve('esbuild/package.json'), 'utf8')) as { version: string }).version;
 }
 
-/** tsconfig.json files esbuild may read for `entry` (every one from its folder up), present or not. */
-function tsconfigCandidates(entry: string): string[] {
-  const found: string[] = [];
-  for (let dir = path.dirname(entry); ; dir = path.dirname(dir)) {
-    found.push(path.join(dir, 'tsconfig.json'));
-    if (path.dirname(dir) === dir) return found;
+/** The configs a tsconfig.json `extends` (a path, a package's config, or a list of them); none when it has none. */
+function extendedConfigs(file: string): string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return [];
   }
+  // tsconfig.json allows comments and trailing commas, so only the value of `extends` is parsed as JSON.
+  const match = /"extends"\s*:\s*("(?:[^"\\]|\\.)*"|\[[^\]]*\])/.exec(text);
+  let specs: unknown;
+  try {
+    specs = match ? JSON.parse(match[1]) : [];
+  } catch {
+    return [];
+  }
+  const dir = path.dirname(file);
+  return (Array.isArray(specs) ? specs : [specs])
+    .filter((spec): spec is string => typeof spec === 'string')
+    .flatMap((spec) => {
+      if (spec.startsWith('.') || path.isAbsolute(spec)) {
+        const resolved = path.resolve(dir, spec);
+        // As TypeScript does: the path as written, else with .json added; both are recorded, so either appearing counts.
+        return resolved.endsWith('.json') ? [resolved] : [resolved, `${resolved}.json`];
+      }
+      try {
+        return [createRequire(file).resolve(spec)];
+      } catch {
+        try {
+          return [createRequire(file).resolve(`${spec}/tsconfig.json`)];
+        } catch {
+          return [];
+        }
+      }
+    });
+}
+
+/**
+ * tsconfig.json files esbuild may read for the bundled `files`: every one from each file's folder up (esbuild uses
+ * the nearest per file), present or not, and every config they extend.
+ */
+function tsconfigCandidates(files: readonly string[]): string[] {
+  const found = new Set<string>();
+  for (const start of new Set(files.map((f) => path.dirname(f)))) {
+    for (let dir = start; !found.has(path.join(dir, 'tsconfig.json')); dir = path.dirname(dir)) {
+      found.add(path.join(dir, 'tsconfig.json'));
+      if (path.dirname(dir) === dir) break;
+    }
+  }
+  const pending = [...found];
+  for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+    for (const extended of extendedConfigs(file).filter((f) => !found.has(f))) {
+      found.add(extended);
+      pending.push(extended);
+    }
+  }
+  return [...found];
 }
 
 function writeAtomically(file: string, content: string | Uint8Array): void {
@@ -107,7 +169,7 @@ function pruneBundles(cacheDir: string, key: string, keep: string): void {
 
 /**
  * Compiles `entry` (TypeScript or JavaScript) into one CommonJS file under `cacheDir`, or returns the cached
- * one when neither its inputs, nor the tsconfig.json files, nor esbuild, nor the options changed. A cache hit
+ * one when neither its inputs, nor the tsconfig.json files (and those they extend), nor esbuild, nor the options changed. A cache hit
  * hashes the recorded inputs and loads no esbuild. Every file is written under a temporary name and renamed,
  * so concurrent runs never see a half-written bundle or record.
  */
@@ -136,7 +198,7 @@ export async function compileApp(entry: string, root: string, cacheDir: string):
     const file = path.resolve(root, input);
     inputs[file] = hashFile(file);
   }
-  for (const file of tsconfigCandidates(entry)) inputs[file] = hashFile(file);
+  for (const file of tsconfigCandidates([entry, ...Object.keys(inputs)])) inputs[file] = hashFile(file);
   // The map first and the record last: a reader that finds the record finds everything it names.
   const outputs = [...result.outputFiles!].sort((a, b) => Number(a.path.endsWith('.js')) - Number(b.path.endsWith('.js')));
   for (const output of outputs) writeAtomically(output.path, output.contents);

@@ -6,6 +6,7 @@ import type { SynthPlan, SynthRequest } from '../core/synth-hook';
 import { CliOptions, USAGE, parseArguments } from './args';
 import { compileApp } from './compile';
 import { diffOutputs, formatDiff, hasDifferences } from './diff';
+import { withOutputLock } from './lock';
 import { readOutputTree } from './output-tree';
 import { findProject } from './project';
 import { AppFailedError, runApp } from './run-app';
@@ -63,7 +64,7 @@ function withOtherEnvironments(outdir: string, plan: SynthPlan, selected: readon
   return files;
 }
 
-function run(options: CliOptions, request: SynthRequest, outdir: string, io: Output): number {
+async function run(options: CliOptions, request: SynthRequest, outdir: string, io: Output): Promise<number> {
   const { app, library } = request;
   const selected = selectEnvironments(request, options.environments);
   let plan: SynthPlan;
@@ -78,7 +79,8 @@ function run(options: CliOptions, request: SynthRequest, outdir: string, io: Out
   }
   switch (options.command) {
     case 'synth':
-      library.write(outdir, selected === undefined ? plan.files : withOtherEnvironments(outdir, plan, selected, library.outputMarker));
+      // Locked from reading the other environments to the swap, so that two syntheses never undo each other's update.
+      await withOutputLock(outdir, () => library.write(outdir, selected === undefined ? plan.files : withOtherEnvironments(outdir, plan, selected, library.outputMarker)));
       for (const s of plan.summaries) io.out(library.format(s, true));
       return EXIT_OK;
     case 'validate':
@@ -87,7 +89,7 @@ function run(options: CliOptions, request: SynthRequest, outdir: string, io: Out
       return EXIT_OK;
     case 'diff': {
       const against = options.against ?? outdir;
-      if (options.against !== undefined && !fs.existsSync(against)) {
+      if (options.against !== undefined && !fs.statSync(against, { throwIfNoEntry: false })?.isDirectory()) {
         throw new ShipshapeError('--against', { problem: 'no such directory', value: against, fix: 'name the directory holding the output to compare with, e.g. a checkout of dist/' });
       }
       const before = readOutputTree(path.resolve(against), library.outputMarker);
@@ -120,12 +122,13 @@ export async function main(argv: readonly string[], io: Output = PROCESS_OUTPUT)
     const compiled = await compileApp(project.app, cwd, cacheDir);
     const request = await runApp(compiled.file, project.app);
     const outdir = options.out ?? request.outdir ?? process.env.CDK8S_OUTDIR ?? 'dist';
-    return run(options, request, outdir, io);
+    return await run(options, request, outdir, io);
   } catch (e) {
     const problems = problemsOf(e);
     if (problems !== undefined) io.err(`${(e as Error).message.split('\n')[0]}\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     else if (e instanceof AppFailedError) io.err(e.message);
     else io.err(`shipshape: ${(e as Error).message ?? String(e)}`);
-    return problems !== undefined ? EXIT_PROBLEMS : EXIT_UNUSABLE;
+    // A problem in the user's input (a construct refusing its props) is one the command found, as policy problems are.
+    return problems !== undefined || (e instanceof AppFailedError && e.inputProblem) ? EXIT_PROBLEMS : EXIT_UNUSABLE;
   }
 }

@@ -1,9 +1,25 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ShipshapeError } from '../core/errors';
 
 /** Names at the top of an output directory that belong to the writer's working state, not to the output. */
 function isWorkingEntry(name: string, marker: string): boolean {
   return name === marker || name.startsWith('.shipshape-');
+}
+
+/** What the symbolic link `link` points at; a link to nothing is an error naming it. */
+function linkTarget(link: string): fs.Stats {
+  try {
+    return fs.statSync(link);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ELOOP') throw e;
+    throw new ShipshapeError(link, {
+      problem: code === 'ELOOP' ? 'is a symbolic link that points back at itself' : 'is a symbolic link to nothing',
+      value: fs.readlinkSync(link),
+      fix: 'remove the link, or restore the file it points at',
+    });
+  }
 }
 
 /**
@@ -19,7 +35,7 @@ export function readOutputTree(dir: string, marker: string, skip: (topLevel: str
       const child = rel === '' ? entry.name : `${rel}/${entry.name}`;
       if (rel === '' && (isWorkingEntry(entry.name, marker) || skip(entry.name))) continue;
       const full = path.join(dir, child);
-      const stat = entry.isSymbolicLink() ? fs.statSync(full) : entry;
+      const stat = entry.isSymbolicLink() ? linkTarget(full) : entry;
       if (stat.isDirectory()) walk(child);
       else if (stat.isFile()) files.set(child, fs.readFileSync(full, 'utf8'));
     }

@@ -7,11 +7,16 @@ const SELF_EXPLAINING = new Set(['ShipshapeError', 'ShipshapeAggregateError']);
 
 /** A program that threw while the CLI ran it. */
 export class AppFailedError extends Error {
+  /** Whether the program threw a ShipshapeError or ShipshapeAggregateError: a problem in its input, not a crash. */
+  public readonly inputProblem: boolean;
+
   constructor(app: string, thrown: unknown) {
     const error = thrown instanceof Error ? thrown : undefined;
-    const detail = error === undefined ? String(thrown) : SELF_EXPLAINING.has(error.name) ? error.message : (error.stack ?? error.message);
+    const inputProblem = error !== undefined && SELF_EXPLAINING.has(error.name);
+    const detail = error === undefined ? String(thrown) : inputProblem ? error.message : (error.stack ?? error.message);
     super(`${app} failed: ${detail}`);
     this.name = 'AppFailedError';
+    this.inputProblem = inputProblem;
   }
 }
 

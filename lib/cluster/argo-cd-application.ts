@@ -2,7 +2,6 @@ import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ClusterDestination, IN_CLUSTER_SERVER, describeCluster } from '../core/environment';
 import { ShipshapeError } from '../core/errors';
-import { toYaml } from '../core/yaml';
 import { LABELS, MANAGED_BY } from '../core/labels';
 import { assertDnsLabel } from '../core/names';
 import { CLUSTER_SCOPED_KINDS } from '../core/ordering';
@@ -165,7 +164,7 @@ export class ArgoCdApplication extends Construct {
     new OutputFile(this, 'file', {
       path: this.filePath,
       shared: true,
-      content: () => [this.project(), this.application()].map((m) => toYaml(m, { lineWidth: 0 })).join('---\n'),
+      content: () => ({ documents: [this.project(), this.application()] }),
     });
   }
 

@@ -9,6 +9,7 @@ import { resources } from '../core/resources';
 import { RUNTIME_DEFAULT_SECCOMP, restrictedContainerSecurityContext } from '../core/security';
 import { Stack } from '../core/stack';
 import { ServiceMonitor, environmentPrometheusLabels } from '../workloads/service-monitor';
+import { checkImagePullSecrets, imagePullSecretRefs } from '../workloads/workload-metadata';
 import { KUBE_SYSTEM } from './support';
 
 /** Properties of a {@link KubeStateMetrics}. */
@@ -28,6 +29,12 @@ export interface KubeStateMetricsProps {
    * @default Duration.seconds(30)
    */
   readonly scrapeInterval?: Duration;
+  /**
+   * Names of Secrets of type `kubernetes.io/dockerconfigjson` in kube-system that the image is pulled with, e.g.
+   * for a private mirror of registry.k8s.io. Never the credential itself: create the Secret outside Git.
+   * @default [] (the node's own registry access)
+   */
+  readonly imagePullSecrets?: string[];
 }
 
 /**
@@ -171,6 +178,7 @@ export class KubeStateMetrics extends Construct {
     }
     this.image = assertPinnedImage(this, 'image', props.image ?? defaultImage, `${KUBE_STATE_METRICS_REPOSITORY}:${KUBE_STATE_METRICS_RELEASES[29]}`);
 
+    const pullSecrets = imagePullSecretRefs(checkImagePullSecrets(this, props.imagePullSecrets ?? []));
     const name = KUBE_STATE_METRICS_NAME;
     const labels = workloadLabels(name, env, 'exporter');
     const selector = selectorLabels(name, env);
@@ -210,6 +218,7 @@ export class KubeStateMetrics extends Construct {
           spec: {
             serviceAccountName: name,
             automountServiceAccountToken: true,
+            imagePullSecrets: pullSecrets,
             ...(props.priorityClassName ? { priorityClassName: props.priorityClassName } : {}),
             nodeSelector: { 'kubernetes.io/os': 'linux' },
             securityContext: { fsGroup: RUN_AS_USER, seccompProfile: RUNTIME_DEFAULT_SECCOMP },

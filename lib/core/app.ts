@@ -1,5 +1,6 @@
 import { App } from 'cdk8s';
 import { runByCdk8sCli } from './output-state';
+import { synthesizesThroughShipshape } from './stack';
 import { renderManifest, synthesizeApp } from './synth';
 import { formatSummary, synth } from './writer';
 
@@ -20,6 +21,7 @@ export interface ShipshapeAppProps {
 export class ShipshapeApp extends App {
   constructor(props: ShipshapeAppProps = {}) {
     super({ outdir: props.outdir });
+    synthesizesThroughShipshape(this);
   }
 
   /**

@@ -23,6 +23,24 @@ export function deferValue(value: unknown): string {
   return `${TOKEN_PREFIX}${values.length - 1}}`;
 }
 
+/** A deferred value computed from the resolved text of a string that holds tokens (the checksum of a config). */
+export class DerivedValue {
+  constructor(
+    /** The string holding tokens, resolved first. */
+    public readonly template: string,
+    /** Computes the value from the resolved template. */
+    public readonly derive: (resolved: string) => string,
+  ) {}
+}
+
+/**
+ * A token for `derive` applied to the resolved `template`: a value computed from a deploy-time value (a content
+ * hash) follows that value instead of the token that stands for it.
+ */
+export function deferDerived(template: string, derive: (resolved: string) => string): string {
+  return deferValue(new DerivedValue(template, derive));
+}
+
 /** Whether `value` is a string holding at least one deferred token. */
 export function isDeferred(value: unknown): boolean {
   return typeof value === 'string' && TOKEN.test(value);
@@ -61,6 +79,18 @@ export function checkWhenResolved(value: string, check: (resolved: string) => vo
 /** Runs the checks registered for `template` on its resolved value `resolved`. */
 export function runDeferredChecks(template: string, resolved: string): void {
   for (const check of checks.get(template) ?? []) check(resolved);
+}
+
+/**
+ * Runs the checks registered for every checked value that `template` holds inside a longer text (a config file
+ * holding a bucket name), each on that value resolved with `resolve`.
+ */
+export function runEmbeddedDeferredChecks(template: string, resolve: (id: number) => string): void {
+  for (const [value, list] of checks) {
+    if (value === template || !template.includes(value)) continue;
+    const resolved = substituteDeferred(value, resolve);
+    for (const check of list) check(resolved);
+  }
 }
 
 /** A string field holding deferred tokens, as a dotted path from the object's root (`spec.containers[0].image`). */

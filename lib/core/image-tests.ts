@@ -3,7 +3,7 @@ import { posix } from 'node:path';
 import { IConstruct } from 'constructs';
 import { Manifest, containersOf, describe, podTemplateOf } from './manifest';
 import { byCodePoint } from './ordering';
-import { scanFile, scanText } from './policy/credentials';
+import { scanText, scanYamlDocuments } from './policy/credentials';
 import { toYaml } from './yaml';
 
 // Image structure tests: what the workloads of an environment state about the images they run, written as
@@ -325,11 +325,12 @@ export function environmentImageTests(
   const result = imageStructureTests([...withOverriddenUsers(kubernetesImageUses(objects), constructs), ...constructImageUses(constructs)]);
   for (const t of result.tests) {
     // Paths and commands come from workload fields: scan the file as every written file is scanned, comments included.
+    // The file is comment lines and toYaml(config), so the config is scanned as the parsed file would be.
     const comments = t.content
       .split('\n')
       .filter((l) => l.startsWith('#'))
       .join('\n');
-    const found = [...scanFile(t.path, t.content).map((c) => `${c.kind} at ${c.path}: ${c.excerpt}`), ...scanText(comments).map((c) => `${c.kind}: ${c.excerpt}`)];
+    const found = [...scanYamlDocuments([t.config]).map((c) => `${c.kind} at ${c.path}: ${c.excerpt}`), ...scanText(comments).map((c) => `${c.kind}: ${c.excerpt}`)];
     if (found.length > 0) {
       result.problems.push(
         `${t.constructPath}: the structure test of image ${t.image} (${t.path}) would hold a credential in plain text (${found.join('; ')}), copied from a command or path of a workload running it. Fix: keep credentials out of commands and probe executables; reference a secret instead`,

@@ -1,6 +1,18 @@
 import { Construct } from 'constructs';
 import { ShipshapeError } from './errors';
-import { LocatedCredential } from './policy/credentials';
+import { LocatedCredential, scanFile, scanYamlDocuments } from './policy/credentials';
+import { toYaml } from './yaml';
+
+/** A YAML file given as its documents, which synth renders with toYaml and scans as values instead of parsing the file again. */
+export interface YamlDocuments {
+  /**
+   * Comment lines written before the first document, each starting with `#`.
+   * @default - none
+   */
+  readonly header?: string;
+  /** The documents in order (mappings or sequences), each rendered with toYaml and separated from the next by a `---` line. */
+  readonly documents: readonly object[];
+}
 
 /** Properties of an {@link OutputFile}. */
 export interface OutputFileProps {
@@ -10,8 +22,8 @@ export interface OutputFileProps {
    * to the output root (`argocd/app.yaml` → `dist/argocd/app.yaml`).
    */
   readonly path: string;
-  /** File content, or a function producing it at synth time (after every construct is configured). */
-  readonly content: string | (() => string);
+  /** File content, or a function producing it, or the YAML documents it renders, at synth time (after every construct is configured). */
+  readonly content: string | (() => string | YamlDocuments);
   /**
    * Whether the path is relative to the output root instead of the environment directory.
    * @default false
@@ -43,7 +55,7 @@ export class OutputFile extends Construct {
 
   public readonly path: string;
   public readonly shared: boolean;
-  private readonly content: string | (() => string);
+  private readonly content: string | (() => string | YamlDocuments);
   private readonly allows: (finding: LocatedCredential) => boolean;
 
   constructor(scope: Construct, id: string, props: OutputFileProps) {
@@ -68,6 +80,26 @@ export class OutputFile extends Construct {
 
   /** Renders the content. */
   public render(): string {
-    return typeof this.content === 'string' ? this.content : this.content();
+    return this.rendered().content;
+  }
+
+  /**
+   * Renders the content and scans it for credentials as `scanFile` would: a YAML file given as documents
+   * (comment lines, then toYaml of each) is the rendering of those values, so the values are scanned instead.
+   */
+  public renderAndScan(): { readonly content: string; readonly credentials: readonly LocatedCredential[] } {
+    const { content, yaml } = this.rendered();
+    if (yaml === undefined) return { content, credentials: scanFile(this.path, content) };
+    // A header line the parser reads as more than a comment, a document that is no mapping or sequence, or a file not read as YAML: scan the text.
+    const comments = yaml.header === undefined || yaml.header.split('\n').every((l) => /^#[^\r]*$/.test(l));
+    const values = yaml.documents.length > 0 && yaml.documents.every((d) => d !== null && typeof d === 'object');
+    return { content, credentials: comments && values && /\.ya?ml$/i.test(this.path) ? scanYamlDocuments(yaml.documents) : scanFile(this.path, content) };
+  }
+
+  private rendered(): { readonly content: string; readonly yaml?: YamlDocuments } {
+    const given = typeof this.content === 'string' ? this.content : this.content();
+    if (typeof given === 'string') return { content: given };
+    const documents = given.documents.map((d) => toYaml(d)).join('---\n');
+    return { content: given.header === undefined ? documents : `${given.header}\n${documents}`, yaml: given };
   }
 }

@@ -22,6 +22,16 @@ export function outputState(outdir: string): string {
   return `nothing was written, ${outdir} does not exist`;
 }
 
+/**
+ * {@link outputState} after cdk8s's own `App.synth()` was refused while rendering: it creates `outdir` before it
+ * renders, so an empty directory may be its doing rather than a previous synth's.
+ */
+export function outputStateAfterCdk8sRender(outdir: string): string {
+  if (!fs.existsSync(outdir) || fs.readdirSync(outdir).length > 0) return outputState(outdir);
+  const empty = `nothing was written; ${outdir} is empty (cdk8s's App.synth() creates it before it renders)`;
+  return runByCdk8sCli() ? `${empty}: \`cdk8s synth\` deleted it before it ran the app, so any previous output is gone` : empty;
+}
+
 /** The heading of a failed synth's error: what went wrong, and the state of the output directory. */
 export function failureHeading(outdir: string): string {
   return `synth failed; ${outputState(outdir)}`;

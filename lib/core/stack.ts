@@ -4,7 +4,7 @@ import { Construct, IConstruct } from 'constructs';
 import { Environment } from './environment';
 import { ShipshapeError } from './errors';
 import { LABELS, MANAGED_BY } from './labels';
-import { outputState } from './output-state';
+import { outputState, outputStateAfterCdk8sRender } from './output-state';
 import { assertLabels } from './validate';
 
 // The Pod Security Standards (k8s.io/pod-security-admission/api Level).
@@ -90,13 +90,39 @@ export class Stack extends Chart {
     }
     refuseCdk8sSynth(this);
   }
+
+  /**
+   * cdk8s's rendering of this chart, which its `App.synth()` and `synthYaml()` call: refused under an App subclass
+   * (other than ShipshapeApp) whose synth calls `super.synth()`, since that bypasses shipshape's construct checks,
+   * policy and writer. Under a plain App (whose synth is refused before it starts) and a ShipshapeApp it renders.
+   */
+  public override toJson(): any[] {
+    const app = this.node.root;
+    if (app instanceof App && Object.getPrototypeOf(app) !== App.prototype && !shipshapeApps.has(app)) {
+      const stacks = app.node.findAll().filter((c): c is Stack => c instanceof Stack);
+      throw new ShipshapeError(stacks.map((s) => s.node.path).join(', '), {
+        problem: `${app.constructor.name} renders these stacks with cdk8s's App.synth() or synthYaml() (super.synth()), which bypasses shipshape's checks, policy and writer, so it was refused before any of their manifests was written; ${outputStateAfterCdk8sRender(app.outdir)}`,
+        fix: "extend `ShipshapeApp` from 'shipshape' instead of App, or call `synth(app)` from 'shipshape' instead of super.synth()",
+      });
+    }
+    return super.toJson();
+  }
+}
+
+// Apps whose synth() and synthYaml() render through shipshape, never through Stack.toJson().
+const shipshapeApps = new WeakSet<App>();
+
+/** Records that `app` (a ShipshapeApp) synthesizes through shipshape, so its stacks' toJson() stays available. */
+export function synthesizesThroughShipshape(app: App): void {
+  shipshapeApps.add(app);
 }
 
 /**
  * cdk8s's own `App.synth()` and `synthYaml()` render charts without shipshape's construct checks, policy and
  * atomic writer (and put `namespace:` even on the Namespace object). On an app that still has them (a plain
  * cdk8s App) both are replaced by a refusal that says what to call instead; it throws before cdk8s creates
- * the output directory. ShipshapeApp, and any App subclass with its own synth, are left alone.
+ * the output directory. ShipshapeApp, and any App subclass with its own synth, are left alone: such a synth that
+ * calls cdk8s's is refused in {@link Stack.toJson}.
  */
 function refuseCdk8sSynth(stack: Stack): void {
   const app = stack.node.root;

@@ -5,7 +5,7 @@ import { ShipshapeAggregateError } from './errors';
 import { ImageStructureTest, environmentImageTests } from './image-tests';
 import { OutputFile } from './output-file';
 import { CLUSTER_SCOPED_KINDS, applyTier, byCodePoint } from './ordering';
-import { scanFile } from './policy/credentials';
+import { LocatedCredential } from './policy/credentials';
 import { PolicyReport, constructExemptions, constructNotes, constructWarnings, evaluatePolicy, formatFinding } from './policy/engine';
 import { Manifest, describe } from './manifest';
 import { Stack } from './stack';
@@ -126,9 +126,9 @@ export function synthesizeStackWith(stack: Stack, options: SynthesizeStackOption
   const files: SynthesizedStack['files'][number][] = [];
   for (const f of constructs.filter(OutputFile.isOutputFile)) {
     try {
-      const content = f.render();
+      const { content, credentials } = f.renderAndScan();
       files.push({ path: f.path, shared: f.shared, content, constructPath: f.node.path });
-      problems.push(...fileCredentialProblems(f, content, stack.environment.name));
+      problems.push(...fileCredentialProblems(f, credentials, stack.environment.name));
       if (!options.allowDeferred) problems.push(...fileDeferredProblems(f, content, stack.environment.name));
     } catch (e) {
       problems.push((e as Error).message);
@@ -167,14 +167,19 @@ export function synthesizeStackWith(stack: Stack, options: SynthesizeStackOption
   return { stack, environment: stack.environment, objects, policy, files, problems, imageTests: images.tests, notes: constructNotes(constructs) };
 }
 
+/** A file as messages name it: relative to the output directory, which synth (`--out`, `outdir`) may put anywhere. */
+function fileInOutput(f: OutputFile, envName: string): string {
+  return f.shared ? `shared file ${f.path} of the output directory` : `file ${envName}/${f.path} of the output directory`;
+}
+
 /**
  * Non-Kubernetes files (Argo CD applications, daemon.json, stack files, configs, runbooks) are read by no policy
  * rule, so each is scanned as written with the detector the rules use: whatever field put a credential there.
  */
-function fileCredentialProblems(f: OutputFile, content: string, envName: string): string[] {
-  const where = f.shared ? `the shared file dist/${f.path}` : `the file dist/${envName}/${f.path}`;
+function fileCredentialProblems(f: OutputFile, credentials: readonly LocatedCredential[], envName: string): string[] {
+  const where = `the ${fileInOutput(f, envName)}`;
   const owner = f.node.scope?.node.path ?? f.node.path;
-  return scanFile(f.path, content)
+  return credentials
     .filter((c) => !f.allowsCredential(c))
     .map(
       (c) =>
@@ -184,11 +189,11 @@ function fileCredentialProblems(f: OutputFile, content: string, envName: string)
 
 /** A file (a Swarm stack file, a config) holding a deferred token: one problem per line that holds one. */
 function fileDeferredProblems(f: OutputFile, content: string, envName: string): string[] {
-  const where = f.shared ? `dist/${f.path}` : `dist/${envName}/${f.path}`;
+  const where = fileInOutput(f, envName);
   const owner = f.node.scope?.node.path ?? f.node.path;
   return content
     .split('\n')
-    .flatMap((line, i) => (isDeferred(line) ? [`${owner}: ${where} line ${i + 1} holds a value known only at deploy time (${JSON.stringify(line.trim())}). Fix: ${DEFERRED_FIX}`] : []));
+    .flatMap((line, i) => (isDeferred(line) ? [`${owner}: the ${where}, line ${i + 1}, holds a value known only at deploy time (${JSON.stringify(line.trim())}). Fix: ${DEFERRED_FIX}`] : []));
 }
 
 /** The stacks of an app, in the order they were declared (file output does not depend on it; summaries follow it). */
@@ -202,15 +207,17 @@ const COLLISIONS_LISTED = 5;
 /**
  * Environments that deploy to the same stated cluster must not own the same object: whichever applies last
  * wins, and GitOps with prune and self-heal keeps overwriting the other (dev's one-node Elasticsearch over
- * prod's three). One problem per pair of environments, naming both, the objects and the fix.
+ * prod's three). One problem per pair of environments, naming both, the objects and the fix; with `concerning`,
+ * only for pairs that include one of those environments.
  */
-export function crossEnvironmentProblems(results: readonly SynthesizedStack[]): string[] {
+export function crossEnvironmentProblems(results: readonly SynthesizedStack[], concerning?: readonly string[]): string[] {
   const problems: string[] = [];
   const kubernetes = results.filter((r) => r.environment.clusterKey !== undefined && r.objects.length > 0);
   for (const [i, a] of kubernetes.entries()) {
     const owners = new Map(a.objects.map((o) => [describe(o.manifest), o.constructPath]));
     for (const b of kubernetes.slice(i + 1)) {
       if (a.environment.clusterKey !== b.environment.clusterKey) continue;
+      if (concerning !== undefined && !concerning.includes(a.environment.name) && !concerning.includes(b.environment.name)) continue;
       const shared = b.objects.filter((o) => owners.has(describe(o.manifest)));
       if (shared.length === 0) continue;
       const listed = shared.slice(0, COLLISIONS_LISTED).map((o) => `${describe(o.manifest)} (${owners.get(describe(o.manifest))} and ${o.constructPath})`);
@@ -225,15 +232,46 @@ export function crossEnvironmentProblems(results: readonly SynthesizedStack[]): 
   return problems;
 }
 
+/** The environments a synth returns, and the others it synthesized only to check them against. */
+export interface SynthesizedSelection {
+  readonly selected: readonly SynthesizedStack[];
+  readonly others: readonly SynthesizedStack[];
+}
+
 /**
- * Synthesizes every stack of an app, or only those of the named `environments`; throws one error listing
- * every problem of every stack.
+ * Synthesizes every stack of an app; throws one error listing every problem of the named `environments` (all
+ * when omitted). The other environments are synthesized too, for the checks that span environments (two of them
+ * owning one object on a cluster); their own problems are theirs to report when they are synthesized.
+ */
+export function synthesizeSelection(app: App, environments?: readonly string[]): SynthesizedSelection {
+  const all: SynthesizedStack[] = [];
+  const selected: SynthesizedStack[] = [];
+  const others: SynthesizedStack[] = [];
+  const problems: string[] = [];
+  for (const s of stacksOf(app)) {
+    const name = s.environment.name;
+    if (environments === undefined || environments.includes(name)) {
+      all.push(synthesizeStack(s));
+      selected.push(all[all.length - 1]);
+      continue;
+    }
+    try {
+      all.push(synthesizeStack(s));
+      others.push(all[all.length - 1]);
+    } catch (e) {
+      problems.push(`${name}: ${(e as Error).message} (while synthesizing it to check it against ${environments.join(', ')}). Fix: correct ${name}, or synthesize it on its own to see its problems`);
+    }
+  }
+  problems.unshift(...selected.flatMap((r) => r.problems.map((p) => `${r.environment.name}: ${p}`)));
+  problems.push(...crossEnvironmentProblems(all, environments));
+  if (problems.length > 0) throw new ShipshapeAggregateError('synth failed; nothing was written', problems);
+  return { selected, others };
+}
+
+/**
+ * Synthesizes every stack of an app and returns those of the named `environments` (all when omitted); throws one
+ * error listing every problem of those environments, including clashes with any other environment.
  */
 export function synthesizeApp(app: App, environments?: readonly string[]): SynthesizedStack[] {
-  const results = stacksOf(app)
-    .filter((s) => environments === undefined || environments.includes(s.environment.name))
-    .map((s) => synthesizeStack(s));
-  const problems = [...results.flatMap((r) => r.problems.map((p) => `${r.environment.name}: ${p}`)), ...crossEnvironmentProblems(results)];
-  if (problems.length > 0) throw new ShipshapeAggregateError('synth failed; nothing was written', problems);
-  return results;
+  return [...synthesizeSelection(app, environments).selected];
 }

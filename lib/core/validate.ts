@@ -52,6 +52,14 @@ export function qualifiedNameProblem(key: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Why `key` cannot be a label or annotation key of an object shipshape renders, or undefined: a qualified name,
+ * and not `constructor`, which cdk8s fails to serialize as a map key ("can't render non-simple object").
+ */
+function metadataKeyProblem(key: unknown): string | undefined {
+  return qualifiedNameProblem(key) ?? (key === 'constructor' ? 'cdk8s cannot serialize an object with the key "constructor"' : undefined);
+}
+
 /** Why `value` is not a label value, or undefined. */
 export function labelValueProblem(value: unknown): string | undefined {
   if (typeof value !== 'string') return 'a label value must be a string';
@@ -106,7 +114,7 @@ export function assertLabels(scope: ErrorScope, field: string, labels: unknown):
   const entries = describeMap(labels);
   if (!entries) throw new ShipshapeError(scope, { problem: `${field} must be a map of label keys to values`, value: labels, fix: `write ${field} as { "app.kubernetes.io/part-of": "shop" }` });
   for (const [key, value] of entries) {
-    const keyProblem = qualifiedNameProblem(key);
+    const keyProblem = metadataKeyProblem(key);
     if (keyProblem)
       throw new ShipshapeError(scope, {
         problem: `${field} has an invalid label key: ${keyProblem}`,
@@ -142,7 +150,7 @@ export function assertAnnotations(scope: ErrorScope, field: string, annotations:
   if (!entries) throw new ShipshapeError(scope, { problem: `${field} must be a map of annotation keys to values`, value: annotations, fix: `write ${field} as { "example.com/owner": "team-a" }` });
   let bytes = 0;
   for (const [key, value] of entries) {
-    const keyProblem = qualifiedNameProblem(key);
+    const keyProblem = metadataKeyProblem(key);
     if (keyProblem) throw new ShipshapeError(scope, { problem: `${field} has an invalid annotation key: ${keyProblem}`, value: key, fix: 'use a key such as "eks.amazonaws.com/role-arn"' });
     if (typeof value !== 'string') throw new ShipshapeError(scope, { problem: `${field}["${key}"] must be a string`, value, fix: 'write the annotation value as a string' });
     bytes += Buffer.byteLength(key) + Buffer.byteLength(value);

@@ -4,7 +4,7 @@ import { App } from 'cdk8s';
 import { ShipshapeAggregateError } from './errors';
 import { explainingFailure, failureHeading } from './output-state';
 import { PolicyExemption, PolicyFinding } from './policy/engine';
-import { SynthesizedStack, renderManifest, stacksOf, synthesizeApp } from './synth';
+import { SynthesizedStack, renderManifest, stacksOf, synthesizeSelection } from './synth';
 import { SYNTH_HOOK_PROTOCOL, SynthLibrary, SynthPlan, registeredSynthHook } from './synth-hook';
 import { byCodePoint } from './ordering';
 import { SHARED_OUTPUT_FOLDERS } from './output-file';
@@ -326,14 +326,33 @@ function group(rel: string): string {
   return slash < 0 ? rel : rel.slice(0, slash + 1);
 }
 
+/**
+ * Shared files the `selected` environments write with other content than one of the `others` writes at the same
+ * path: writing only the selected ones would silently replace the other environment's file.
+ */
+function sharedFileConflicts(selected: readonly SynthesizedStack[], others: readonly SynthesizedStack[]): string[] {
+  const theirs = others.flatMap((o) => o.files.filter((f) => f.shared).map((f) => ({ ...f, environment: o.environment.name })));
+  return selected.flatMap((r) =>
+    r.files
+      .filter((f) => f.shared)
+      .flatMap((f) =>
+        theirs
+          .filter((o) => o.path === f.path && o.content !== f.content)
+          .map((o) => `${f.constructPath}: ${f.path} is also written by environment "${o.environment}" (${o.constructPath}) with different content. Fix: give the files distinct paths`),
+      ),
+  );
+}
+
 /** Validates and renders the named environments of `app` (all when omitted) without writing anything. */
 function planSynth(app: App, outdir: string, environments?: readonly string[]): SynthPlan {
-  const results = synthesizeApp(app, environments);
-  const names = results.map((r) => r.environment.name);
+  const { selected: results, others } = synthesizeSelection(app, environments);
+  const names = [...results, ...others].map((r) => r.environment.name);
   const duplicated = names.filter((n, i) => names.indexOf(n) !== i);
   if (duplicated.length > 0) {
     throw new ShipshapeAggregateError('synth failed; nothing was written', [`environment "${duplicated[0]}" is used by more than one Stack. Fix: give each Stack its own environment`]);
   }
+  const conflicts = sharedFileConflicts(results, others);
+  if (conflicts.length > 0) throw new ShipshapeAggregateError('synth failed; nothing was written', conflicts);
   const files = renderFiles(results);
   const summaries = results.map((r) => {
     const own = `${r.environment.name}/`;

@@ -25,7 +25,8 @@ export interface EfkArchiveProps {
    */
   readonly path?: string;
   /**
-   * Secret with `access-key-id` and `secret-access-key`; `false` for IRSA or the node role.
+   * Secret with `access-key-id` and `secret-access-key`; `false` for the node role, or for IRSA (the role named in
+   * `fluentd.serviceAccountAnnotations`).
    * @default 'fluentd-s3-credentials'
    */
   readonly credentialsSecret?: string | false;
@@ -84,6 +85,13 @@ export interface EfkLoggingProps {
    * @default - none, unless set in `elasticsearch` / `kibana`
    */
   readonly priorityClassName?: string;
+  /**
+   * Names of Secrets of type `kubernetes.io/dockerconfigjson` in the logging namespace that the images of
+   * Elasticsearch (and its bootstrap Job), Kibana and the collector are pulled with, for private mirrors of the
+   * upstream images. Each component's own `imagePullSecrets` replaces this list for that component.
+   * @default [] (the node's own registry access)
+   */
+  readonly imagePullSecrets?: string[];
   /**
    * Revision of the credentials Secret. Bump it (`"2"`, a date) whenever a password or key in the Secret
    * changes: the bootstrap Job's name hashes it, so a new Job sets the new `fluentd` and `kibana_system`
@@ -157,10 +165,23 @@ export class EfkLogging extends Construct {
     }
     const credentialsRevision = props.credentialsRevision ?? DEFAULT_CREDENTIALS_REVISION;
     const priorityClassName = props.priorityClassName;
-    this.elasticsearch = new Elasticsearch(this, 'elasticsearch', { priorityClassName, ...props.elasticsearch, namespace: this.namespace });
-    this.kibana = new Kibana(this, 'kibana', { priorityClassName, ...props.kibana, credentialsRevision, elasticsearch: this.elasticsearch });
+    const imagePullSecrets = props.imagePullSecrets;
+    this.elasticsearch = new Elasticsearch(this, 'elasticsearch', {
+      priorityClassName,
+      ...props.elasticsearch,
+      imagePullSecrets: props.elasticsearch?.imagePullSecrets ?? imagePullSecrets,
+      namespace: this.namespace,
+    });
+    this.kibana = new Kibana(this, 'kibana', {
+      priorityClassName,
+      ...props.kibana,
+      imagePullSecrets: props.kibana?.imagePullSecrets ?? imagePullSecrets,
+      credentialsRevision,
+      elasticsearch: this.elasticsearch,
+    });
     this.fluentd = new FluentdDaemonSet(this, 'fluentd', {
       ...props.fluentd,
+      imagePullSecrets: props.fluentd?.imagePullSecrets ?? imagePullSecrets,
       credentialsRevision,
       namespace: this.namespace,
       elasticsearch: this.elasticsearch,

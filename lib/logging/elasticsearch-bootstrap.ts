@@ -8,6 +8,7 @@ import { assertInteger } from '../core/names';
 import { resources } from '../core/resources';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/security';
 import { Stack } from '../core/stack';
+import { imagePullSecretRefs } from '../workloads/workload-metadata';
 import { ELASTICSEARCH_CREDENTIAL_KEYS, Elasticsearch } from './elasticsearch';
 import { INDEX_PREFIX } from './fluentd-config';
 import { assertCredentialsRevision, secretEnv } from './support';
@@ -113,8 +114,10 @@ export class ElasticsearchBootstrap extends Construct {
       `call POST /_security/user/kibana_system/_password "{\\"password\\":\\"$(json_escape "$KIBANA_SYSTEM_PASSWORD")\\"}"`,
     ];
     this.script = `${lines.join('\n')}\n`;
-    // The script and the credentials revision: a changed policy or a changed password is a new Job.
-    const hash = createHash('sha256').update(this.script).update(`\ncredentials-revision=${this.credentialsRevision}`).digest('hex').slice(0, 8);
+    // The script and the credentials revision: a changed policy or a changed password is a new Job. Pull Secrets
+    // are part of the (immutable) pod template, so a changed list is a new Job too.
+    const pullSecrets = es.imagePullSecrets.length > 0 ? `\nimage-pull-secrets=${es.imagePullSecrets.join(',')}` : '';
+    const hash = createHash('sha256').update(this.script).update(`\ncredentials-revision=${this.credentialsRevision}`).update(pullSecrets).digest('hex').slice(0, 8);
     const name = `${es.name}-bootstrap`;
     const labels = workloadLabels(name, env, 'bootstrap');
     es.allowClient(selectorLabels(name, env));
@@ -129,6 +132,7 @@ export class ElasticsearchBootstrap extends Construct {
           spec: {
             restartPolicy: 'OnFailure',
             automountServiceAccountToken: false,
+            imagePullSecrets: imagePullSecretRefs(es.imagePullSecrets),
             securityContext: restrictedPodSecurityContext({ runAsUser: BOOTSTRAP_UID }),
             containers: [
               {

@@ -11,6 +11,7 @@ import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from
 import { configMapKeyProblem } from '../core/validate';
 import { Stack } from '../core/stack';
 import { ServiceMonitor, environmentPrometheusLabels } from '../workloads/service-monitor';
+import { checkImagePullSecrets, imagePullSecretRefs } from '../workloads/workload-metadata';
 import { ELASTICSEARCH_CREDENTIAL_KEYS, Elasticsearch } from './elasticsearch';
 import { secretEnv } from './support';
 
@@ -34,6 +35,12 @@ export interface ElasticsearchExporterProps {
    * @default Duration.seconds(30)
    */
   readonly scrapeInterval?: Duration;
+  /**
+   * Names of Secrets of type `kubernetes.io/dockerconfigjson` in the Elasticsearch namespace that the image is
+   * pulled with, e.g. for a private mirror. Never the credential itself: create the Secret outside Git.
+   * @default [] (the node's own registry access)
+   */
+  readonly imagePullSecrets?: string[];
 }
 
 // prometheus-community elasticsearch_exporter release of the prometheus-elasticsearch-exporter chart 6.x
@@ -73,6 +80,7 @@ export class ElasticsearchExporter extends Construct {
     const env = Stack.of(this).environment;
     const es = props.elasticsearch;
     const image = assertPinnedImage(this, 'image', props.image ?? ELASTICSEARCH_EXPORTER_IMAGE, ELASTICSEARCH_EXPORTER_IMAGE);
+    const pullSecrets = imagePullSecretRefs(checkImagePullSecrets(this, props.imagePullSecrets ?? []));
     const credentials = props.credentials ?? { username: 'elastic', passwordKey: ELASTICSEARCH_CREDENTIAL_KEYS.elastic };
     if (typeof credentials.username !== 'string' || !USERNAME.test(credentials.username)) {
       throw new ShipshapeError(this, {
@@ -112,6 +120,7 @@ export class ElasticsearchExporter extends Construct {
           metadata: { labels },
           spec: {
             automountServiceAccountToken: false,
+            imagePullSecrets: pullSecrets,
             securityContext: restrictedPodSecurityContext(),
             containers: [
               {

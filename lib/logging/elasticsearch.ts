@@ -11,6 +11,7 @@ import { assertPinnedImage } from '../core/images';
 import { mebibytes, resources } from '../core/resources';
 import { hostnameAntiAffinity, zoneSpread } from '../core/scheduling';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/security';
+import { checkImagePullSecrets, imagePullSecretRefs } from '../workloads/workload-metadata';
 import { plainEnv, secretEnv } from './support';
 
 /** JVM heap: one size for both -Xms and -Xmx, or the two separately (single-node clusters only). */
@@ -134,6 +135,13 @@ export interface ElasticsearchProps {
    * @default 'hard'
    */
   readonly antiAffinity?: ElasticsearchAntiAffinity;
+  /**
+   * Names of Secrets of type `kubernetes.io/dockerconfigjson` in the namespace that the image is pulled with (by
+   * the nodes and by the ElasticsearchBootstrap Job, which runs the same image), e.g. for a private mirror. Never
+   * the credential itself: create the Secret outside Git.
+   * @default [] (the node's own registry access)
+   */
+  readonly imagePullSecrets?: string[];
 }
 
 /** Elasticsearch release used by default, matched by KIBANA_IMAGE. */
@@ -199,6 +207,8 @@ export class Elasticsearch extends Construct {
   /** Memory limit of each node in MiB. */
   public readonly memoryMiB: number;
   public readonly image: string;
+  /** Secrets the image is pulled with; other pods running the image (the bootstrap Job) use them too. */
+  public readonly imagePullSecrets: readonly string[];
   /** Host name of the client Service, e.g. `elasticsearch.logging.svc`. */
   public readonly host: string;
   public readonly port = ELASTICSEARCH_HTTP_PORT;
@@ -222,6 +232,7 @@ export class Elasticsearch extends Construct {
     this.name = assertDnsLabel(this, 'name', props.name ?? 'elasticsearch');
     this.namespace = assertDnsLabel(this, 'namespace', props.namespace ?? env.namespace);
     this.image = assertPinnedImage(this, 'image', props.image ?? ELASTICSEARCH_IMAGE, ELASTICSEARCH_IMAGE);
+    this.imagePullSecrets = Object.freeze(checkImagePullSecrets(this, props.imagePullSecrets ?? []));
     this.replicas = assertInteger(this, 'replicas', props.replicas ?? (env.replicas >= 3 ? 3 : 1), 1, 99);
     if (this.replicas > 1 && this.replicas % 2 === 0) {
       throw new ShipshapeError(this, {
@@ -334,6 +345,7 @@ export class Elasticsearch extends Construct {
           metadata: { labels },
           spec: {
             automountServiceAccountToken: false,
+            imagePullSecrets: imagePullSecretRefs(this.imagePullSecrets),
             // Elasticsearch flushes and leaves the cluster cleanly given time.
             terminationGracePeriodSeconds: 120,
             priorityClassName,

@@ -6,7 +6,6 @@ import { assertInteger } from '../core/names';
 import { OutputFile } from '../core/output-file';
 import { durationSeconds } from '../core/quantities';
 import { labelValueProblem, qualifiedNameProblem } from '../core/validate';
-import { toYaml } from '../core/yaml';
 import { environmentPrometheusLabels } from '../workloads/service-monitor';
 import { FLUENTD_REJECTED_LINE_MESSAGES } from './fluentd-config';
 import { FluentdDaemonSet } from './fluentd-daemon-set';
@@ -301,5 +300,5 @@ export function alertRulesFile(scope: Construct, path: string | undefined, defau
   if (!file.startsWith('monitoring/')) {
     throw new ShipshapeError(scope, { problem: 'the rules file belongs under monitoring/', value: file, fix: `use e.g. "${defaultPath}"` });
   }
-  return new OutputFile(scope, 'rules-file', { path: file, content: () => toYaml({ groups: groups() }) });
+  return new OutputFile(scope, 'rules-file', { path: file, content: () => ({ documents: [{ groups: groups() }] }) });
 }

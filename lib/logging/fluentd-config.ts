@@ -1,4 +1,5 @@
 import { Duration, Size } from 'cdk8s';
+import { checkWhenResolved, isDeferred } from '../core/deferred';
 import { ContainerRuntime } from '../core/environment';
 import { ErrorScope, ShipshapeError } from '../core/errors';
 import { assertInteger } from '../core/names';
@@ -820,9 +821,14 @@ export class FluentdConfig {
   }
 
   private s3Label(s3: FluentdS3OutputProps): FluentDirective {
-    if (!s3.bucket || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(s3.bucket)) {
-      throw new ShipshapeError(this.scope, { problem: 's3.bucket must be an S3 bucket name (3-63 lower-case letters, digits, . and -)', value: s3.bucket, fix: 'name the archive bucket' });
-    }
+    const checkBucket = (bucket: string) => {
+      if (!bucket || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+        throw new ShipshapeError(this.scope, { problem: 's3.bucket must be an S3 bucket name (3-63 lower-case letters, digits, . and -)', value: bucket, fix: 'name the archive bucket' });
+      }
+    };
+    // A bucket the deployment creates (fromInput) is checked once its name is known.
+    if (isDeferred(s3.bucket)) checkWhenResolved(s3.bucket, checkBucket);
+    else checkBucket(s3.bucket);
     assertAwsRegion(this.scope, 's3.region', s3.region);
     const path = s3.path ?? 'logs/%Y/%m/%d/';
     if (!/^[A-Za-z0-9%._/-]*$/.test(path) || path.startsWith('/')) {

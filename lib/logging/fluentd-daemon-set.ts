@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { deferDerived, isDeferred } from '../core/deferred';
 import { ShipshapeError } from '../core/errors';
 import { selectorLabels, workloadLabels } from '../core/labels';
 import { assertPinnedImage } from '../core/images';
@@ -12,6 +13,8 @@ import { Stack } from '../core/stack';
 import { cpuMillicores, durationSeconds, sizeMebibytes } from '../core/quantities';
 import { resources } from '../core/resources';
 import { hardenedContainerSecurityContext, restrictedPodSecurityContext } from '../core/security';
+import { AZURE_WORKLOAD_IDENTITY_LABEL, WORKLOAD_IDENTITY_ANNOTATIONS } from '../core/workload-identity';
+import { checkAnnotations, checkIdentity, checkImagePullSecrets, imagePullSecretRefs } from '../workloads/workload-metadata';
 import { CREDENTIALS_REVISION_ANNOTATION, ELASTICSEARCH_CREDENTIAL_KEYS, Elasticsearch } from './elasticsearch';
 import { FluentdBufferProps, FluentdConfig, FluentdS3OutputProps, FluentdTailProps } from './fluentd-config';
 import { assertCredentialsRevision, plainEnv, secretEnv } from './support';
@@ -98,6 +101,23 @@ export interface FluentdDaemonSetProps {
    * @default - none
    */
   readonly credentialsRevision?: string;
+  /**
+   * Annotations on the collector's ServiceAccount, chiefly its cloud identity: with EKS IAM roles for service
+   * accounts (`eks.amazonaws.com/role-arn: arn:aws:iam::<account>:role/<name>`) the S3 archive writes with that
+   * role, and `archive.credentialsSecret` must then be `false` (static keys would win over the role). GKE
+   * (`iam.gke.io/gcp-service-account`) and Azure (`azure.workload.identity/client-id`, which also labels the pods
+   * `azure.workload.identity/use: "true"`) identities are accepted too. Formats are checked as for
+   * AntiAffinityDeployment; a value known only at deploy time (a Pulumi output) when it is resolved.
+   * @default {}
+   */
+  readonly serviceAccountAnnotations?: Record<string, string>;
+  /**
+   * Names of Secrets of type `kubernetes.io/dockerconfigjson` in the collector's namespace that its image is
+   * pulled with, e.g. for the custom image a configuration with Elasticsearch and S3 needs, or a private mirror.
+   * Never the credential itself: create the Secret outside Git.
+   * @default [] (the node's own registry access)
+   */
+  readonly imagePullSecrets?: string[];
 }
 
 /** A fluentd-kubernetes-daemonset image and the plugin gems it contains. */
@@ -178,6 +198,9 @@ export class FluentdDaemonSet extends Construct {
       });
     }
     const archive = props.archive;
+    const accountAnnotations = checkAnnotations(this, 'serviceAccountAnnotations', props.serviceAccountAnnotations ?? {});
+    const identity = checkIdentity(this, 'serviceAccountAnnotations', accountAnnotations);
+    const pullSecrets = imagePullSecretRefs(checkImagePullSecrets(this, props.imagePullSecrets ?? []));
     this.config = new FluentdConfig(this, {
       runtime: env.containerRuntime,
       tail: {
@@ -203,7 +226,9 @@ export class FluentdDaemonSet extends Construct {
     const metadata = (name: string) => ({ name, namespace: this.namespace, labels });
     es?.allowClient(this.selector);
 
-    this.serviceAccount = new kplus.k8s.KubeServiceAccount(this, 'service-account', { metadata: metadata(this.name) });
+    this.serviceAccount = new kplus.k8s.KubeServiceAccount(this, 'service-account', {
+      metadata: { ...metadata(this.name), ...(Object.keys(accountAnnotations).length > 0 ? { annotations: accountAnnotations } : {}) },
+    });
     // kubernetes_metadata reads pods and namespaces to label each record; nothing else.
     this.clusterRole = new kplus.k8s.KubeClusterRole(this, 'cluster-role', {
       metadata: { name: this.name, labels },
@@ -227,6 +252,13 @@ export class FluentdDaemonSet extends Construct {
     const s3Secret = archive ? (archive.credentialsSecret === undefined ? 'fluentd-s3-credentials' : archive.credentialsSecret) : false;
     if (s3Secret !== false) {
       assertDnsLabel(this, 'archive.credentialsSecret', s3Secret);
+      if (identity.includes('aws')) {
+        throw new ShipshapeError(this, {
+          problem: `serviceAccountAnnotations give the collector an IAM role, but the archive also reads static keys from Secret ${s3Secret}; the AWS SDK takes the keys first, so the role is never used`,
+          value: { [WORKLOAD_IDENTITY_ANNOTATIONS.aws]: accountAnnotations[WORKLOAD_IDENTITY_ANNOTATIONS.aws], credentialsSecret: s3Secret },
+          fix: 'set archive.credentialsSecret: false to write with the role, or drop the role annotation',
+        });
+      }
       envVars.push(secretEnv('AWS_ACCESS_KEY_ID', s3Secret, 'access-key-id'), secretEnv('AWS_SECRET_ACCESS_KEY', s3Secret, 'secret-access-key'));
     }
 
@@ -245,7 +277,9 @@ export class FluentdDaemonSet extends Construct {
       timeoutSeconds: 5,
       failureThreshold: 4,
     });
-    const checksum = createHash('sha256').update(this.configText).digest('hex');
+    // A deploy-time value (the archive bucket) is hashed once resolved, so a new value rolls the pods as a new literal does.
+    const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+    const checksum = isDeferred(this.configText) ? deferDerived(this.configText, sha256) : sha256(this.configText);
 
     this.daemonSet = new kplus.k8s.KubeDaemonSet(this, 'daemon-set', {
       metadata: metadata(this.name),
@@ -255,7 +289,7 @@ export class FluentdDaemonSet extends Construct {
         updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: kplus.k8s.IntOrString.fromNumber(1) } },
         template: {
           metadata: {
-            labels,
+            labels: identity.includes('azure') ? { ...labels, [AZURE_WORKLOAD_IDENTITY_LABEL]: 'true' } : labels,
             annotations: {
               'checksum/config': checksum,
               [DAEMONSET_EVICTION_ANNOTATION]: 'true',
@@ -264,6 +298,7 @@ export class FluentdDaemonSet extends Construct {
           },
           spec: {
             serviceAccountName: this.name,
+            imagePullSecrets: pullSecrets,
             priorityClassName: assertDnsLabel(this, 'priorityClassName', props.priorityClassName ?? 'system-node-critical'),
             terminationGracePeriodSeconds: grace,
             // Every node, control plane and tainted groups included: a node without a collector is a blind spot.

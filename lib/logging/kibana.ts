@@ -11,6 +11,7 @@ import { assertPinnedImage, imageTag } from '../core/images';
 import { resources } from '../core/resources';
 import { hostnameAntiAffinity, zoneSpread } from '../core/scheduling';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/security';
+import { checkImagePullSecrets, imagePullSecretRefs } from '../workloads/workload-metadata';
 import { assertCredentialsRevision, plainEnv, secretEnv } from './support';
 
 /** Properties of a {@link Kibana}. */
@@ -58,6 +59,12 @@ export interface KibanaProps {
    * @default - none
    */
   readonly credentialsRevision?: string;
+  /**
+   * Names of Secrets of type `kubernetes.io/dockerconfigjson` in the namespace that the image is pulled with,
+   * e.g. for a private mirror. Never the credential itself: create the Secret outside Git.
+   * @default [] (the node's own registry access)
+   */
+  readonly imagePullSecrets?: string[];
 }
 
 /** Default Kibana image, the same release as ELASTICSEARCH_IMAGE. */
@@ -127,6 +134,7 @@ export class Kibana extends Construct {
     }
     const priorityClassName = props.priorityClassName === undefined ? undefined : assertDnsLabel(this, 'priorityClassName', props.priorityClassName);
     const revision = props.credentialsRevision === undefined ? undefined : assertCredentialsRevision(this, props.credentialsRevision);
+    const pullSecrets = imagePullSecretRefs(checkImagePullSecrets(this, props.imagePullSecrets ?? []));
     this.selector = Object.freeze(selectorLabels(this.name, env));
     const labels = workloadLabels(this.name, env, 'dashboard');
     const metadata = (name: string) => ({ name, namespace: this.namespace, labels });
@@ -144,6 +152,7 @@ export class Kibana extends Construct {
           metadata: { labels, annotations: revision === undefined ? undefined : { [CREDENTIALS_REVISION_ANNOTATION]: revision } },
           spec: {
             automountServiceAccountToken: false,
+            imagePullSecrets: pullSecrets,
             priorityClassName,
             securityContext: restrictedPodSecurityContext({ runAsUser: KIBANA_UID, fsGroup: KIBANA_UID }),
             affinity: hostnameAntiAffinity(this.selector, 'preferred'),

@@ -138,10 +138,14 @@ export function registerDockerResources(stack: Stack, opts: DockerResourceOption
   for (const m of mirrors) {
     const mirrorScope = `${stack.node.path}/${m.name}`;
     const image = new docker.RemoteImage(`${env}-image-${m.name}`, resolveDeferredInputs({ name: m.image, keepLocally: true }, mirrorScope, 'docker.RemoteImage'), resourceOpts());
-    const volume = new docker.Volume(`${env}-volume-${m.volume.name}`, { name: m.volume.name, labels: labelList(standaloneLabels) }, resourceOpts());
+    const volume = new docker.Volume(
+      `${env}-volume-${m.volume.name}`,
+      resolveDeferredInputs({ name: m.volume.name, labels: labelList(standaloneLabels) }, mirrorScope, 'docker.Volume'),
+      resourceOpts(),
+    );
     const hc = m.healthcheck;
-    const container = new docker.Container(
-      `${env}-container-${m.name}`,
+    // Every value a deployed file or setting gets (the uploaded config, labels, command) is resolved, as for services.
+    const args = resolveDeferredInputs<docker.ContainerArgs>(
       {
         name: m.name,
         image: image.imageId,
@@ -159,8 +163,10 @@ export function registerDockerResources(stack: Stack, opts: DockerResourceOption
         memory: Math.round(byteSize(m.resources.memoryLimit) / 1024 / 1024),
         labels: labelList({ ...standaloneLabels, ...m.labels }),
       },
-      resourceOpts([image, volume]),
+      mirrorScope,
+      'docker.Container',
     );
+    const container = new docker.Container(`${env}-container-${m.name}`, args, resourceOpts([image, volume]));
     result.mirrors[m.name] = { image, container, volume };
   }
   return { provider, ...result };
@@ -286,17 +292,22 @@ function serviceConfigArgs(c: SwarmProjectSpec['configs'][number], labels: Label
   return { name, data: base64(content), labels };
 }
 
+/** Names of the Swarm secrets whose values the stack reads from the stack config: its projects' and its standalone mirrors'. */
+export function swarmSecretNames(stack: Stack): string[] {
+  const all = stack.node.findAll();
+  return [
+    ...all.filter((c): c is SwarmProject => c instanceof SwarmProject).flatMap((p) => p.spec.secrets),
+    ...all.filter((c): c is DockerHostRegistryMirror => c instanceof DockerHostRegistryMirror && c.service === undefined).flatMap((m) => m.spec.secrets.map((x) => x.name)),
+  ];
+}
+
 /**
  * Throws unless every Swarm secret of the stack has a config key of its own: each value is read from the secret
  * stack config `shipshape:<secret name in camelCase>`, so two secret names with one key, or a secret whose key is
  * one of shipshape's own settings, would read another's value.
  */
 export function assertSecretKeys(stack: Stack): void {
-  const all = stack.node.findAll();
-  const names = [
-    ...all.filter((c): c is SwarmProject => c instanceof SwarmProject).flatMap((p) => p.spec.secrets),
-    ...all.filter((c): c is DockerHostRegistryMirror => c instanceof DockerHostRegistryMirror && c.service === undefined).flatMap((m) => m.spec.secrets.map((x) => x.name)),
-  ];
+  const names = swarmSecretNames(stack);
   const owners = new Map<string, string>();
   const reserved = new Set<string>(Object.values(CONFIG_KEYS));
   for (const name of new Set(names)) {

@@ -1,5 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
-import { deferValue, deferredIds, deferredValue, isDeferred, runDeferredChecks, substituteDeferred } from '../core/deferred';
+import { DerivedValue, deferValue, deferredIds, deferredValue, isDeferred, runDeferredChecks, runEmbeddedDeferredChecks, substituteDeferred } from '../core/deferred';
 import { ErrorScope, ShipshapeError } from '../core/errors';
 
 /**
@@ -10,8 +10,9 @@ import { ErrorScope, ShipshapeError } from '../core/errors';
  * with the resolved value in every resource it registers, so the resource depends on the Output's resources.
  *
  * Only a StackComponent can deploy such a value: `synth` refuses it, naming the construct and the field. A secret
- * Output is refused at deploy time, since it would land in plain text: create the Kubernetes Secret with Pulumi
- * and reference it by name (`env: { DB_PASSWORD: { secret: 'db', key: 'password' } }`). Checks a constructor
+ * Output is refused by `pulumi preview` and `up` (its secrecy is known before its value), since it would land in
+ * plain text: create the Kubernetes Secret with Pulumi and reference it by name
+ * (`env: { DB_PASSWORD: { secret: 'db', key: 'password' } }`). Checks a constructor
  * applies to a literal (an image pinned to a version tag or a digest) run on the resolved value, with the same
  * message.
  */
@@ -20,8 +21,11 @@ export function fromInput(value: pulumi.Input<string>): string {
   return deferValue(pulumi.output(value));
 }
 
-function registered(id: number): pulumi.Output<string> {
-  return pulumi.output(deferredValue(id) as pulumi.Input<string>);
+/** The value registered under a token index, as an Output; a derived value is computed from its resolved template. */
+function registered(id: number, scope: ErrorScope, field: string): pulumi.Output<string> {
+  const value = deferredValue(id);
+  if (value instanceof DerivedValue) return resolveString(value.template, scope, field).apply(value.derive);
+  return pulumi.output(value as pulumi.Input<string>);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -39,22 +43,27 @@ const SECRET_FIX =
  */
 function resolveString(template: string, scope: ErrorScope, field: string): pulumi.Output<string> {
   const ids = deferredIds(template);
-  const parts = ids.map((id) => pulumi.all([pulumi.unsecret(registered(id)), pulumi.output(pulumi.isSecret(registered(id)))]));
-  return pulumi.all(parts).apply((resolved) => {
-    if (resolved.some(([, secret]) => secret)) {
+  const outputs = ids.map((id) => registered(id, scope, field));
+  // Whether an Output is secret is known before its value (a preview knows it for a value computed at deploy time),
+  // so a secret is refused at preview, not halfway through `up`.
+  const plainText = Promise.all(outputs.map((o) => pulumi.isSecret(o))).then((secret) => {
+    if (secret.some(Boolean)) {
       throw new ShipshapeError(scope, { problem: `${field} would hold a secret Output in plain text, readable by anyone who can read the object`, fix: SECRET_FIX });
     }
-    const missing = resolved.findIndex(([value]) => typeof value !== 'string');
+  });
+  return pulumi.all([pulumi.output(plainText), pulumi.all(outputs.map((o) => pulumi.unsecret(o)))]).apply(([, resolved]) => {
+    const missing = resolved.findIndex((value) => typeof value !== 'string');
     if (missing >= 0) {
       throw new ShipshapeError(scope, {
-        problem: `${field} resolved to ${resolved[missing][0] === undefined ? 'nothing' : `a ${typeof resolved[missing][0]}`}, not a string`,
-        value: resolved[missing][0],
+        problem: `${field} resolved to ${resolved[missing] === undefined ? 'nothing' : `a ${typeof resolved[missing]}`}, not a string`,
+        value: resolved[missing],
         fix: 'pass fromInput an Output that holds a string (an output property the provider sets, or pulumi.interpolate)',
       });
     }
-    const byId = new Map(ids.map((id, i) => [id, resolved[i][0]]));
+    const byId = new Map(ids.map((id, i) => [id, resolved[i]]));
     const result = substituteDeferred(template, (id) => byId.get(id)!);
     runDeferredChecks(template, result);
+    runEmbeddedDeferredChecks(template, (id) => byId.get(id)!);
     return result;
   });
 }

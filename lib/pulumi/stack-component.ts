@@ -6,8 +6,8 @@ import { applyTier } from '../core/ordering';
 import { describe } from '../core/manifest';
 import { Stack } from '../core/stack';
 import { synthesizeStackWith } from '../core/synth';
-import { CONFIG_KEYS, assertNoLegacyConfig, shipshapeConfig } from './config';
-import { DockerResources, assertSecretKeys, registerDockerResources } from './docker';
+import { CONFIG_KEYS, assertKnownConfig, assertNoLegacyConfig, secretConfigKey, shipshapeConfig } from './config';
+import { DockerResources, assertSecretKeys, registerDockerResources, swarmSecretNames } from './docker';
 import { resolveDeferredInputs } from './from-input';
 import { registerKubernetesObject } from './kubernetes';
 
@@ -72,6 +72,9 @@ export class StackComponent extends pulumi.ComponentResource {
   constructor(name: string, args: StackComponentArgs, opts?: pulumi.ComponentResourceOptions) {
     // Checked before the component registers, so a refused environment leaves nothing half-registered.
     assertNoLegacyConfig();
+    // The secrets of every environment of the app count as read: a program may deploy its environments one by one.
+    const stacks = args.stack.node.root.node.children.filter((c): c is Stack => c instanceof Stack);
+    assertKnownConfig([args.stack, ...stacks].flatMap((s) => swarmSecretNames(s).map(secretConfigKey)));
     assertSecretKeys(args.stack);
     const result = synthesizeStackWith(args.stack, { allowDeferred: true });
     if (result.problems.length > 0) {

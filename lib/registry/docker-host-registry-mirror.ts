@@ -284,7 +284,7 @@ export class DockerHostRegistryMirror extends Construct implements IRegistryMirr
     });
     this.remoteUrl = this.config.remoteUrl!;
     this.volume = `${this.name}-cache`;
-    this.configFile = new OutputFile(this, 'config', { path: props.configPath ?? 'hosts/registry/config.yml', content: () => this.config.render() });
+    this.configFile = new OutputFile(this, 'config', { path: props.configPath ?? 'hosts/registry/config.yml', content: () => ({ documents: [this.config.toJson()] }) });
     this.endpoint = `http://${host}:${this.port}`;
     this.command = props.credentials
       ? proxyLoginCommand(this, { username: `${SECRETS_DIR}/${props.credentials.usernameSecret}`, password: `${SECRETS_DIR}/${props.credentials.passwordSecret}` })

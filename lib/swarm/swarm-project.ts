@@ -131,7 +131,7 @@ export class SwarmProject extends Construct {
     this.deployCommand = `docker stack deploy ${this.withRegistryAuth ? '--with-registry-auth ' : ''}--prune -c ${this.path.split('/').pop()} ${this.name}`;
     new OutputFile(this, 'file', {
       path: this.path,
-      content: () => this.render(),
+      content: () => this.renderDocuments(),
       // A service's own exemption (`secret-env-plaintext`) covers what it writes under services.<name>.
       allowsCredential: (f) => {
         const service = /^document \d+: services\.([^.]+)\./.exec(f.path)?.[1];
@@ -203,8 +203,13 @@ export class SwarmProject extends Construct {
 
   /** Renders docker-stack.yml. */
   public render(): string {
+    const { header, documents } = this.renderDocuments();
+    return `${header}\n${toYaml(documents[0])}`;
+  }
+
+  private renderDocuments(): { header: string; documents: [Record<string, unknown>] } {
     const header = [`# Swarm stack "${this.name}" (compose ${COMPOSE_VERSION}), synthesized by shipshape.`, `# Deploy from this directory: ${this.deployCommand}`].join('\n');
-    return `${header}\n${toYaml(this.toJson())}`;
+    return { header, documents: [this.toJson()] };
   }
 
   // docker stack deploy names what it creates `<project>_<name>`.

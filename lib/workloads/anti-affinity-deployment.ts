@@ -302,6 +302,8 @@ export interface AntiAffinityDeploymentProps {
    * ServiceAccount token the GKE metadata server needs) or Azure Workload Identity
    * (`azure.workload.identity/client-id: <uuid>`, which also labels the pods `azure.workload.identity/use: "true"`
    * for the Azure webhook). Formats are checked; a value known only at deploy time (a Pulumi output) when it is resolved.
+   * The identity must trust this ServiceAccount (named like the workload); a CanaryRelease's canary has its own,
+   * `<name>-canary`, which it must trust too.
    * @default {}
    */
   readonly serviceAccountAnnotations?: Record<string, string>;

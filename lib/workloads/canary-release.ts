@@ -7,7 +7,7 @@ import { assertInteger } from '../core/names';
 import { Stack } from '../core/stack';
 import { AntiAffinityDeployment, AntiAffinityDeploymentProps } from './anti-affinity-deployment';
 import { NGINX_ANNOTATION_PREFIX, WorkloadIngress, backendPort, ingressLabels } from './workload-ingress';
-import type { WorkloadVolume } from './workload-volume';
+import { DEFAULT_ACCESS_MODE, VolumeAccessMode, WorkloadVolume, attachesToOneNode, declaredAccessMode } from './workload-volume';
 
 /** ingress-nginx's canary annotations (https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/annotations/#canary). */
 export const CANARY_ANNOTATIONS = {
@@ -47,7 +47,10 @@ export interface CanaryReleaseProps {
    * stable Service never selects canary pods. Unless set here, it runs without an HPA and with
    * `ceil(stable minimum × weight / 100)` replicas, at least two when the stable release runs two or more; a
    * canary may run fewer pods than that share never, and more than the stable maximum never. Its pods run beside
-   * the stable ones, so a claim both mount must be declared `accessMode: 'ReadWriteMany'` (or `'ReadOnlyMany'`).
+   * the stable ones, so a claim both mount must be declared `accessMode: 'ReadWriteMany'` (or `'ReadOnlyMany'`)
+   * by both. It runs as its own ServiceAccount, named like its objects (`<stable workload>-canary` by default):
+   * the cloud identity its `serviceAccountAnnotations` name (an IAM role's trust policy, a GKE or Azure
+   * federated binding) must trust that ServiceAccount as well as the stable one.
    */
   readonly canary: Omit<AntiAffinityDeploymentProps, 'name'> & {
     /**
@@ -210,7 +213,8 @@ export class CanaryRelease extends Construct {
 
   /**
    * The canary's pods run beside the stable ones, on other nodes: a claim both mount must be one several nodes
-   * can attach.
+   * can attach, and both must declare the same access mode (a claim has one; a canary declaring more than the
+   * stable release does would pass on a mode the claim does not have).
    */
   private checkSharedClaims(stable: AntiAffinityDeployment, volumes: readonly WorkloadVolume[]): void {
     const stableClaims = new Set<string>(
@@ -218,8 +222,18 @@ export class CanaryRelease extends Construct {
     );
     for (const [i, v] of volumes.entries()) {
       if (!('persistentVolumeClaim' in v) || !stableClaims.has(v.persistentVolumeClaim)) continue;
-      const accessMode = v.accessMode ?? 'ReadWriteOnce';
-      if (accessMode === 'ReadWriteOnce' || accessMode === 'ReadWriteOncePod') {
+      const accessMode = v.accessMode ?? DEFAULT_ACCESS_MODE;
+      const stableDeclared = declaredAccessMode(stable, v.persistentVolumeClaim);
+      const stableMode = stableDeclared ?? DEFAULT_ACCESS_MODE;
+      if (stableMode !== accessMode) {
+        const shown = (mode: VolumeAccessMode, declared: VolumeAccessMode | undefined) => (declared === undefined ? `${mode} (assumed, not declared)` : mode);
+        throw new ShipshapeError(this, {
+          problem: `canary.volumes[${i}] declares claim "${v.persistentVolumeClaim}" as ${shown(accessMode, v.accessMode)}, but the stable release declares it as ${shown(stableMode, stableDeclared)}; a claim has one access mode`,
+          value: { persistentVolumeClaim: v.persistentVolumeClaim, canary: v.accessMode, stable: stableDeclared },
+          fix: "declare the claim's real access mode on both the stable and the canary volume ('ReadWriteMany' or 'ReadOnlyMany' for a claim both mount), or give the canary a claim of its own",
+        });
+      }
+      if (attachesToOneNode(accessMode)) {
         throw new ShipshapeError(this, {
           problem: `canary.volumes[${i}] mounts claim "${v.persistentVolumeClaim}", which the stable release mounts too, as ${accessMode}${v.accessMode === undefined ? ' (assumed: shipshape cannot see the access mode of a claim it did not create)' : ''}: it attaches to one node, so the canary's pods on other nodes never start`,
           value: { persistentVolumeClaim: v.persistentVolumeClaim, accessMode },

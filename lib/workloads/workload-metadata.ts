@@ -46,7 +46,8 @@ export function checkIdentity(scope: Construct, field: string, annotations: Reco
 
 /** `a` and `b` merged; throws when a key has two different values. */
 export function mergeAnnotations(scope: Construct, fields: [string, string], a: Record<string, string>, b: Record<string, string>): Record<string, string> {
-  const clash = Object.keys(b).find((k) => a[k] !== undefined && a[k] !== b[k]);
+  // Own keys only: an annotation may be called "constructor" or "valueOf".
+  const clash = Object.keys(b).find((k) => Object.hasOwn(a, k) && a[k] !== b[k]);
   if (clash !== undefined) {
     throw new ShipshapeError(scope, {
       problem: `${fields[0]} and ${fields[1]} both set "${clash}", to different values`,
@@ -61,7 +62,7 @@ export function mergeAnnotations(scope: Construct, fields: [string, string], a: 
 export function annotate(scope: Construct, field: string, what: string, metadata: ApiObjectMetadataDefinition, annotations: Record<string, string>): void {
   const existing: Record<string, string> = metadata.toJson().annotations ?? {};
   for (const [key, value] of Object.entries(annotations)) {
-    if (existing[key] !== undefined && existing[key] !== value) {
+    if (Object.hasOwn(existing, key) && existing[key] !== value) {
       throw new ShipshapeError(scope, {
         problem: `${field}["${key}"] would replace the value shipshape sets on the ${what} (${JSON.stringify(existing[key])})`,
         value,
@@ -95,6 +96,11 @@ export function checkImagePullSecrets(scope: Construct, names: readonly string[]
     seen.add(name);
   }
   return [...names];
+}
+
+/** The pod spec's `imagePullSecrets` for checked Secret names; undefined for none, so the field is left out. */
+export function imagePullSecretRefs(names: readonly string[]): { name: string }[] | undefined {
+  return names.length > 0 ? names.map((name) => ({ name })) : undefined;
 }
 
 /** The user, group and fsGroup of the pod, checked against the restricted Pod Security Standard. */

@@ -76,6 +76,22 @@ const SECRET_FILE_MODE = 0o400;
 // The modes whose volume a single node attaches (Kubernetes' access modes).
 const SINGLE_NODE_MODES: ReadonlySet<VolumeAccessMode> = new Set(['ReadWriteOnce', 'ReadWriteOncePod']);
 const ACCESS_MODES: readonly VolumeAccessMode[] = ['ReadWriteOnce', 'ReadWriteOncePod', 'ReadOnlyMany', 'ReadWriteMany'];
+/** The access mode assumed for a claim shipshape did not create: that of the default storage classes of EKS, GKE and AKS. */
+export const DEFAULT_ACCESS_MODE: VolumeAccessMode = 'ReadWriteOnce';
+
+/** Whether a volume of this access mode attaches to one node at a time. */
+export function attachesToOneNode(mode: VolumeAccessMode): boolean {
+  return SINGLE_NODE_MODES.has(mode);
+}
+
+// The access mode each workload declared for each claim it mounts (undefined: not declared), for a workload that
+// mounts the same claim to compare with: the manifest names the claim only.
+const DECLARED_MODES = new WeakMap<Construct, Map<string, VolumeAccessMode | undefined>>();
+
+/** The access mode `workload` declared for `claim` (undefined when it did not declare one or does not mount it). */
+export function declaredAccessMode(workload: Construct, claim: string): VolumeAccessMode | undefined {
+  return DECLARED_MODES.get(workload)?.get(claim);
+}
 
 /** What the pods of the workload look like where it matters to its volumes. */
 export interface VolumeContext {
@@ -155,7 +171,7 @@ function surgeAllowed(strategy: UpdateStrategy): boolean {
 }
 
 function checkClaim(scope: Construct, field: string, v: PersistentVolumeClaimMount, context: VolumeContext): { readOnly: boolean } {
-  const accessMode = v.accessMode ?? 'ReadWriteOnce';
+  const accessMode = v.accessMode ?? DEFAULT_ACCESS_MODE;
   if (!ACCESS_MODES.includes(accessMode)) {
     throw new ShipshapeError(scope, { problem: `${field}.accessMode must be one of ${ACCESS_MODES.join(', ')}`, value: v.accessMode, fix: "write the claim's access mode, e.g. 'ReadWriteMany'" });
   }
@@ -166,7 +182,7 @@ function checkClaim(scope: Construct, field: string, v: PersistentVolumeClaimMou
       fix: "leave readOnly out (a ReadOnlyMany claim is mounted read-only), or declare accessMode: 'ReadWriteMany'",
     });
   }
-  if (SINGLE_NODE_MODES.has(accessMode)) {
+  if (attachesToOneNode(accessMode)) {
     const assumed = v.accessMode === undefined ? ' (assumed: shipshape cannot see the access mode of a claim it did not create)' : '';
     const alternatives =
       "use storage several nodes can mount and declare it (accessMode: 'ReadWriteMany', or 'ReadOnlyMany' for read-only data), give each pod its own volume (a StatefulSet with volumeClaimTemplates)";
@@ -229,6 +245,18 @@ export function mountVolumes(scope: Construct, container: kplus.Container, volum
     const name = `${VOLUME_NAME_PREFIX[kinds[i]]}-${i}`;
     if ('persistentVolumeClaim' in v && v.persistentVolumeClaim !== undefined) {
       const { readOnly } = checkClaim(scope, field, v, context);
+      const declared = DECLARED_MODES.get(scope) ?? new Map<string, VolumeAccessMode | undefined>();
+      if (declared.has(v.persistentVolumeClaim)) {
+        const first = declared.get(v.persistentVolumeClaim) ?? DEFAULT_ACCESS_MODE;
+        if (first !== (v.accessMode ?? DEFAULT_ACCESS_MODE)) {
+          throw new ShipshapeError(scope, {
+            problem: `${field} declares claim "${v.persistentVolumeClaim}" as ${v.accessMode ?? `${DEFAULT_ACCESS_MODE} (assumed)`}, but an earlier volume declares it as ${first}; a claim has one access mode`,
+            value: { persistentVolumeClaim: v.persistentVolumeClaim, accessMode: v.accessMode },
+            fix: `declare the claim's real access mode on every volume that mounts it`,
+          });
+        }
+      } else declared.set(v.persistentVolumeClaim, v.accessMode);
+      DECLARED_MODES.set(scope, declared);
       const claim = kplus.PersistentVolumeClaim.fromClaimName(scope, `${field}-claim`, objectName(scope, `${field}.persistentVolumeClaim`, v.persistentVolumeClaim, 'shop-data'));
       container.mount(v.mountPath, kplus.Volume.fromPersistentVolumeClaim(scope, field, claim, { name, readOnly }), readOnly ? { readOnly } : {});
     } else if ('configMap' in v && v.configMap !== undefined) {

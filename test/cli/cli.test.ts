@@ -25,10 +25,10 @@ interface Result {
 
 /** The environment of a CLI run: this one's, without an output directory set from outside, plus `extra`. */
 function environment(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env, ...extra };
+  const env = { ...process.env };
   delete env.CDK8S_OUTDIR;
   delete env.SHIPSHAPE_CACHE_DIR;
-  return env;
+  return { ...env, ...extra };
 }
 
 function shipshape(project: string, args: string[], env: NodeJS.ProcessEnv = {}): Result {
@@ -308,6 +308,32 @@ describe('compile cache', () => {
     expect(loaded()).toBe(true);
   });
 
+  it('rebuilds when a config that tsconfig.json extends changes, and resolves packages from the project when the cache lies outside it', () => {
+    const dir = platform('cache-extends', {
+      'main.ts': PROGRAM.replace("from './settings'", "from '@settings'"),
+      'settings-b.ts': `export const WORKER_TAG = '2.2.0';\n`,
+    });
+    const base = path.join(dir, 'tsconfig.base.json');
+    const paths = (settings: string) => JSON.stringify({ compilerOptions: { strict: true, paths: { shipshape: [path.join(ROOT, 'lib/index.ts')], '@settings': [settings] } } });
+    fs.writeFileSync(base, paths('./settings.ts'));
+    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ extends: './tsconfig.base' }));
+    // Outside the work directory, whose node_modules would otherwise be found from the cache by walking up.
+    const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'shipshape-cli-cache-'));
+    const worker = () => parse(fs.readFileSync(path.join(dir, 'dist/dev/kubernetes/deployment-worker.yaml'), 'utf8')).spec.template.spec.containers[0].image;
+    try {
+      const env = { EXTRA: 'dev', SHIPSHAPE_CACHE_DIR: cache };
+      const first = shipshape(dir, ['synth'], env);
+      expect(first.stderr).toBe('');
+      expect(first.status).toBe(0);
+      expect(worker()).toBe('worker:2.0.0');
+      fs.writeFileSync(base, paths('./settings-b.ts'));
+      expect(shipshape(dir, ['synth'], env).status).toBe(0);
+      expect(worker()).toBe('worker:2.2.0');
+    } finally {
+      fs.rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
   it('survives two cold runs at once: both succeed with the same output and leave a usable cache', async () => {
     const dir = platform('cache-concurrent');
     const [a, b] = await Promise.all([shipshapeAsync(dir, ['synth', '--out', 'a']), shipshapeAsync(dir, ['synth', '--out', 'b'])]);
@@ -318,6 +344,74 @@ describe('compile cache', () => {
     const { env, loaded } = probe(dir);
     expect(shipshape(dir, ['synth', '--out', 'c'], env).status).toBe(0);
     expect(loaded()).toBe(false);
+  });
+});
+
+describe('environments and output directories shared by several runs', () => {
+  it('validate --env and synth --env still refuse an object that another environment on the same cluster owns', () => {
+    const dir = project('shared-cluster', {
+      'main.ts': `import * as kplus from 'cdk8s-plus-27';
+import { Environment, ShipshapeApp, Stack } from 'shipshape';
+const app = new ShipshapeApp();
+for (const name of ['dev', 'prod']) {
+  const stack = new Stack(app, name, { environment: new Environment({ name, kubernetesVersion: '1.29', cluster: { name: 'shared' } }) });
+  new kplus.k8s.KubeConfigMap(stack, 'settings', { metadata: { name: 'collector', namespace: 'logging' }, data: { level: name } });
+}
+app.synth();
+`,
+    });
+    for (const command of ['validate', 'synth']) {
+      const r = shipshape(dir, [command, '--env', 'dev']);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('environments "dev" and "prod" both deploy to Argo CD cluster "shared" and would both own 1 object(s): ConfigMap logging/collector');
+    }
+    expect(fs.existsSync(path.join(dir, 'dist'))).toBe(false);
+  });
+
+  it('synth waits while another run holds the output directory, and takes over a lock its holder left behind', async () => {
+    const dir = platform('locked');
+    const lock = path.join(dir, '.dist.shipshape-lock');
+    // A warm cache: the run below reaches the lock well within the time it is held.
+    expect(shipshape(dir, ['validate']).status).toBe(0);
+    fs.writeFileSync(lock, `${process.pid}\n`);
+    const waiting = shipshapeAsync(dir, ['synth']);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(fs.existsSync(path.join(dir, 'dist'))).toBe(false);
+    const released = Date.now();
+    fs.rmSync(lock);
+    const r = await waiting;
+    expect(fs.statSync(path.join(dir, 'dist/.shipshape-output')).mtimeMs).toBeGreaterThanOrEqual(released - 10);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(summaryLines(r.stdout)).toHaveLength(2);
+    expect(fs.existsSync(lock)).toBe(false);
+
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    fs.writeFileSync(lock, `${dead}\n`);
+    const taken = shipshape(dir, ['synth', '--env', 'dev'], { WEB_TAG: '1.2.0' });
+    expect(taken.stderr).toBe('');
+    expect(taken.status).toBe(0);
+    expect(parse(fs.readFileSync(path.join(dir, 'dist/dev/kubernetes/deployment-web.yaml'), 'utf8')).spec.template.spec.containers[0].image).toBe('web:1.2.0');
+    expect(fs.existsSync(lock)).toBe(false);
+  });
+
+  it('exits once everything is printed although the program keeps a timer running', () => {
+    const dir = platform('busy', { 'busy.ts': `import './main';\nsetInterval(() => undefined, 1_000);\n` });
+    const busy = spawnSync(process.execPath, [cli, 'synth', '--app', 'busy.ts', '--env', 'dev'], { cwd: dir, env: environment(), encoding: 'utf8', timeout: 30_000 });
+    expect(busy.signal).toBeNull();
+    expect(busy.stderr).toBe('');
+    expect(busy.status).toBe(0);
+    expect(summaryLines(busy.stdout)).toEqual(['dev: 5 objects, 0 warnings, 0 exemptions → dist/dev (images/, kubernetes/)']);
+  });
+
+  it('diff names a symbolic link to nothing in the compared directory, with the fix', () => {
+    const dir = platform('diff-broken-link');
+    expect(shipshape(dir, ['synth']).status).toBe(0);
+    const link = path.join(dir, 'dist/dev/kubernetes/gone.yaml');
+    fs.symlinkSync('../../../removed.yaml', link);
+    const r = shipshape(dir, ['diff']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`shipshape: ${link}: is a symbolic link to nothing (got "../../../removed.yaml"). Fix: remove the link, or restore the file it points at\n`);
   });
 });
 
@@ -354,7 +448,8 @@ describe('finding the program', () => {
       'main.ts': `import { Environment, ShipshapeApp, Stack } from 'shipshape';\nnew Stack(new ShipshapeApp(), 'x', { environment: ${ENVIRONMENT("'Not_A_Label'")} });\n`,
     });
     const thrown = shipshape(throwing, ['synth']);
-    expect(thrown.status).toBe(2);
+    // A construct refusing its props is a problem in the input, as a policy violation is: exit 1, not 2.
+    expect(thrown.status).toBe(1);
     expect(thrown.stderr).toMatch(/main\.ts failed: .*Not_A_Label.*Fix: /);
     // A shipshape error names the construct and the fix; a stack trace into the bundle would add nothing.
     expect(thrown.stderr).not.toMatch(/^\s+at /m);
@@ -367,6 +462,9 @@ describe('finding the program', () => {
     const against = shipshape(dir0(), ['diff', '--against', 'missing']);
     expect(against.status).toBe(2);
     expect(against.stderr).toContain('--against: no such directory (got "missing")');
+    const againstFile = shipshape(dir0(), ['diff', '--against', 'main.ts']);
+    expect(againstFile.status).toBe(2);
+    expect(againstFile.stderr).toContain('--against: no such directory (got "main.ts")');
 
     const unknown = shipshape(idle, ['synth', '--against', 'x']);
     expect(unknown.status).toBe(2);

@@ -161,3 +161,25 @@ describe('WorkloadAlerts and ElasticsearchExporter (the consumers of kube-state-
     expect(dots.message).toMatch(/credentials.passwordKey must be a key of the credentials Secret: a key must not be "." or ".."/);
   });
 });
+
+describe('KubeStateMetrics image pull Secrets', () => {
+  it('pulls the image with the named Secrets, and writes none by default', () => {
+    const result = synthStack((s) => new KubeStateMetrics(s, 'ksm', { imagePullSecrets: ['mirror-login'] }));
+    expectValidAndClean(result);
+    expect(findObject(result, 'Deployment', 'kube-state-metrics').spec.template.spec.imagePullSecrets).toEqual([{ name: 'mirror-login' }]);
+    expect(
+      findObject(
+        synthStack((s) => new KubeStateMetrics(s, 'ksm')),
+        'Deployment',
+        'kube-state-metrics',
+      ).spec.template.spec.imagePullSecrets,
+    ).toBeUndefined();
+  });
+
+  it('refuses a credential in place of a Secret name without echoing it', () => {
+    const token = 'ghp_0123456789abcdefghijklmnopqrstuvwxyz';
+    const e = shipshapeError(() => new KubeStateMetrics(newStack(), 'ksm', { imagePullSecrets: [token] }));
+    expect(e.message).toContain('test/ksm: imagePullSecrets[0] must be the name of a Secret');
+    expect(e.message).not.toContain(token);
+  });
+});

@@ -198,6 +198,67 @@ describe('a plain cdk8s App holding shipshape Stacks', () => {
   });
 });
 
+describe('an App subclass whose synth() calls super.synth()', () => {
+  class CustomApp extends App {
+    public override synth(): void {
+      super.synth();
+    }
+    public override synthYaml(): string {
+      return super.synthYaml();
+    }
+  }
+
+  function refusal(run: () => unknown): ShipshapeError {
+    try {
+      run();
+    } catch (e) {
+      if (e instanceof ShipshapeError) return e;
+      throw e;
+    }
+    throw new Error('expected a refusal');
+  }
+
+  it('is refused before cdk8s writes a manifest, saying the output directory cdk8s created is empty', () => {
+    vi.stubEnv('CDK8S_OUTDIR', undefined);
+    vi.stubEnv('CDK8S_RECORD_CONSTRUCT_METADATA', undefined);
+    const outdir = path.join(tmp(), 'dist');
+    const e = refusal(() => populate(new CustomApp({ outdir })).synth());
+    expect(e.path).toBe('dev, prod');
+    expect(e.message).toBe(
+      `dev, prod: CustomApp renders these stacks with cdk8s's App.synth() or synthYaml() (super.synth()), which bypasses shipshape's checks, policy and writer, so it was refused before any of their manifests was written; nothing was written; ${outdir} is empty (cdk8s's App.synth() creates it before it renders). ` +
+        "Fix: extend `ShipshapeApp` from 'shipshape' instead of App, or call `synth(app)` from 'shipshape' instead of super.synth()",
+    );
+    expect(fs.readdirSync(outdir)).toEqual([]);
+  });
+
+  it('leaves a previous output as it was, and refuses super.synthYaml() too', () => {
+    const outdir = path.join(tmp(), 'dist');
+    fs.mkdirSync(outdir);
+    fs.writeFileSync(path.join(outdir, 'previous.yaml'), 'kept: true\n');
+    const app = populate(new CustomApp({ outdir }));
+    expect(refusal(() => app.synth()).message).toContain(`nothing was written, ${outdir} is unchanged. Fix: `);
+    expect(refusal(() => app.synthYaml()).message).toMatch(/^dev, prod: CustomApp renders these stacks with cdk8s's App\.synth\(\) or synthYaml\(\)/);
+    expect(tree(outdir)).toEqual({ 'previous.yaml': 'kept: true\n' });
+  });
+
+  it('leaves stack.toJson() to cdk8s under a plain App and a ShipshapeApp, and ShipshapeApp subclasses to shipshape', () => {
+    const plain = populate(new App({ outdir: path.join(tmp(), 'plain') }));
+    expect((plain.node.findChild('dev') as Stack).toJson().map((o) => o.kind)).toContain('Deployment');
+    const shipshape = populate(new ShipshapeApp({ outdir: path.join(tmp(), 'shipshape') }));
+    expect((shipshape.node.findChild('prod') as Stack).toJson().map((o) => o.kind)).toContain('Deployment');
+
+    class Extended extends ShipshapeApp {
+      public override synth(): void {
+        super.synth();
+      }
+    }
+    const outdir = path.join(tmp(), 'extended');
+    captureConsole();
+    populate(new Extended({ outdir })).synth();
+    expect(fs.existsSync(path.join(outdir, 'prod', 'kubernetes', 'deployment-web.yaml'))).toBe(true);
+  });
+});
+
 describe('the failure heading', () => {
   it('says what happened to the output directory, checked on disk', () => {
     vi.stubEnv('CDK8S_OUTDIR', undefined);

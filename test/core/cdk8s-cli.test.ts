@@ -40,7 +40,13 @@ const cdk8s = JSON.stringify(path.join(ROOT, 'node_modules', 'cdk8s'));
 const PROGRAM = `import { App } from ${cdk8s};
 import { AntiAffinityDeployment, Environment, ShipshapeApp, Stack } from ${lib};
 
-const app = process.env.PLAIN_APP === '1' ? new App() : new ShipshapeApp();
+// An App subclass whose synth() calls super.synth(), as some cdk8s projects have.
+class CustomApp extends App {
+  public override synth(): void {
+    super.synth();
+  }
+}
+const app = process.env.PLAIN_APP === '1' ? new App() : process.env.CUSTOM_APP === '1' ? new CustomApp() : new ShipshapeApp();
 for (const [name, replicas] of [['dev', 1], ['prod', 3]] as const) {
   const environment = new Environment({ name, kubernetesVersion: '1.29', zones: ['a', 'b', 'c'], replicas, nodeGroups: [{ name: 'webapi', minSize: 3, maxSize: 6 }] });
   const stack = new Stack(app, name, { environment });
@@ -139,6 +145,19 @@ describe('npx cdk8s synth', () => {
     expect(r.stderr).toContain("Fix: create the app with `new ShipshapeApp()` from 'shipshape'");
     expect(occurrences(r.stderr, 'Fix: ')).toBe(1);
     expect(fs.existsSync(path.join(dir, 'dist'))).toBe(false);
+  });
+});
+
+describe('an App subclass calling super.synth() under npx cdk8s synth', () => {
+  it('is refused before any manifest is written, saying dist is empty and why', () => {
+    const dir = project('custom-app');
+    const r = cdk8sSynth(dir, [], { CUSTOM_APP: '1' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(
+      "dev, prod: CustomApp renders these stacks with cdk8s's App.synth() or synthYaml() (super.synth()), which bypasses shipshape's checks, policy and writer, so it was refused before any of their manifests was written; nothing was written; dist is empty (cdk8s's App.synth() creates it before it renders): `cdk8s synth` deleted it before it ran the app",
+    );
+    expect(r.stderr).toContain("Fix: extend `ShipshapeApp` from 'shipshape' instead of App");
+    expect(fs.readdirSync(path.join(dir, 'dist'))).toEqual([]);
   });
 });
 

@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { AntiAffinityDeployment, Manifest, OutputFile, SynthesizedStack, synthesizeApp } from '../../lib';
 import { ImageUse, environmentImageTests, imageStructureTests, imageTestFileName } from '../../lib/core/image-tests';
+import { scanFile, scanYamlDocuments } from '../../lib/core/policy/credentials';
 import { renderFiles } from '../../lib/core/writer';
 import { SwarmProject, SwarmService } from '../../lib/swarm';
 import { buildApp } from '../../stacks/platform';
@@ -226,6 +227,64 @@ describe('image structure tests from workload facts', () => {
         expect(structureTestConfigProblems(tests[0].path, tests[0].content)).toEqual([]);
       }),
     );
+  });
+});
+
+describe('the credential scan of a structure test reads its config, not the parsed file', () => {
+  // Paths and users from workloads: hostile strings, credentials and YAML specials, so both scans find things.
+  const hostile = fc.oneof(
+    fc.string(),
+    fc.string({ unit: 'binary' }),
+    fc.constantFrom(
+      'on',
+      '1_000',
+      '12:30:00',
+      '~',
+      'a\u2028b',
+      'x\n\ty',
+      ' \nz',
+      '# c',
+      '---',
+      '"q"',
+      "'s'",
+      'a: b',
+      `ghp_${'A1b2C3d4E5'.repeat(3)}abcdef`,
+      'password=hunter2',
+      'redis://:pw@h',
+      '--token abc',
+    ),
+  );
+  const path = fc.tuple(fc.constantFrom('/', '/app/', '/bin/'), hostile).map(([a, b]) => a + b);
+
+  it('finds exactly what scanning the written file finds (property)', () => {
+    let withFindings = 0;
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            usedBy: hostile,
+            image: fc.constantFrom('x:1', 'ghcr.io/acme/app:1.0.0'),
+            commands: fc.array(path, { minLength: 1, maxLength: 3 }),
+            user: fc.option(hostile, { nil: undefined }),
+          }),
+          { minLength: 1, maxLength: 3 },
+        ),
+        (raw) => {
+          const { tests } = imageStructureTests(
+            raw.map((u) =>
+              use({ image: u.image, usedBy: u.usedBy, executables: u.commands.map((command) => ({ command, purpose: 'livenessProbe' })), ...(u.user !== undefined ? { user: { user: u.user } } : {}) }),
+            ),
+          );
+          for (const t of tests) {
+            const expected = scanFile(t.path, t.content);
+            expect(scanYamlDocuments([t.config])).toEqual(expected);
+            if (expected.length > 0) withFindings++;
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+    expect(withFindings).toBeGreaterThan(10);
   });
 });
 

@@ -8,7 +8,17 @@ import { Elasticsearch } from '../../lib/logging';
 import { DockerHostRegistryMirror, RegistryMirror } from '../../lib/registry';
 import { SwarmService } from '../../lib/swarm';
 import { assertPinnedImage, imageReferenceProblem, parseImageReference } from '../../lib/core/images';
-import { cronScheduleProblem, isDns1035Label, isDns1123Label, isDns1123Subdomain, labelValueProblem, portNameProblem, qualifiedNameProblem } from '../../lib/core/validate';
+import {
+  assertAnnotations,
+  assertLabels,
+  cronScheduleProblem,
+  isDns1035Label,
+  isDns1123Label,
+  isDns1123Subdomain,
+  labelValueProblem,
+  portNameProblem,
+  qualifiedNameProblem,
+} from '../../lib/core/validate';
 import { newStack, synthStack, testEnvironment } from '../support/synth';
 import { CRON_CASES, IMAGE_CASES, NAME_CASES } from './value-cases';
 import { shipshapeError } from '../support/errors';
@@ -184,5 +194,19 @@ describe('port names (IANA_SVC_NAME, as IsValidPortName checks them)', () => {
     expect(portNameProblem('a'.repeat(16))).toMatch(/at most 15/);
     expect(portNameProblem('')).toMatch(/non-empty/);
     expect(portNameProblem(80)).toMatch(/non-empty string/);
+  });
+});
+
+describe('label and annotation keys cdk8s cannot serialize', () => {
+  it('refuses "constructor" with the scope and the reason, and accepts it with a prefix', () => {
+    for (const assert of [assertLabels, assertAnnotations]) {
+      expect(() => assert('test/web', 'labels', { constructor: 'v' })).toThrow(/^test\/web: .*cdk8s cannot serialize an object with the key "constructor" \(got "constructor"\)\. Fix: /);
+      expect(assert('test/web', 'labels', { 'example.com/constructor': 'v' })).toEqual({ 'example.com/constructor': 'v' });
+    }
+  });
+
+  it('refuses it on a workload before anything is rendered', () => {
+    const stack = newStack();
+    expect(() => new AntiAffinityDeployment(stack, 'web', { name: 'web', image: 'ghcr.io/acme/web:1.0.0', ports: [{ port: 8080 }], annotations: { constructor: 'v' } })).toThrow(ShipshapeError);
   });
 });

@@ -155,7 +155,7 @@ describe('every written file', () => {
     new OutputFile(stack, 'notes', { path: 'hosts/notes.txt', content: () => `deploy key ${TOKENS.github}\n` });
     const problems = synthesizeStack(stack).problems.filter((p) => p.includes('hosts/notes.txt'));
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(/^edge: the file dist\/edge\/hosts\/notes\.txt would hold a credential in plain text \(a GitHub token\) at line 1: .* Fix: \S/);
+    expect(problems[0]).toMatch(/^edge: the file edge\/hosts\/notes\.txt of the output directory would hold a credential in plain text \(a GitHub token\) at line 1: .* Fix: \S/);
     expect(problems[0]).not.toContain(TOKENS.github);
   });
 

@@ -159,3 +159,66 @@ describe('YAML every reader reads the same way', () => {
     expect(checked).toEqual(expect.arrayContaining(['on/kubernetes/kustomization.yaml', 'on/kubernetes/namespace-on.yaml', 'on/swarm/docker-stack.yml']));
   });
 });
+
+describe('isAmbiguousPlainScalar fast path', () => {
+  // The full check it replaces: every pattern tried on every string.
+  const FULL_CHECK: readonly RegExp[] = [
+    /^(?:~|null|Null|NULL|)$/,
+    /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/,
+    /^[-+]?0b[0-1_]+$/,
+    /^[-+]?0[0-7_]+$/,
+    /^[-+]?[0-9][0-9_]*$/,
+    /^[-+]?0x[0-9a-fA-F_]+$/,
+    /^0o[0-7]+$/,
+    /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$/,
+    /^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*$/,
+    /^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$/,
+    /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
+    /^(?:[-+][0-9_]+|[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?$/,
+    /^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?$/,
+    /^(?:<<|=)$/,
+  ];
+  const fullCheck = (value: string): boolean =>
+    FULL_CHECK.some((re) => re.test(value)) ||
+    (/^[-+0-9]/.test(value) && /^[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?)$/.test(value.replace(/_/g, '')));
+
+  /** Every string anywhere in the shared value cases. */
+  const caseStrings = (value: unknown): string[] =>
+    typeof value === 'string' ? [value] : Array.isArray(value) ? value.flatMap(caseStrings) : value && typeof value === 'object' ? Object.values(value).flatMap(caseStrings) : [];
+
+  it('agrees with the full check on every shared value case', async () => {
+    const strings = caseStrings(await import('./value-cases'));
+    expect(strings.length).toBeGreaterThan(200);
+    let ambiguous = 0;
+    for (const s of strings) {
+      expect(isAmbiguousPlainScalar(s), JSON.stringify(s)).toBe(fullCheck(s));
+      if (fullCheck(s)) ambiguous++;
+    }
+    expect(ambiguous).toBeGreaterThan(30);
+  });
+
+  it('agrees with the full check on arbitrary strings (property)', () => {
+    let ambiguous = 0;
+    let plain = 0;
+    // Strings starting with each character the patterns start with, and with letters and anything else.
+    const starts = fc.constantFrom(...'-+.0123456789eEoxb<=~:_ yYnNtTfFaZ\t'.split(''), '');
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          anyString,
+          fc.tuple(starts, tricky).map(([a, b]) => a + b),
+          fc.tuple(tricky, fc.string()).map(([a, b]) => a + b),
+        ),
+        (s) => {
+          const expected = fullCheck(s);
+          expect(isAmbiguousPlainScalar(s), JSON.stringify(s)).toBe(expected);
+          if (expected) ambiguous++;
+          else plain++;
+        },
+      ),
+      { numRuns: 5000 },
+    );
+    expect(ambiguous).toBeGreaterThan(200);
+    expect(plain).toBeGreaterThan(200);
+  });
+});

@@ -9,9 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anchors, codeBlocks, documentationPages, links, ROOT, type CodeBlock } from './markdown';
 
 // Every code block of README.md and docs/ is checked by its language: a `ts` block is a complete program that is
-// type-checked and run, `ts fails` one that must exit non-zero (printing the `text` block after it), `sh`/`bash`
-// pass `bash -n`, `yaml` and `json` parse, `text` is output and is not checked. One test per block, named
-// `<file>:<line>`, so `-t docs/workloads.md` checks one page.
+// type-checked and run, `ts fails` one that must exit non-zero printing the `text` block that follows it, a
+// `text output` block after a `ts` block holds lines its program prints, `sh`/`bash` pass `bash -n`, `yaml` and
+// `json` parse, any other `text` block is not checked. One test per block, named `<file>:<line>`, so
+// `-t docs/workloads.md` checks one page.
 
 const PAGES = documentationPages();
 const BLOCKS = PAGES.flatMap((page) => codeBlocks(page));
@@ -138,7 +139,10 @@ async function prepare(): Promise<Prepared> {
   return { problems, bundles, pulumi };
 }
 
-/** Runs a bundled sample in an empty directory of its own; resolves with its exit status and everything it printed. */
+/**
+ * Runs a bundled sample in an empty directory of its own; resolves with its exit status and everything it printed,
+ * with that directory's path left out, as the page shows paths (`dist/prod`).
+ */
 function runSample(block: CodeBlock): Promise<{ status: number | null; output: string }> {
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'shipshape-doc-sample-'));
   const env = { ...process.env, CDK8S_OUTDIR: path.join(cwd, 'dist'), SHIPSHAPE_OUTDIR: path.join(cwd, 'dist') };
@@ -150,9 +154,17 @@ function runSample(block: CodeBlock): Promise<{ status: number | null; output: s
     child.stderr.on('data', (chunk) => (output += chunk));
     child.on('close', (status, signal) => {
       fs.rmSync(cwd, { recursive: true, force: true });
-      resolve({ status: signal ? null : status, output: signal ? `${output}\n(stopped by ${signal} after ${RUN_TIMEOUT_MS} ms)` : output });
+      const shown = output.replaceAll(`${cwd}${path.sep}`, '');
+      resolve({ status: signal ? null : status, output: signal ? `${shown}\n(stopped by ${signal} after ${RUN_TIMEOUT_MS} ms)` : shown });
     });
   });
+}
+
+/** The lines of a text block that `output` does not hold (blank lines aside). */
+function missingLines(text: CodeBlock, output: string): string[] {
+  const expected = text.code.split('\n').filter((l) => l.trim() !== '');
+  expect(expected.length, `the text block at ${text.file}:${text.line} holds no line`).toBeGreaterThan(0);
+  return expected.filter((l) => !output.includes(l.trim()));
 }
 
 function describeBlock(block: CodeBlock): string {
@@ -181,20 +193,19 @@ describe('documentation samples', () => {
         ).toEqual([]);
         expect(prepared.problems.get(block), `${describeBlock(block)} must be a complete program that type-checks`).toEqual([]);
         const { status, output } = await runSample(block);
+        const next = BLOCKS[index + 1];
         if (!fails) {
           expect(status, `${describeBlock(block)} exited with ${status}:\n${output}`).toBe(0);
+          if (next?.file === block.file && next.lang === 'text' && next.flags.includes('output')) {
+            expect(missingLines(next, output), `lines of the text output block at ${next.file}:${next.line} missing from the output of ${describeBlock(block)}:\n${output}`).toEqual([]);
+          }
           return;
         }
         expect(status, `${describeBlock(block)} is marked 'fails' but exited with 0:\n${output}`).not.toBe(0);
         expect(status, `${describeBlock(block)} did not finish:\n${output}`).not.toBeNull();
-        const next = BLOCKS[index + 1];
-        if (next?.file === block.file && next.lang === 'text') {
-          const expected = next.code.split('\n').filter((l) => l.trim() !== '');
-          expect(
-            expected.filter((l) => !output.includes(l.trim())),
-            `lines of the text block at ${next.file}:${next.line} missing from the output of ${describeBlock(block)}:\n${output}`,
-          ).toEqual([]);
-        }
+        // Any crash exits non-zero: only the expected message shows that the sample fails for the reason it tells.
+        expect(next?.file === block.file && next.lang === 'text', `${describeBlock(block)} must be followed by a text block with the message it prints`).toBe(true);
+        expect(missingLines(next, output), `lines of the text block at ${next.file}:${next.line} missing from the output of ${describeBlock(block)}:\n${output}`).toEqual([]);
         return;
       }
       switch (block.lang) {
@@ -212,10 +223,20 @@ describe('documentation samples', () => {
         case 'json':
           expect(() => JSON.parse(block.code), describeBlock(block)).not.toThrow();
           return;
-        case 'text':
+        case 'text': {
+          expect(
+            block.flags.filter((f) => f !== 'output'),
+            `${describeBlock(block)}: the only flag a text block takes is 'output'`,
+          ).toEqual([]);
+          // Checked by the test of the program it follows; anywhere else the tag would promise a check that never runs.
+          const previous = BLOCKS[index - 1];
+          if (block.flags.includes('output')) {
+            expect(previous?.file === block.file && previous.lang === 'ts' && !previous.flags.includes('fails'), `${describeBlock(block)} must follow the ts block whose output it shows`).toBe(true);
+          }
           return;
+        }
         default:
-          expect.fail(`${describeBlock(block)}: label a block ts, ts fails, sh, bash, yaml, json, or text (output, trees and anything not checked)`);
+          expect.fail(`${describeBlock(block)}: label a block ts, ts fails, sh, bash, yaml, json, text output (what the ts block before prints), or text (trees and anything not checked)`);
       }
     });
   });

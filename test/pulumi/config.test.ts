@@ -2,11 +2,12 @@ import * as pulumi from '@pulumi/pulumi';
 import { App } from 'cdk8s';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import fc from 'fast-check';
 import { parse } from 'yaml';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AntiAffinityDeployment, DockerHostRegistryMirror, Stack, SwarmProject, SwarmService } from '../../lib';
 import { StackComponent } from '../../lib/pulumi';
-import { replacementKey, secretConfigKey } from '../../lib/pulumi/config';
+import { closestKnownKey, replacementKey, secretConfigKey } from '../../lib/pulumi/config';
 import { environments } from '../../stacks/environments';
 import { buildSwarmPlatform } from '../../stacks/swarm';
 import { RegisteredResource, recordResources, settled } from '../support/pulumi-mocks';
@@ -117,6 +118,47 @@ describe('Pulumi stack config', () => {
     expect(replacementKey('shipshape-platform:kubeconfig')).toBe('shipshape:kubeconfig');
     expect(replacementKey('shipshape-platform:replicas')).toBeUndefined();
     expect(replacementKey('shipshape:context')).toBeUndefined();
+  });
+
+  it('refuses a misspelled shipshape: key, naming the key it most likely means, before anything is registered', async () => {
+    const registered = await useMocks('swarm-edge', { 'shipshape:kubeConfig': '/etc/kube/dev.yaml', 'shipshape:dockerhubTokn': 'dckr_pat_x', 'shipshape:dockerhost': 'ssh://ops@edge-1' }, [
+      'shipshape:dockerhubTokn',
+    ]);
+    let message = '';
+    try {
+      new StackComponent('edge', { stack: edgeStack() });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain('swarm-edge: stack config has keys shipshape does not read (3)');
+    expect(message).toContain(
+      'stack config shipshape:kubeConfig is no key shipshape reads, so it would be ignored; the closest is shipshape:kubeconfig. Fix: pulumi config set shipshape:kubeconfig <value> && pulumi config rm shipshape:kubeConfig',
+    );
+    expect(message).toContain('stack config shipshape:dockerhubTokn is no key shipshape reads, so it would be ignored; the closest is shipshape:dockerhubToken.');
+    expect(message).toContain('stack config shipshape:dockerhost is no key shipshape reads, so it would be ignored; the closest is shipshape:dockerHost.');
+    expect(message).not.toContain('dckr_pat_x');
+    expect(registered).toEqual([]);
+  });
+
+  it('leaves a key that is no near miss alone: the secret of an environment the program deploys later', async () => {
+    await useMocks('all', { 'shipshape:dockerhubUsername': 'acme', 'shipshape:dockerhubToken': 'dckr_pat_x', 'shipshape:dockerHost': 'ssh://ops@edge-1' }, [
+      'shipshape:dockerhubUsername',
+      'shipshape:dockerhubToken',
+    ]);
+    expect(() => new StackComponent('web', { stack: webStack() })).not.toThrow();
+    expect(() => new StackComponent('edge', { stack: edgeStack() })).not.toThrow();
+  });
+
+  it('takes a setting with one character more, less or changed for that setting', () => {
+    const settings = ['kubeconfig', 'context', 'dockerHost', 'registryAuth'];
+    fc.assert(
+      fc.property(fc.constantFrom(...settings), fc.nat(), fc.constantFrom('insert', 'delete', 'replace'), fc.string({ minLength: 1, maxLength: 1 }), (setting, at, edit, c) => {
+        const i = at % setting.length;
+        const typo = edit === 'insert' ? setting.slice(0, i) + c + setting.slice(i) : edit === 'delete' ? setting.slice(0, i) + setting.slice(i + 1) : setting.slice(0, i) + c + setting.slice(i + 1);
+        expect(closestKnownKey(typo, [])).toBe(setting);
+      }),
+    );
+    expect(closestKnownKey('dockerhubToken', [])).toBeUndefined();
   });
 
   it('refuses an old key in the reference program too, before anything is registered', async () => {

@@ -2,6 +2,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { App } from 'cdk8s';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { synthesizeStack } from '../../lib';
+import { fromInput } from '../../lib/pulumi';
 import { registerDockerResources } from '../../lib/pulumi/docker';
 import { DockerHostRegistryMirror, proxyLoginCommand } from '../../lib/registry';
 import { buildSwarmPlatform } from '../../stacks/swarm';
@@ -138,6 +139,18 @@ describe('Pulumi mapping of Docker resources', () => {
     expect(container.inputs.volumes).toEqual([{ volumeName: 'registry-mirror-cache', containerPath: '/var/lib/registry' }]);
     expect(container.inputs.restart).toBe('unless-stopped');
     expect(registered.find((r) => r.type === 'docker:index/remoteImage:RemoteImage')!.inputs).toMatchObject({ name: 'registry:2.8.3', keepLocally: true });
+  });
+
+  it('resolves a deploy-time value in a standalone mirror container’s settings, so no token reaches the host', async () => {
+    const stack = hostStack();
+    const site = pulumi.output(new Promise<string>((resolve) => setTimeout(() => resolve('eu-west-1'), 5)));
+    new DockerHostRegistryMirror(stack, 'mirror', { swarm: false, logging: { driver: 'fluentd', fluentd: 'fluentd.internal:24224', tag: `mirror.${fromInput(site)}` } });
+    const resources = registerDockerResources(stack, { parent: new Parent('edge') });
+    await settled([resources.mirrors['registry-mirror'].container.urn, resources.mirrors['registry-mirror'].volume.urn]);
+    const container = registered.find((r) => r.type === 'docker:index/container:Container')!;
+    expect(container.inputs.logDriver).toBe('fluentd');
+    expect(container.inputs.logOpts).toMatchObject({ 'fluentd-address': 'fluentd.internal:24224', tag: 'mirror.eu-west-1' });
+    for (const r of registered) expect(JSON.stringify(r.inputs), r.name).not.toContain('shipshape:deferred');
   });
 
   it('publishes a standalone mirror with htpasswd on the container port', async () => {

@@ -122,6 +122,24 @@ describe('fromInput', () => {
     expect(error?.message).not.toContain('hunter2');
   });
 
+  it('refuses a secret Output whose value is unknown (a preview), as soon as its secrecy is known', async () => {
+    // An Output as a preview sees a value computed at deploy time: not known yet, but known to be secret.
+    const OutputClass = pulumi.Output as unknown as new (...args: unknown[]) => pulumi.Output<string>;
+    const unknownSecret = new OutputClass(new Set(), Promise.resolve(undefined), Promise.resolve(false), Promise.resolve(true), Promise.resolve(new Set()));
+    const stack = webStack({ env: { DB_PASSWORD: fromInput(unknownSecret) } });
+    const deployment = synthesizeStackWith(stack, { allowDeferred: true }).objects.find((o) => o.manifest.kind === 'Deployment')!;
+    const args = resolveDeferredInputs(deployment.manifest, deployment.constructPath, 'Deployment test/web') as any;
+    const env = args.spec.template.spec.containers[0].env.find((e: any) => e.name === 'DB_PASSWORD');
+    await expect(valueOf(env.value)).rejects.toThrow(/Deployment test\/web field spec\.template\.spec\.containers\[0\]\.env\[\d\]\.value would hold a secret Output in plain text/);
+    // An unknown value that is not secret stays unknown, as a preview shows it.
+    const OutputUnknown = new OutputClass(new Set(), Promise.resolve(undefined), Promise.resolve(false), Promise.resolve(false), Promise.resolve(new Set()));
+    const plain = webStack({ env: { DB_HOST: fromInput(OutputUnknown) } });
+    const host = resolveDeferredInputs(synthesizeStackWith(plain, { allowDeferred: true }).objects.find((o) => o.manifest.kind === 'Deployment')!.manifest, 'p', 'p') as any;
+    const hostValue = pulumi.output(host.spec.template.spec.containers[0].env.find((e: any) => e.name === 'DB_HOST').value) as unknown as OutputInternals<string>;
+    expect(await hostValue.isKnown).toBe(false);
+    await expect(hostValue.promise()).resolves.toBeUndefined();
+  });
+
   it('fails the deployment of an unpinned resolved image with the message the constructor gives a literal', async () => {
     let literal = '';
     try {
@@ -194,11 +212,19 @@ describe('fromInput', () => {
     const stack = new Stack(app, 'edge', { environment: testEnvironment({ name: 'edge', kubernetesVersion: undefined }) });
     const project = new SwarmProject(stack, 'swarm');
     new SwarmService(project, 'web', { name: 'web', image: 'nginx:1.27.2', environment: { API_URL: `https://${fromInput(pulumi.output('api.example.com'))}/v1` } });
-    const outdir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'shipshape-deferred-')), 'dist');
+    // Written anywhere but dist/: the message names the file relative to the output directory, not a dist/ that is not there.
+    const outdir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'shipshape-deferred-')), 'release');
     try {
-      expect(() => synth(app, { outdir })).toThrow(
-        /edge\/swarm: dist\/edge\/swarm\/docker-stack\.yml line \d+ holds a value known only at deploy time \("API_URL: https:\/\/\$\$\{shipshape:deferred:\d+\}\/v1"\)\. Fix: deploy this environment with StackComponent/,
+      let message = '';
+      try {
+        synth(app, { outdir });
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      expect(message).toMatch(
+        /edge\/swarm: the file edge\/swarm\/docker-stack\.yml of the output directory, line \d+, holds a value known only at deploy time \("API_URL: https:\/\/\$\$\{shipshape:deferred:\d+\}\/v1"\)\. Fix: deploy this environment with StackComponent/,
       );
+      expect(message).not.toContain('dist/');
       expect(fs.existsSync(outdir)).toBe(false);
     } finally {
       fs.rmSync(path.dirname(outdir), { recursive: true, force: true });

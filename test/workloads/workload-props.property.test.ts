@@ -54,7 +54,8 @@ describe('AntiAffinityDeployment annotations, for any key and value', () => {
     fc.assert(
       fc.property(annotationKey, (key) => {
         const e = attempt({ annotations: { [key]: 'v' } });
-        const expected = isQualifiedName(key) && !/^([a-z0-9-]+\.)*shipshape\.io\//.test(key);
+        // cdk8s cannot serialize an object with the key "constructor", so it is refused with the other invalid keys.
+        const expected = isQualifiedName(key) && key !== 'constructor' && !/^([a-z0-9-]+\.)*shipshape\.io\//.test(key);
         expect(e === undefined, `${JSON.stringify(key)}: ${e?.message}`).toBe(expected);
         if (e) expect(e.message).toContain(JSON.stringify(key));
       }),

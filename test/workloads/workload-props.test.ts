@@ -348,3 +348,13 @@ describe('AntiAffinityDeployment without the new props', () => {
     expect(podSpec.volumes).toEqual([{ name: 'writable-0', emptyDir: {} }]);
   });
 });
+
+describe('annotation keys named like Object.prototype members', () => {
+  it('writes "valueOf" and "toString" as any other key, on the objects and the ServiceAccount', () => {
+    const keys = { valueOf: 'b', toString: 'c' };
+    const { result, deployment } = synthWeb({ annotations: keys, serviceAccountAnnotations: { isPrototypeOf: 'd' } });
+    expect(result.problems).toEqual([]);
+    expect(deployment.metadata.annotations).toEqual(keys);
+    expect(findObject(result, 'ServiceAccount', 'web').metadata.annotations).toEqual({ ...keys, isPrototypeOf: 'd' });
+  });
+});

@@ -198,6 +198,21 @@ function credentialWordAt(words: readonly string[], i: number): boolean {
  * `TOKEN_TTL` and `MAX_TOKENS` name something about a credential and are not credentials.
  */
 export function isCredentialName(name: string): boolean {
+  let known = credentialNames.get(name);
+  if (known === undefined) {
+    // Synth asks about the same few hundred keys (name, image, app.kubernetes.io/name) for every object.
+    if (credentialNames.size >= CREDENTIAL_NAMES_CACHED) credentialNames.clear();
+    known = judgeName(name);
+    credentialNames.set(name, known);
+  }
+  return known;
+}
+
+const credentialNames = new Map<string, boolean>();
+// Enough for every distinct key of a large platform; past it the cache starts over, so memory stays bounded.
+const CREDENTIAL_NAMES_CACHED = 10_000;
+
+function judgeName(name: string): boolean {
   const words = nameWords(name);
   if (NOT_CREDENTIAL.some((n) => n.every((w, i) => words[words.length - n.length + i] === w))) return false;
   for (let i = words.length - 1; i >= 0; i--) {
@@ -280,6 +295,10 @@ const FLAG_PAIR = /(?<![\w.$-]|\$\{)(--?)([A-Za-z][\w.-]*)[ \t]+("[^"\n]*"|'[^'\
 // A line holding exactly `key value` (fluent.conf, nginx, redis.conf: `requirepass hunter2`, `password hunter2`).
 const KEY_VALUE_LINE = /^[ \t]*([A-Za-z_][\w.-]*)[ \t]+("[^"\n]*"|'[^'\n]*'|\S+)[ \t]*$/gm;
 
+// What every pattern of scanText needs somewhere in the text: `=` or `:` (assignments, URLs), a blank (flag pairs,
+// `key value` lines, private keys) or the literal prefix of a token format. Most strings (names, labels, paths) hold none.
+const MAY_HOLD_CREDENTIAL = /[=: \t]|gh[pousr]_|github_pat_|AKIA|ASIA|eyJ|xox|hooks\.slack\.com|[rs]k_(?:live|test)_|gl(?:pat|dt|rt|ptt|cbt)-|npm_|dckr_pat_|AIza|SG\./;
+
 function unquote(v: string): string {
   return /^(["']).*\1$/s.test(v) ? v.slice(1, -1) : v;
 }
@@ -316,6 +335,11 @@ export function credentialShapes(text: string): CredentialFinding[] {
  * `lines` also reads lines that hold exactly `key value` (configuration files).
  */
 export function scanText(text: string, options: { readonly lines?: boolean } = {}): CredentialFinding[] {
+  return MAY_HOLD_CREDENTIAL.test(text) ? scanTextFully(text, options) : [];
+}
+
+/** {@link scanText} without the first test for what every pattern needs: every pattern runs on `text`. */
+export function scanTextFully(text: string, options: { readonly lines?: boolean } = {}): CredentialFinding[] {
   const found = credentialShapes(text);
   const assigned = (key: string, raw: string) => {
     const value = unquote(raw.trim());
@@ -445,14 +469,24 @@ function dedupe(found: CredentialFinding[]): CredentialFinding[] {
 export function scanFile(fileName: string, content: string): LocatedCredential[] {
   try {
     if (/\.ya?ml$/i.test(fileName)) {
-      return parseAllDocuments(content).flatMap((d, i) => {
+      const documents = parseAllDocuments(content).map((d) => {
         if (d.errors.length > 0) throw d.errors[0];
-        return scanDocument(d.toJS()).map((f) => ({ ...f, path: `document ${i}: ${f.path}` }));
+        return d.toJS();
       });
+      return scanYamlDocuments(documents);
     }
     if (/\.json$/i.test(fileName)) return scanDocument(JSON.parse(content));
   } catch {
     // Not well-formed: read it as text below.
   }
   return content.split('\n').flatMap((line, i) => scanText(line, { lines: true }).map((f) => ({ ...f, path: `line ${i + 1}` })));
+}
+
+/**
+ * {@link scanFile} of a YAML file that is `documents`, in order, each as `toYaml` renders it, after nothing but
+ * comment lines: toYaml writes what every reader reads back unchanged, so the values themselves are scanned
+ * instead of the file parsed again.
+ */
+export function scanYamlDocuments(documents: readonly unknown[]): LocatedCredential[] {
+  return documents.flatMap((d, i) => scanDocument(d).map((f) => ({ ...f, path: `document ${i}: ${f.path}` })));
 }

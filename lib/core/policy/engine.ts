@@ -74,10 +74,13 @@ export function evaluatePolicy(subjects: readonly PolicySubject[], rules: readon
     }
     for (const rule of rules) {
       if (wholeObject.has(rule.id)) continue;
-      const exempted = variables.get(rule.id) ?? new Set<string>();
+      const findings = rule.check(manifest, index);
+      const exempted = variables.get(rule.id);
+      // Most rules find nothing in most objects and no object exempts a variable: nothing to record.
+      if (findings.length === 0 && exempted === undefined) continue;
       const used = new Set<string>();
-      for (const finding of rule.check(manifest, index)) {
-        if (finding.subject !== undefined && exempted.has(finding.subject)) {
+      for (const finding of findings) {
+        if (finding.subject !== undefined && exempted?.has(finding.subject)) {
           used.add(finding.subject);
           continue;
         }
@@ -85,7 +88,7 @@ export function evaluatePolicy(subjects: readonly PolicySubject[], rules: readon
         (rule.severity === 'error' ? report.violations : report.warnings).push(entry);
       }
       // A variable exemption that matches nothing is a typo or outlived its reason.
-      for (const v of exempted) {
+      for (const v of exempted ?? []) {
         if (used.has(v)) continue;
         report.warnings.push({
           ruleId: 'unused-exemption',

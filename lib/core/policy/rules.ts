@@ -96,9 +96,20 @@ function containerCredentials(ref: ContainerRef): RuleFinding[] {
 
 // Fields other rules judge: container specs (secret-env-plaintext), ConfigMap data, Secret data (secret-data-inline).
 function judgedElsewhere(m: Manifest, path: string): boolean {
-  if (/(^|\.)(containers|initContainers|ephemeralContainers)(\[|$)/.test(path)) return true;
+  // The substring test first: this runs for every field of every object.
+  if (path.includes('ontainers') && /(^|\.)(containers|initContainers|ephemeralContainers)(\[|$)/.test(path)) return true;
   if (m.kind === 'ConfigMap' && /^(data|binaryData)(\.|$)/.test(path)) return true;
   if (m.kind === 'Secret' && /^(data|stringData)(\.|$)/.test(path)) return true;
+  return false;
+}
+
+/** Whether any key or string under `value` holds U+0085, U+2028 or U+2029; checked before paths are built for a message. */
+function holdsLineSeparator(value: unknown): boolean {
+  if (typeof value === 'string') return LINE_SEPARATORS.test(value);
+  if (Array.isArray(value)) return value.some(holdsLineSeparator);
+  if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) if (LINE_SEPARATORS.test(k) || holdsLineSeparator(v)) return true;
+  }
   return false;
 }
 
@@ -303,7 +314,7 @@ export const RULES: readonly PolicyRule[] = [
     description:
       'no other field of any object (annotations, labels, URLs in specs) holds a credential: a credential-named annotation with a literal value, a password in a URL, a token or private key',
     check: (m) => {
-      const found = scanDocument(m, (path) => judgedElsewhere(m, path) || EXEMPTION_KEY.test(path.replace(/^.*annotations\./, '')));
+      const found = scanDocument(m, (path) => judgedElsewhere(m, path) || EXEMPTION_KEY.test(path.includes('annotations.') ? path.replace(/^.*annotations\./, '') : path));
       const at = new Map(found.map((f) => [f.subject ?? f.path, f.path]));
       return perSubject(
         found.map((f) => ({ ...f, subject: f.subject ?? f.path })),
@@ -317,6 +328,7 @@ export const RULES: readonly PolicyRule[] = [
     severity: 'error',
     description: 'no key or value holds U+0085, U+2028 or U+2029: kubectl and other YAML 1.1 readers fold them into a space, even escaped, so the object would not mean what it says',
     check: (m) => {
+      if (!holdsLineSeparator(m)) return [];
       const found: string[] = [];
       const walk = (value: unknown, path: string): void => {
         if (typeof value === 'string') {
