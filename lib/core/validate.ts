@@ -57,7 +57,16 @@ export function qualifiedNameProblem(key: unknown): string | undefined {
  * and not `constructor`, which cdk8s fails to serialize as a map key ("can't render non-simple object").
  */
 function metadataKeyProblem(key: unknown): string | undefined {
-  return qualifiedNameProblem(key) ?? (key === 'constructor' ? 'cdk8s cannot serialize an object with the key "constructor"' : undefined);
+  return qualifiedNameProblem(key) ?? constructorKeyProblem(key);
+}
+
+function constructorKeyProblem(key: unknown): string | undefined {
+  return key === 'constructor' ? 'cdk8s cannot serialize an object with the key "constructor"' : undefined;
+}
+
+/** As {@link metadataKeyProblem}, for annotation keys: the API server lower-cases those before checking them (label keys it does not). */
+function annotationKeyProblem(key: unknown): string | undefined {
+  return qualifiedNameProblem(typeof key === 'string' ? key.toLowerCase() : key) ?? constructorKeyProblem(key);
 }
 
 /** Why `value` is not a label value, or undefined. */
@@ -150,7 +159,7 @@ export function assertAnnotations(scope: ErrorScope, field: string, annotations:
   if (!entries) throw new ShipshapeError(scope, { problem: `${field} must be a map of annotation keys to values`, value: annotations, fix: `write ${field} as { "example.com/owner": "team-a" }` });
   let bytes = 0;
   for (const [key, value] of entries) {
-    const keyProblem = metadataKeyProblem(key);
+    const keyProblem = annotationKeyProblem(key);
     if (keyProblem) throw new ShipshapeError(scope, { problem: `${field} has an invalid annotation key: ${keyProblem}`, value: key, fix: 'use a key such as "eks.amazonaws.com/role-arn"' });
     if (typeof value !== 'string') throw new ShipshapeError(scope, { problem: `${field}["${key}"] must be a string`, value, fix: 'write the annotation value as a string' });
     bytes += Buffer.byteLength(key) + Buffer.byteLength(value);

@@ -10,7 +10,8 @@ import { WORKLOAD_IDENTITY_ANNOTATIONS, WorkloadIdentityCloud, identityClouds, i
 // of its ServiceAccount, the Secrets its images are pulled with and the user its containers run as.
 
 // Annotation keys under shipshape's own domain carry its exemptions and markers; they are set through exempt().
-const RESERVED_DOMAIN = /^([a-z0-9-]+\.)*shipshape\.io\//;
+// Case-insensitive, as the API server checks annotation keys lower-cased.
+const RESERVED_DOMAIN = /^([a-z0-9-]+\.)*shipshape\.io\//i;
 
 /** Throws unless `annotations` are valid annotations outside shipshape's own keys; returns them. */
 export function checkAnnotations(scope: Construct, field: string, annotations: Record<string, string>): Record<string, string> {

@@ -210,3 +210,11 @@ describe('label and annotation keys cdk8s cannot serialize', () => {
     expect(() => new AntiAffinityDeployment(stack, 'web', { name: 'web', image: 'ghcr.io/acme/web:1.0.0', ports: [{ port: 8080 }], annotations: { constructor: 'v' } })).toThrow(ShipshapeError);
   });
 });
+
+describe('annotation keys are checked as the API server checks them', () => {
+  it('lower-cases annotation keys first (an upper-case prefix is accepted), but not label keys', () => {
+    expect(assertAnnotations('test/web', 'annotations', { 'Example.com/owner': 'a' })).toEqual({ 'Example.com/owner': 'a' });
+    expect(() => assertLabels('test/web', 'labels', { 'Example.com/owner': 'a' })).toThrow(/invalid label key: the prefix "Example.com"/);
+    expect(() => assertAnnotations('test/web', 'annotations', { 'ex ample.com/owner': 'a' })).toThrow(/invalid annotation key/);
+  });
+});

@@ -55,7 +55,8 @@ describe('AntiAffinityDeployment annotations, for any key and value', () => {
       fc.property(annotationKey, (key) => {
         const e = attempt({ annotations: { [key]: 'v' } });
         // cdk8s cannot serialize an object with the key "constructor", so it is refused with the other invalid keys.
-        const expected = isQualifiedName(key) && key !== 'constructor' && !/^([a-z0-9-]+\.)*shipshape\.io\//.test(key);
+        // The API server checks annotation keys lower-cased (`Example.com/x` is accepted), so shipshape does too.
+        const expected = isQualifiedName(key.toLowerCase()) && key !== 'constructor' && !/^([a-z0-9-]+\.)*shipshape\.io\//i.test(key);
         expect(e === undefined, `${JSON.stringify(key)}: ${e?.message}`).toBe(expected);
         if (e) expect(e.message).toContain(JSON.stringify(key));
       }),

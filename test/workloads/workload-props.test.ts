@@ -161,7 +161,8 @@ describe('AntiAffinityDeployment annotations', () => {
   });
 
   it('refuses invalid keys, non-string values, more than 256 KiB, shipshape.io keys and keys the construct sets', () => {
-    expect(error({ annotations: { 'Example.com/owner': 'x' } }).message).toContain('invalid annotation key');
+    expect(error({ annotations: { 'example.com/-owner': 'x' } }).message).toContain('invalid annotation key');
+    expect(error({ annotations: { 'Exemptions.Shipshape.io/pod-security': 'x' } }).message).toContain('under shipshape.io');
     expect(error({ podAnnotations: { ['a'.repeat(64)]: 'x' } }).message).toContain('at most 63');
     expect(error({ annotations: { owner: 1 as unknown as string } }).message).toContain('must be a string');
     expect(error({ annotations: { 'example.com/big': 'x'.repeat(256 * 1024) } }).message).toContain("over the API server's limit");
