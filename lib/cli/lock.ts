@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ShipshapeError } from '../core/errors';
+import { processAlive } from '../core/processes';
 
 /** How long a synth waits for another one writing the same output directory: several syntheses of a large platform. */
 export const LOCK_TIMEOUT_MS = 120_000;
@@ -25,16 +26,6 @@ export interface LockOptions {
 export function lockFile(outdir: string): string {
   const target = path.resolve(outdir);
   return path.join(path.dirname(target), `.${path.basename(target)}.shipshape-lock`);
-}
-
-/** Whether process `pid` runs on this machine (a process of another user counts as running). */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The pid recorded in a lock file; undefined when the file is gone or (being written) holds none yet. */
@@ -91,7 +82,7 @@ export async function withOutputLock<T>(outdir: string, body: () => T, options: 
   const deadline = Date.now() + (options.timeoutMs ?? LOCK_TIMEOUT_MS);
   while (!tryAcquire(file)) {
     const pid = holder(file);
-    if (pid !== undefined && !isRunning(pid)) {
+    if (pid !== undefined && !processAlive(pid)) {
       removeStale(file, pid);
       continue;
     }

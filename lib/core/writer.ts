@@ -7,6 +7,7 @@ import { PolicyExemption, PolicyFinding } from './policy/engine';
 import { SynthesizedStack, renderManifest, stacksOf, synthesizeSelection } from './synth';
 import { SYNTH_HOOK_PROTOCOL, SynthLibrary, SynthPlan, registeredSynthHook } from './synth-hook';
 import { byCodePoint } from './ordering';
+import { processAlive } from './processes';
 import { SHARED_OUTPUT_FOLDERS } from './output-file';
 import { toYaml } from './yaml';
 
@@ -121,15 +122,6 @@ function workDirectory(dir: string, prefix: string): string {
   // mkdir, not mkdtemp: the mode follows the umask (0755 usually), and a swapped-in staging directory becomes the output.
   fs.mkdirSync(name);
   return name;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

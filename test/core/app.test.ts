@@ -9,6 +9,7 @@ import { parseAllDocuments } from 'yaml';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AntiAffinityDeployment, ShipshapeAggregateError, ShipshapeApp, ShipshapeError, Stack, synth } from '../../lib';
 import { failureHeading } from '../../lib/core/output-state';
+import { shipshapeError } from '../support/errors';
 import { testEnvironment } from '../support/synth';
 
 const tmpDirs: string[] = [];
@@ -137,21 +138,11 @@ describe('ShipshapeApp', () => {
 });
 
 describe('a plain cdk8s App holding shipshape Stacks', () => {
-  function refusal(run: () => unknown): ShipshapeError {
-    try {
-      run();
-    } catch (e) {
-      if (e instanceof ShipshapeError) return e;
-      throw e;
-    }
-    throw new Error('expected a refusal');
-  }
-
   it('refuses app.synth() naming the stacks and what to call, and creates no output directory', () => {
     vi.stubEnv('CDK8S_RECORD_CONSTRUCT_METADATA', undefined);
     const outdir = path.join(tmp(), 'dist');
     const app = populate(new App({ outdir }));
-    const e = refusal(() => app.synth());
+    const e = shipshapeError(() => app.synth());
     expect(e.path).toBe('dev, prod');
     expect(e.message).toMatch(
       /^dev, prod: app\.synth\(\) of a plain cdk8s App bypasses shipshape's checks, policy and writer for these stacks, so it was refused; nothing was written, \S+ does not exist\. Fix: /,
@@ -166,8 +157,8 @@ describe('a plain cdk8s App holding shipshape Stacks', () => {
     fs.mkdirSync(outdir);
     fs.writeFileSync(path.join(outdir, 'previous.yaml'), 'kept: true\n');
     const app = populate(new App({ outdir }));
-    expect(refusal(() => app.synth()).message).toContain(`nothing was written, ${outdir} is unchanged.`);
-    expect(refusal(() => app.synthYaml()).message).toMatch(/^dev, prod: app\.synthYaml\(\) of a plain cdk8s App .* nothing was rendered\. Fix: /);
+    expect(shipshapeError(() => app.synth()).message).toContain(`nothing was written, ${outdir} is unchanged.`);
+    expect(shipshapeError(() => app.synthYaml()).message).toMatch(/^dev, prod: app\.synthYaml\(\) of a plain cdk8s App .* nothing was rendered\. Fix: /);
     expect(tree(outdir)).toEqual({ 'previous.yaml': 'kept: true\n' });
   });
 
@@ -208,21 +199,11 @@ describe('an App subclass whose synth() calls super.synth()', () => {
     }
   }
 
-  function refusal(run: () => unknown): ShipshapeError {
-    try {
-      run();
-    } catch (e) {
-      if (e instanceof ShipshapeError) return e;
-      throw e;
-    }
-    throw new Error('expected a refusal');
-  }
-
   it('is refused before cdk8s writes a manifest, saying the output directory cdk8s created is empty', () => {
     vi.stubEnv('CDK8S_OUTDIR', undefined);
     vi.stubEnv('CDK8S_RECORD_CONSTRUCT_METADATA', undefined);
     const outdir = path.join(tmp(), 'dist');
-    const e = refusal(() => populate(new CustomApp({ outdir })).synth());
+    const e = shipshapeError(() => populate(new CustomApp({ outdir })).synth());
     expect(e.path).toBe('dev, prod');
     expect(e.message).toBe(
       `dev, prod: CustomApp renders these stacks with cdk8s's App.synth() or synthYaml() (super.synth()), which bypasses shipshape's checks, policy and writer, so it was refused before any of their manifests was written; nothing was written; ${outdir} is empty (cdk8s's App.synth() creates it before it renders). ` +
@@ -236,8 +217,8 @@ describe('an App subclass whose synth() calls super.synth()', () => {
     fs.mkdirSync(outdir);
     fs.writeFileSync(path.join(outdir, 'previous.yaml'), 'kept: true\n');
     const app = populate(new CustomApp({ outdir }));
-    expect(refusal(() => app.synth()).message).toContain(`nothing was written, ${outdir} is unchanged. Fix: `);
-    expect(refusal(() => app.synthYaml()).message).toMatch(/^dev, prod: CustomApp renders these stacks with cdk8s's App\.synth\(\) or synthYaml\(\)/);
+    expect(shipshapeError(() => app.synth()).message).toContain(`nothing was written, ${outdir} is unchanged. Fix: `);
+    expect(shipshapeError(() => app.synthYaml()).message).toMatch(/^dev, prod: CustomApp renders these stacks with cdk8s's App\.synth\(\) or synthYaml\(\)/);
     expect(tree(outdir)).toEqual({ 'previous.yaml': 'kept: true\n' });
   });
 
