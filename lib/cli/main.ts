@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { ShipshapeError } from '../core/errors';
 import type { SynthPlan, SynthRequest } from '../core/synth-hook';
 import { CliOptions, USAGE, parseArguments } from './args';
+import { CodeCache, installCodeCache } from './code-cache';
 import { compileApp } from './compile';
 import { diffOutputs, formatDiff, hasDifferences } from './diff';
 import { withOutputLock } from './lock';
@@ -100,6 +101,17 @@ async function run(options: CliOptions, request: SynthRequest, outdir: string, i
   }
 }
 
+/** Keeps the code of a run that finished; a cache that cannot be written costs the next run time, not this one its result. */
+function saveCodeCache(cache: CodeCache | undefined): void {
+  if (cache === undefined) return;
+  cache.uninstall();
+  try {
+    cache.save();
+  } catch {
+    // The next run compiles its modules again.
+  }
+}
+
 /**
  * Runs `shipshape <argv…>` in the current directory and returns the exit code. The program is compiled (or
  * taken from the cache) and run in this process; its synth call hands the App over, and the command works on it.
@@ -117,12 +129,17 @@ export async function main(argv: readonly string[], io: Output = PROCESS_OUTPUT)
     if (options.out !== undefined) process.env.CDK8S_OUTDIR = options.out;
     else if (process.env.CDK8S_OUTDIR === undefined && project.output !== undefined) process.env.CDK8S_OUTDIR = project.output;
     const cacheDir = path.resolve(cwd, process.env.SHIPSHAPE_CACHE_DIR ?? CACHE_DIR);
-    // Node 22.1+ keeps V8's compiled code of every module loaded from here on (cdk8s, the bundle); older Node has no such cache.
-    (Module as { enableCompileCache?: (dir: string) => unknown }).enableCompileCache?.(path.join(cacheDir, 'v8'));
     const compiled = await compileApp(project.app, cwd, cacheDir);
+    // V8's compiled code of every module loaded from here on (cdk8s, the bundle): Node's own cache from 22.1, else shipshape's.
+    const enableCompileCache = (Module as { enableCompileCache?: (dir: string) => unknown }).enableCompileCache;
+    let codeCache: CodeCache | undefined;
+    if (enableCompileCache !== undefined) enableCompileCache(path.join(cacheDir, 'v8'));
+    else codeCache = installCodeCache(compiled.codeCache);
     const request = await runApp(compiled.file, project.app);
     const outdir = options.out ?? request.outdir ?? process.env.CDK8S_OUTDIR ?? 'dist';
-    return await run(options, request, outdir, io);
+    const code = await run(options, request, outdir, io);
+    saveCodeCache(codeCache);
+    return code;
   } catch (e) {
     const problems = problemsOf(e);
     if (problems !== undefined) io.err(`${(e as Error).message.split('\n')[0]}\n${problems.map((p) => `  - ${p}`).join('\n')}`);

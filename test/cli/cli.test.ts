@@ -347,6 +347,104 @@ describe('compile cache', () => {
   });
 });
 
+describe('code cache', () => {
+  // A package written as packages are: CommonJS using require, __dirname, import(), a hashbang file and a stack trace.
+  const PROBE: Record<string, string> = {
+    'node_modules/probe/package.json': JSON.stringify({ name: 'probe', version: '1.0.0', main: 'index.js' }),
+    'node_modules/probe/index.js': `'use strict';
+const path = require('node:path');
+const self = this === module.exports;
+function where() {
+  return new Error('here').stack.split('\\n')[1].trim();
+}
+module.exports = async () => ({
+  value: require('./value'),
+  self,
+  files: [path.basename(__filename), path.basename(__dirname)],
+  resolved: path.relative(__dirname, require.resolve('./value')),
+  paths: require.resolve.paths('anything').includes(path.join(__dirname, 'node_modules')),
+  main: require.main === process.mainModule,
+  cached: require.cache[__filename] === module,
+  extensions: Object.keys(require.extensions),
+  imported: (await require('./dynamic')()).default,
+  hashbang: require('./tool'),
+  where: where(),
+});
+`,
+    'node_modules/probe/value.js': `module.exports = 'aaaa';\n`,
+    'node_modules/probe/esm.mjs': `export default 'from an ES module';\n`,
+    'node_modules/probe/tool.js': `#!/usr/bin/env node\nmodule.exports = 'hashbang';\n`,
+    'node_modules/probe/dynamic.js': `module.exports = () => import('./esm.mjs');\n`,
+    'main.ts': `import { AntiAffinityDeployment, Environment, ShipshapeApp, Stack } from 'shipshape';
+void (async () => {
+  console.log(\`probe \${JSON.stringify(await require('probe')())}\`);
+  const app = new ShipshapeApp();
+  const stack = new Stack(app, 'dev', { environment: ${ENVIRONMENT("'dev'")} });
+  new AntiAffinityDeployment(stack, 'web', { name: 'web', image: 'web:1.0.0', ports: [{ port: 80 }] });
+  app.synth();
+})();
+`,
+  };
+
+  const cacheFile = (dir: string): string => {
+    const code = path.join(dir, 'node_modules/.cache/shipshape/code');
+    const files = fs.readdirSync(code).filter((f) => f.endsWith('.bin'));
+    expect(files).toHaveLength(1);
+    return path.join(code, files[0]);
+  };
+  const cachedModules = (file: string): string[] => (JSON.parse(fs.readFileSync(file, 'utf8').split('\n')[0]) as { modules: [string][] }).modules.map(([f]) => f);
+  const probed = (r: Result): Record<string, unknown> => {
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    return JSON.parse(/^probe (.*)$/m.exec(r.stdout)![1]) as Record<string, unknown>;
+  };
+
+  it('gives modules what Node gives them, keeps the code of the first run, and a second run reuses it without writing', () => {
+    const dir = project('code-cache', PROBE);
+    // With source maps on, modules compile as Node compiles them: the reference the cached runs are held to.
+    const uncached = probed(shipshape(dir, ['synth', '--out', 'uncached'], { NODE_OPTIONS: '--enable-source-maps' }));
+    expect(fs.existsSync(path.join(dir, 'node_modules/.cache/shipshape/code'))).toBe(false);
+    expect(uncached).toMatchObject({ value: 'aaaa', self: true, files: ['index.js', 'probe'], resolved: 'value.js', paths: true, cached: true, imported: 'from an ES module', hashbang: 'hashbang' });
+    expect(uncached.extensions).toContain('.js');
+    expect(uncached.where).toMatch(/^at where \(.*node_modules\/probe\/index\.js:5:10\)$/);
+
+    expect(probed(shipshape(dir, ['synth']))).toEqual(uncached);
+    const file = cacheFile(dir);
+    const modules = cachedModules(file);
+    expect(modules).toEqual(expect.arrayContaining([path.join(dir, 'node_modules/probe/index.js'), path.join(dir, 'node_modules/probe/value.js')]));
+    expect(modules.some((m) => m.endsWith(path.join('cdk8s-plus-27', 'lib', 'index.js')))).toBe(true);
+    expect(modules.some((m) => m.startsWith(path.join(dir, 'node_modules/.cache/shipshape')) && m.endsWith('.js'))).toBe(true);
+    // A file with a hashbang or an import() compiles as Node compiles it.
+    expect(modules).not.toContain(path.join(dir, 'node_modules/probe/tool.js'));
+    expect(modules).not.toContain(path.join(dir, 'node_modules/probe/dynamic.js'));
+
+    const written = fs.statSync(file);
+    expect(probed(shipshape(dir, ['synth']))).toEqual(uncached);
+    // V8 took every module's code: a refused one would have been compiled again and the file rewritten.
+    expect(fs.statSync(file)).toMatchObject({ ino: written.ino, mtimeMs: written.mtimeMs });
+    expect(tree(path.join(dir, 'dist'))).toEqual(tree(path.join(dir, 'uncached')));
+  });
+
+  it('runs the new code of a module edited to the same length with the same timestamp, and replaces a damaged cache file', () => {
+    const dir = project('code-cache-edit', PROBE);
+    expect(probed(shipshape(dir, ['synth'])).value).toBe('aaaa');
+    const value = path.join(dir, 'node_modules/probe/value.js');
+    const { atime, mtime } = fs.statSync(value);
+    // npm gives every file it unpacks the same timestamp, and V8 checks only the length of the source.
+    fs.writeFileSync(value, `module.exports = 'bbbb';\n`);
+    fs.utimesSync(value, atime, mtime);
+    expect(probed(shipshape(dir, ['synth'])).value).toBe('bbbb');
+
+    const file = cacheFile(dir);
+    fs.writeFileSync(file, 'not a code cache');
+    expect(probed(shipshape(dir, ['synth'])).value).toBe('bbbb');
+    expect(cachedModules(file)).toContain(value);
+    fs.truncateSync(file, fs.statSync(file).size - 100);
+    expect(probed(shipshape(dir, ['synth'])).value).toBe('bbbb');
+    expect(cachedModules(file)).toContain(value);
+  });
+});
+
 describe('environments and output directories shared by several runs', () => {
   it('validate --env and synth --env still refuse an object that another environment on the same cluster owns', () => {
     const dir = project('shared-cluster', {
