@@ -121,27 +121,35 @@ export interface MeasureOptions {
   readonly log?: (line: string) => void;
 }
 
-/** Times `cmd`: `warmups` untimed runs, then `runs` timed ones. */
-export function measure(cmd: Command, options: MeasureOptions): Measurement {
-  const samples: number[] = [];
-  const rss: number[] = [];
-  const cpu: number[] = [];
-  const user: number[] = [];
-  let stdout = '';
-  let timedOut = false;
-  for (let i = 0; i < options.warmups + options.runs; i++) {
-    options.before?.();
-    const r = runOnce(cmd, options.workDir, options.gnuTime);
-    timedOut ||= r.timedOut;
-    if (i >= options.warmups) {
-      samples.push(r.wallMs);
-      if (r.rssMb !== null) rss.push(r.rssMb);
-      if (r.cpuMs !== null) cpu.push(r.cpuMs);
-      if (r.userMs !== null) user.push(r.userMs);
-    }
-    stdout = r.stdout;
+/** What the runs of one command have given so far. */
+interface Samples {
+  readonly wall: number[];
+  readonly rss: number[];
+  readonly cpu: number[];
+  readonly user: number[];
+  stdout: string;
+  timedOut: boolean;
+}
+
+const noSamples = (): Samples => ({ wall: [], rss: [], cpu: [], user: [], stdout: '', timedOut: false });
+
+/** Runs the `index`-th run of `cmd` (the first `warmups` are untimed) and records it. */
+function sample(cmd: Command, options: MeasureOptions, samples: Samples, index: number): void {
+  options.before?.();
+  const r = runOnce(cmd, options.workDir, options.gnuTime);
+  samples.timedOut ||= r.timedOut;
+  if (index >= options.warmups) {
+    samples.wall.push(r.wallMs);
+    if (r.rssMb !== null) samples.rss.push(r.rssMb);
+    if (r.cpuMs !== null) samples.cpu.push(r.cpuMs);
+    if (r.userMs !== null) samples.user.push(r.userMs);
   }
-  const last = stdout.trim().split('\n').pop() ?? '';
+  samples.stdout = r.stdout;
+}
+
+function summarize(cmd: Command, options: MeasureOptions, samples: Samples): Measurement {
+  const { wall, rss, cpu, user, timedOut } = samples;
+  const last = samples.stdout.trim().split('\n').pop() ?? '';
   let report: Record<string, unknown> | undefined;
   try {
     const parsed = JSON.parse(last);
@@ -155,10 +163,10 @@ export function measure(cmd: Command, options: MeasureOptions): Measurement {
     command: [cmd.command, ...cmd.args].map(displayArgument).join(' '),
     warmups: options.warmups,
     runs: options.runs,
-    samplesMs: samples.map((s) => Math.round(s * 10) / 10),
-    medianMs: Math.round(median(samples) * 10) / 10,
-    minMs: Math.round(Math.min(...samples) * 10) / 10,
-    maxMs: Math.round(Math.max(...samples) * 10) / 10,
+    samplesMs: wall.map((s) => Math.round(s * 10) / 10),
+    medianMs: Math.round(median(wall) * 10) / 10,
+    minMs: Math.round(Math.min(...wall) * 10) / 10,
+    maxMs: Math.round(Math.max(...wall) * 10) / 10,
     cpuMs: cpu.length > 0 ? Math.round(median(cpu)) : null,
     userCpuMs: user.length > 0 ? Math.round(median(user)) : null,
     peakRssMb: rss.length > 0 ? Math.round(median(rss) * 10) / 10 : null,
@@ -169,6 +177,44 @@ export function measure(cmd: Command, options: MeasureOptions): Measurement {
     `  ${m.label}: median ${timedOut ? '>' : ''}${m.medianMs} ms [${m.minMs}-${m.maxMs}], CPU ${m.cpuMs ?? '?'} ms (user ${m.userCpuMs ?? '?'} ms), peak RSS ${m.peakRssMb ?? '?'} MB${timedOut ? ' (stopped at the time limit)' : ''}`,
   );
   return m;
+}
+
+/** Times `cmd`: `warmups` untimed runs, then `runs` timed ones. */
+export function measure(cmd: Command, options: MeasureOptions): Measurement {
+  const samples = noSamples();
+  for (let i = 0; i < options.warmups + options.runs; i++) sample(cmd, options, samples, i);
+  return summarize(cmd, options, samples);
+}
+
+/** One command of {@link measureInterleaved}. */
+export interface Contender {
+  readonly cmd: Command;
+  readonly options: MeasureOptions;
+}
+
+/**
+ * Times commands that are compared with each other in rounds: each round runs every command once, warm-ups
+ * included. The machine's speed drifts over a run (other tenants of the host, the disk writing back earlier
+ * output), and timed one after the other, a command measured in a slow minute looked slower than one measured in a
+ * fast minute; interleaved, a slow minute slows them all. A command that fails is reported through `failed` and
+ * left out of the later rounds.
+ */
+export function measureInterleaved(contenders: readonly Contender[], failed: (contender: Contender, e: Error) => void): (Measurement | undefined)[] {
+  const samples = contenders.map(noSamples);
+  const failures = new Set<number>();
+  const rounds = Math.max(...contenders.map((c) => c.options.warmups + c.options.runs));
+  for (let round = 0; round < rounds; round++) {
+    contenders.forEach((c, i) => {
+      if (failures.has(i) || round >= c.options.warmups + c.options.runs) return;
+      try {
+        sample(c.cmd, c.options, samples[i], round);
+      } catch (e) {
+        failures.add(i);
+        failed(c, e as Error);
+      }
+    });
+  }
+  return contenders.map((c, i) => (failures.has(i) ? undefined : summarize(c.cmd, c.options, samples[i])));
 }
 
 /** A command-line argument as a reader would type it: `node` for this Node binary, paths relative to the working directory. */

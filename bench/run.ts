@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Command, Measurement, describeMachine, hasGnuTime, measure, readTree, treeDifferences, withoutImageTests } from './harness';
+import { Command, Measurement, describeMachine, hasGnuTime, measure, measureInterleaved, readTree, treeDifferences, withoutImageTests } from './harness';
 import { writeKustomizeLayout } from './generators/kustomize';
 import { renderMarkdown } from './report';
 import type { BenchResults } from './results';
@@ -115,8 +115,22 @@ function main(): void {
       emptyTrash();
     }
   };
+  const out = (name: string): string => path.join(WORK, 'out', name);
+  /** Times commands compared with each other in rounds (see measureInterleaved); each starts from an empty output directory. */
+  const runInterleaved = (entries: { id: string; label: string; cmd: Command; outdir?: string; before?: () => void }[]): void => {
+    const contenders = entries.map(({ id, label, cmd, outdir, before }) => {
+      const clear = fresh(outdir ?? out(id));
+      return { cmd, options: { ...base, id, label, before: () => (before?.(), clear()) } };
+    });
+    const results = measureInterleaved(contenders, ({ options: { label } }, e) => {
+      errors.push(`${label}: ${e.message}`);
+      log(`  ${label}: FAILED\n${e.message}`);
+    });
+    for (const m of results) if (m !== undefined) measurements[m.id] = m;
+    emptyTrash();
+  };
   log(`shipshape bench: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node}, load ${machine.loadAverage.start}`);
-  log(`runs ${options.runs} after ${options.warmups} warm-up(s); peak RSS from ${gnuTime ? 'GNU time' : 'process.resourceUsage() of each Node process'}`);
+  log(`runs ${options.runs} after ${options.warmups} warm-up(s), compared commands in rounds; peak RSS from ${gnuTime ? 'GNU time' : 'process.resourceUsage() of each Node process'}`);
 
   // Precompiled path: the library, the reference platform and the bench programs, compiled once with tsc.
   log('compiling to bench/.work/js with tsc ...');
@@ -127,7 +141,6 @@ function main(): void {
   // tsc still emits when other files have type errors; the JS path is usable as long as the entry points exist.
   if (!build.ok) log(`  tsc reported errors (output still emitted):\n${build.errors}`);
   const js = (rel: string): string => path.join(JS, rel);
-  const out = (name: string): string => path.join(WORK, 'out', name);
 
   // (a) reference platform against the floor
   if (options.only.has('a')) {
@@ -138,20 +151,6 @@ function main(): void {
       errors.push(`reference platform does not synthesize, (a) skipped:\n${dump.stderr.slice(-3000)}`);
       log(`  reference platform does not synthesize; (a) skipped\n${dump.stderr.slice(-3000)}`);
     } else {
-      run('platform-tsx', 'synth via tsx (tsx stacks/main.ts)', { command: NODE, args: [TSX, 'stacks/main.ts'], cwd: ROOT, env: { CDK8S_OUTDIR: out('platform-tsx') } }, fresh(out('platform-tsx')));
-      run(
-        'platform-tsx-cjs',
-        'synth via tsx hook in one process (node --require tsx/cjs stacks/main.ts)',
-        { command: NODE, args: ['--require', 'tsx/cjs', 'stacks/main.ts'], cwd: ROOT, env: { CDK8S_OUTDIR: out('platform-tsx-cjs') } },
-        fresh(out('platform-tsx-cjs')),
-      );
-      run(
-        'platform-npm',
-        'npm run synth (npm start-up + tsx)',
-        { command: 'npm', args: ['run', '--silent', 'synth'], cwd: ROOT, env: { CDK8S_OUTDIR: out('platform-npm') } },
-        fresh(out('platform-npm')),
-      );
-      run('platform-js', 'synth precompiled (node main.js)', { command: NODE, args: [js('stacks/main.js')], cwd: ROOT, env: { CDK8S_OUTDIR: out('platform-js') } }, fresh(out('platform-js')));
       // The CLI as users run it: the compiled bin, compiling stacks/main.ts into a compile cache of its own.
       const cliCache = path.join(WORK, 'cli-cache');
       const cli = (id: string): Command => ({
@@ -160,17 +159,26 @@ function main(): void {
         cwd: ROOT,
         env: { SHIPSHAPE_CACHE_DIR: cliCache },
       });
-      run('platform-cli', 'shipshape synth, warm compile cache (node bin.js synth --app stacks/main.ts)', cli('platform-cli'), fresh(out('platform-cli')));
-      run('platform-cli-cold', 'shipshape synth, cold compile cache (esbuild run included)', cli('platform-cli-cold'), () => {
-        fs.rmSync(cliCache, { recursive: true, force: true });
-        fresh(out('platform-cli-cold'))();
-      });
-      run(
-        'platform-floor',
-        'floor: JSON dump → same files',
-        { command: NODE, args: [path.join(BENCH, 'programs', 'floor.cjs'), dumpFile, out('platform-floor')], cwd: ROOT },
-        fresh(out('platform-floor')),
-      );
+      // Compared with the floor, so timed in rounds with it.
+      runInterleaved([
+        { id: 'platform-tsx', label: 'synth via tsx (tsx stacks/main.ts)', cmd: { command: NODE, args: [TSX, 'stacks/main.ts'], cwd: ROOT, env: { CDK8S_OUTDIR: out('platform-tsx') } } },
+        {
+          id: 'platform-tsx-cjs',
+          label: 'synth via tsx hook in one process (node --require tsx/cjs stacks/main.ts)',
+          cmd: { command: NODE, args: ['--require', 'tsx/cjs', 'stacks/main.ts'], cwd: ROOT, env: { CDK8S_OUTDIR: out('platform-tsx-cjs') } },
+        },
+        { id: 'platform-npm', label: 'npm run synth (npm start-up + tsx)', cmd: { command: 'npm', args: ['run', '--silent', 'synth'], cwd: ROOT, env: { CDK8S_OUTDIR: out('platform-npm') } } },
+        { id: 'platform-js', label: 'synth precompiled (node main.js)', cmd: { command: NODE, args: [js('stacks/main.js')], cwd: ROOT, env: { CDK8S_OUTDIR: out('platform-js') } } },
+        { id: 'platform-cli', label: 'shipshape synth, warm compile cache (node bin.js synth --app stacks/main.ts)', cmd: cli('platform-cli') },
+        // Leaves a fresh cache behind, so the warm run of the next round is warm again.
+        {
+          id: 'platform-cli-cold',
+          label: 'shipshape synth, cold compile cache (esbuild run included)',
+          cmd: cli('platform-cli-cold'),
+          before: () => fs.rmSync(cliCache, { recursive: true, force: true }),
+        },
+        { id: 'platform-floor', label: 'floor: JSON dump → same files', cmd: { command: NODE, args: [path.join(BENCH, 'programs', 'floor.cjs'), dumpFile, out('platform-floor')], cwd: ROOT } },
+      ]);
       for (const variant of ['platform-tsx', 'platform-js', 'platform-cli', 'platform-cli-cold']) {
         if (!fs.existsSync(out(variant)) || !fs.existsSync(out('platform-floor'))) continue;
         const diffs = treeDifferences(readTree(out(variant)), readTree(out('platform-floor')));
@@ -187,37 +195,43 @@ function main(): void {
   if (options.only.has('b') || options.only.has('c')) {
     log(`(b) generated stacks: ${options.sizes.join(', ')} AntiAffinityDeployments x 3 environments`);
     for (const n of options.sizes) {
-      run(
-        `scale-${n}-shipshape-js`,
-        `shipshape, ${n} services, precompiled`,
-        { command: NODE, args: [js('bench/programs/synth-scale.js'), String(n), out(`scale-${n}-shipshape`)], cwd: ROOT },
-        fresh(out(`scale-${n}-shipshape`)),
-      );
-      if (!options.only.has('b')) continue;
-      run(
-        `scale-${n}-raw-js`,
-        `plain cdk8s-plus-27, ${n} services, precompiled`,
-        { command: NODE, args: [js('bench/programs/raw-scale.js'), String(n), out(`scale-${n}-raw`)], cwd: ROOT },
-        fresh(out(`scale-${n}-raw`)),
-      );
-      run(
-        `scale-${n}-shipshape-tsx`,
-        `shipshape, ${n} services, tsx`,
-        { command: NODE, args: [TSX, 'bench/programs/synth-scale.ts', String(n), out(`scale-${n}-shipshape-tsx`)], cwd: ROOT },
-        fresh(out(`scale-${n}-shipshape-tsx`)),
-      );
-      const dumpFile = path.join(WORK, `scale-${n}-dump.json`);
-      const dump = spawnSync(NODE, [js('bench/programs/dump.js'), String(n), dumpFile], { cwd: ROOT, encoding: 'utf8' });
-      if (dump.status === 0) {
-        run(
-          `scale-${n}-floor`,
-          `floor, ${n} services`,
-          { command: NODE, args: [path.join(BENCH, 'programs', 'floor.cjs'), dumpFile, out(`scale-${n}-floor`)], cwd: ROOT },
-          fresh(out(`scale-${n}-floor`)),
+      const entries = [
+        {
+          id: `scale-${n}-shipshape-js`,
+          label: `shipshape, ${n} services, precompiled`,
+          cmd: { command: NODE, args: [js('bench/programs/synth-scale.js'), String(n), out(`scale-${n}-shipshape`)], cwd: ROOT },
+          outdir: out(`scale-${n}-shipshape`),
+        },
+      ];
+      if (options.only.has('b')) {
+        entries.push(
+          {
+            id: `scale-${n}-raw-js`,
+            label: `plain cdk8s-plus-27, ${n} services, precompiled`,
+            cmd: { command: NODE, args: [js('bench/programs/raw-scale.js'), String(n), out(`scale-${n}-raw`)], cwd: ROOT },
+            outdir: out(`scale-${n}-raw`),
+          },
+          {
+            id: `scale-${n}-shipshape-tsx`,
+            label: `shipshape, ${n} services, tsx`,
+            cmd: { command: NODE, args: [TSX, 'bench/programs/synth-scale.ts', String(n), out(`scale-${n}-shipshape-tsx`)], cwd: ROOT },
+            outdir: out(`scale-${n}-shipshape-tsx`),
+          },
         );
-      } else {
-        errors.push(`dump of ${n} services failed: ${dump.stderr.slice(-2000)}`);
+        const dumpFile = path.join(WORK, `scale-${n}-dump.json`);
+        const dump = spawnSync(NODE, [js('bench/programs/dump.js'), String(n), dumpFile], { cwd: ROOT, encoding: 'utf8' });
+        if (dump.status === 0) {
+          entries.push({
+            id: `scale-${n}-floor`,
+            label: `floor, ${n} services`,
+            cmd: { command: NODE, args: [path.join(BENCH, 'programs', 'floor.cjs'), dumpFile, out(`scale-${n}-floor`)], cwd: ROOT },
+            outdir: out(`scale-${n}-floor`),
+          });
+        } else {
+          errors.push(`dump of ${n} services failed: ${dump.stderr.slice(-2000)}`);
+        }
       }
+      runInterleaved(entries);
       if (fs.existsSync(out(`scale-${n}-shipshape`))) {
         const shipshape = readTree(out(`scale-${n}-shipshape`));
         for (const other of ['raw', 'floor']) {

@@ -11,8 +11,6 @@ export interface CompiledApp {
   readonly file: string;
   /** Whether it came from the cache (no esbuild run). */
   readonly cached: boolean;
-  /** Where the V8 code of the modules a run of this program loads is kept (see installCodeCache). */
-  readonly codeCache: string;
 }
 
 /** What the cache records for one program: the bundle and every input it was built from, with its hash. */
@@ -181,9 +179,8 @@ export async function compileApp(entry: string, root: string, cacheDir: string):
   const fingerprint = createHash('sha256')
     .update(JSON.stringify({ format: BUNDLE_FORMAT, esbuild: esbuildVersion(), node: NODE_MAJOR, root }))
     .digest('hex');
-  const codeCache = path.join(cacheDir, 'code', `${key}.bin`);
   const previous = readEntry(record);
-  if (isCurrent(previous, fingerprint, cacheDir)) return { file: path.join(cacheDir, previous.bundle), cached: true, codeCache };
+  if (isCurrent(previous, fingerprint, cacheDir)) return { file: path.join(cacheDir, previous.bundle), cached: true };
 
   // Loaded only here: a cache hit never pays for esbuild.
   const esbuild = createRequire(__filename)('esbuild') as typeof import('esbuild');
@@ -207,5 +204,5 @@ export async function compileApp(entry: string, root: string, cacheDir: string):
   for (const output of outputs) writeAtomically(output.path, output.contents);
   writeAtomically(record, JSON.stringify({ fingerprint, bundle, inputs } satisfies CacheEntry));
   pruneBundles(cacheDir, key, bundle);
-  return { file: path.join(cacheDir, bundle), cached: false, codeCache };
+  return { file: path.join(cacheDir, bundle), cached: false };
 }

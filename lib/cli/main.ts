@@ -1,10 +1,9 @@
-import Module from 'node:module';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ShipshapeError } from '../core/errors';
 import type { SynthPlan, SynthRequest } from '../core/synth-hook';
 import { CliOptions, USAGE, parseArguments } from './args';
-import { CodeCache, installCodeCache } from './code-cache';
+import { cacheDirectory } from './code-cache';
 import { compileApp } from './compile';
 import { diffOutputs, formatDiff, hasDifferences } from './diff';
 import { withOutputLock } from './lock';
@@ -16,9 +15,6 @@ import { AppFailedError, runApp } from './run-app';
 export const EXIT_OK = 0;
 export const EXIT_PROBLEMS = 1;
 export const EXIT_UNUSABLE = 2;
-
-/** Where compiled programs are kept unless SHIPSHAPE_CACHE_DIR says otherwise: the usual home of tool caches in a project. */
-const CACHE_DIR = path.join('node_modules', '.cache', 'shipshape');
 
 /** Where the CLI writes: its output and its errors. */
 export interface Output {
@@ -101,17 +97,6 @@ async function run(options: CliOptions, request: SynthRequest, outdir: string, i
   }
 }
 
-/** Keeps the code of a run that finished; a cache that cannot be written costs the next run time, not this one its result. */
-function saveCodeCache(cache: CodeCache | undefined): void {
-  if (cache === undefined) return;
-  cache.uninstall();
-  try {
-    cache.save();
-  } catch {
-    // The next run compiles its modules again.
-  }
-}
-
 /**
  * Runs `shipshape <argv…>` in the current directory and returns the exit code. The program is compiled (or
  * taken from the cache) and run in this process; its synth call hands the App over, and the command works on it.
@@ -128,18 +113,10 @@ export async function main(argv: readonly string[], io: Output = PROCESS_OUTPUT)
     // As under `cdk8s synth`: the program may read its output directory from CDK8S_OUTDIR.
     if (options.out !== undefined) process.env.CDK8S_OUTDIR = options.out;
     else if (process.env.CDK8S_OUTDIR === undefined && project.output !== undefined) process.env.CDK8S_OUTDIR = project.output;
-    const cacheDir = path.resolve(cwd, process.env.SHIPSHAPE_CACHE_DIR ?? CACHE_DIR);
-    const compiled = await compileApp(project.app, cwd, cacheDir);
-    // V8's compiled code of every module loaded from here on (cdk8s, the bundle): Node's own cache from 22.1, else shipshape's.
-    const enableCompileCache = (Module as { enableCompileCache?: (dir: string) => unknown }).enableCompileCache;
-    let codeCache: CodeCache | undefined;
-    if (enableCompileCache !== undefined) enableCompileCache(path.join(cacheDir, 'v8'));
-    else codeCache = installCodeCache(compiled.codeCache);
+    const compiled = await compileApp(project.app, cwd, cacheDirectory(cwd));
     const request = await runApp(compiled.file, project.app);
     const outdir = options.out ?? request.outdir ?? process.env.CDK8S_OUTDIR ?? 'dist';
-    const code = await run(options, request, outdir, io);
-    saveCodeCache(codeCache);
-    return code;
+    return await run(options, request, outdir, io);
   } catch (e) {
     const problems = problemsOf(e);
     if (problems !== undefined) io.err(`${(e as Error).message.split('\n')[0]}\n${problems.map((p) => `  - ${p}`).join('\n')}`);

@@ -425,6 +425,19 @@ void (async () => {
     expect(tree(path.join(dir, 'dist'))).toEqual(tree(path.join(dir, 'uncached')));
   });
 
+  it('keeps the code of every program run from one folder: runs of one do not rewrite what another kept', () => {
+    const dir = platform('code-cache-shared', { 'other.ts': PROGRAM.replace("['prod', 'dev']", "['dev']") });
+    expect(shipshape(dir, ['synth']).status).toBe(0);
+    expect(shipshape(dir, ['synth', '--app', 'other.ts', '--out', 'other']).status).toBe(0);
+    const file = cacheFile(dir);
+    const bundles = cachedModules(file).filter((m) => m.startsWith(path.join(dir, 'node_modules/.cache/shipshape')));
+    expect(bundles).toHaveLength(2);
+    const written = fs.statSync(file);
+    expect(shipshape(dir, ['synth']).status).toBe(0);
+    expect(shipshape(dir, ['synth', '--app', 'other.ts', '--out', 'other']).status).toBe(0);
+    expect(fs.statSync(file)).toMatchObject({ ino: written.ino, mtimeMs: written.mtimeMs });
+  });
+
   it('runs the new code of a module edited to the same length with the same timestamp, and replaces a damaged cache file', () => {
     const dir = project('code-cache-edit', PROBE);
     expect(probed(shipshape(dir, ['synth'])).value).toBe('aaaa');
