@@ -63,7 +63,7 @@ export interface EfkLoggingProps {
    * Elasticsearch settings.
    * @default - 1 node, or 3 when the environment runs 3 or more replicas; a 1g heap in 2 GiB each (Elastic's defaults)
    */
-  readonly elasticsearch?: Omit<ElasticsearchProps, 'namespace'>;
+  readonly elasticsearch?: Omit<ElasticsearchProps, 'namespace' | 'credentialsRevision'>;
   /**
    * Kibana settings.
    * @default - 1 replica, or 2 with a 3-node Elasticsearch
@@ -170,6 +170,7 @@ export class EfkLogging extends Construct {
       priorityClassName,
       ...props.elasticsearch,
       imagePullSecrets: props.elasticsearch?.imagePullSecrets ?? imagePullSecrets,
+      credentialsRevision,
       namespace: this.namespace,
     });
     this.kibana = new Kibana(this, 'kibana', {

@@ -59,9 +59,10 @@ const USER_NAME = /^[a-z][a-z0-9_-]*$/;
  * Why a Job and not a documented manual bootstrap: the policy lives in Git and
  * is reviewed with the rest, every request is an idempotent PUT, and a new
  * cluster gets it without anyone remembering a runbook step. The Job's name
- * carries a hash of its script and of the credentials revision, so a changed
- * policy or a bumped revision (after a password change in the Secret) is a new
- * Job that runs once (Jobs are immutable), and an unchanged one is left alone.
+ * carries a hash of its pod template and of the credentials revision, so a
+ * changed policy, a new Elasticsearch image or a bumped revision (after a
+ * password change in the Secret) is a new Job that runs once (a Job's pod
+ * template cannot change), and an unchanged one is left alone.
  */
 export class ElasticsearchBootstrap extends Construct {
   public readonly job: kplus.k8s.KubeJob;
@@ -114,45 +115,41 @@ export class ElasticsearchBootstrap extends Construct {
       `call POST /_security/user/kibana_system/_password "{\\"password\\":\\"$(json_escape "$KIBANA_SYSTEM_PASSWORD")\\"}"`,
     ];
     this.script = `${lines.join('\n')}\n`;
-    // The script and the credentials revision: a changed policy or a changed password is a new Job. Pull Secrets
-    // are part of the (immutable) pod template, so a changed list is a new Job too.
-    const pullSecrets = es.imagePullSecrets.length > 0 ? `\nimage-pull-secrets=${es.imagePullSecrets.join(',')}` : '';
-    const hash = createHash('sha256').update(this.script).update(`\ncredentials-revision=${this.credentialsRevision}`).update(pullSecrets).digest('hex').slice(0, 8);
     const name = `${es.name}-bootstrap`;
     const labels = workloadLabels(name, env, 'bootstrap');
     es.allowClient(selectorLabels(name, env));
+    const podTemplate: kplus.k8s.PodTemplateSpec = {
+      metadata: { labels },
+      spec: {
+        restartPolicy: 'OnFailure',
+        automountServiceAccountToken: false,
+        imagePullSecrets: imagePullSecretRefs(es.imagePullSecrets),
+        securityContext: restrictedPodSecurityContext({ runAsUser: BOOTSTRAP_UID }),
+        containers: [
+          {
+            name: 'bootstrap',
+            // The Elasticsearch image already has curl and is on the node, so no extra image is pulled.
+            image: es.image,
+            imagePullPolicy: 'IfNotPresent',
+            command: ['bash', '-c', this.script],
+            env: [
+              secretEnv('ELASTIC_PASSWORD', es.credentialsSecret, ELASTICSEARCH_CREDENTIAL_KEYS.elastic),
+              secretEnv('FLUENTD_PASSWORD', es.credentialsSecret, ELASTICSEARCH_CREDENTIAL_KEYS.fluentd),
+              secretEnv('KIBANA_SYSTEM_PASSWORD', es.credentialsSecret, ELASTICSEARCH_CREDENTIAL_KEYS.kibanaSystem),
+            ],
+            resources: resources({ cpu: kplus.Cpu.millis(50), memory: Size.mebibytes(64) }),
+            securityContext: restrictedContainerSecurityContext(BOOTSTRAP_UID, { seccomp: false }),
+          },
+        ],
+      },
+    };
+    // A Job's pod template cannot change: anything in it (the script with the policy, the image after an
+    // Elasticsearch upgrade, the pull Secrets) and the credentials revision (a changed password) make a new Job.
+    const hash = createHash('sha256').update(JSON.stringify(podTemplate)).update(`\ncredentials-revision=${this.credentialsRevision}`).digest('hex').slice(0, 8);
 
     this.job = new kplus.k8s.KubeJob(this, 'job', {
       metadata: { name: `${name}-${hash}`, namespace: es.namespace, labels },
-      spec: {
-        backoffLimit: 10,
-        activeDeadlineSeconds: 3600,
-        template: {
-          metadata: { labels },
-          spec: {
-            restartPolicy: 'OnFailure',
-            automountServiceAccountToken: false,
-            imagePullSecrets: imagePullSecretRefs(es.imagePullSecrets),
-            securityContext: restrictedPodSecurityContext({ runAsUser: BOOTSTRAP_UID }),
-            containers: [
-              {
-                name: 'bootstrap',
-                // The Elasticsearch image already has curl and is on the node, so no extra image is pulled.
-                image: es.image,
-                imagePullPolicy: 'IfNotPresent',
-                command: ['bash', '-c', this.script],
-                env: [
-                  secretEnv('ELASTIC_PASSWORD', es.credentialsSecret, ELASTICSEARCH_CREDENTIAL_KEYS.elastic),
-                  secretEnv('FLUENTD_PASSWORD', es.credentialsSecret, ELASTICSEARCH_CREDENTIAL_KEYS.fluentd),
-                  secretEnv('KIBANA_SYSTEM_PASSWORD', es.credentialsSecret, ELASTICSEARCH_CREDENTIAL_KEYS.kibanaSystem),
-                ],
-                resources: resources({ cpu: kplus.Cpu.millis(50), memory: Size.mebibytes(64) }),
-                securityContext: restrictedContainerSecurityContext(BOOTSTRAP_UID, { seccomp: false }),
-              },
-            ],
-          },
-        },
-      },
+      spec: { backoffLimit: 10, activeDeadlineSeconds: 3600, template: podTemplate },
     });
   }
 }

@@ -12,8 +12,8 @@ import { configMapKeyProblem } from '../core/validate';
 import { Stack } from '../core/stack';
 import { ServiceMonitor, environmentPrometheusLabels } from '../workloads/service-monitor';
 import { checkImagePullSecrets, imagePullSecretRefs } from '../workloads/workload-metadata';
-import { ELASTICSEARCH_CREDENTIAL_KEYS, Elasticsearch } from './elasticsearch';
-import { secretEnv } from './support';
+import { CREDENTIALS_REVISION_ANNOTATION, ELASTICSEARCH_CREDENTIAL_KEYS, Elasticsearch } from './elasticsearch';
+import { assertCredentialsRevision, secretEnv } from './support';
 
 /** Properties of an {@link ElasticsearchExporter}. */
 export interface ElasticsearchExporterProps {
@@ -41,6 +41,12 @@ export interface ElasticsearchExporterProps {
    * @default [] (the node's own registry access)
    */
   readonly imagePullSecrets?: string[];
+  /**
+   * Revision of the passwords in the credentials Secret, carried on the pod template: a new value restarts the
+   * exporter, which reads its password from the Secret only when it starts.
+   * @default - the cluster's `credentialsRevision` (EfkLogging's), or none
+   */
+  readonly credentialsRevision?: string;
 }
 
 // prometheus-community elasticsearch_exporter release of the prometheus-elasticsearch-exporter chart 6.x
@@ -81,6 +87,7 @@ export class ElasticsearchExporter extends Construct {
     const es = props.elasticsearch;
     const image = assertPinnedImage(this, 'image', props.image ?? ELASTICSEARCH_EXPORTER_IMAGE, ELASTICSEARCH_EXPORTER_IMAGE);
     const pullSecrets = imagePullSecretRefs(checkImagePullSecrets(this, props.imagePullSecrets ?? []));
+    const revision = props.credentialsRevision === undefined ? es.credentialsRevision : assertCredentialsRevision(this, props.credentialsRevision);
     const credentials = props.credentials ?? { username: 'elastic', passwordKey: ELASTICSEARCH_CREDENTIAL_KEYS.elastic };
     if (typeof credentials.username !== 'string' || !USERNAME.test(credentials.username)) {
       throw new ShipshapeError(this, {
@@ -117,7 +124,7 @@ export class ElasticsearchExporter extends Construct {
         revisionHistoryLimit: 5,
         selector: { matchLabels: { ...this.selector } },
         template: {
-          metadata: { labels },
+          metadata: { labels, annotations: revision === undefined ? undefined : { [CREDENTIALS_REVISION_ANNOTATION]: revision } },
           spec: {
             automountServiceAccountToken: false,
             imagePullSecrets: pullSecrets,

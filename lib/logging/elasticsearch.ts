@@ -12,7 +12,7 @@ import { mebibytes, resources } from '../core/resources';
 import { hostnameAntiAffinity, zoneSpread } from '../core/scheduling';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/security';
 import { checkImagePullSecrets, imagePullSecretRefs } from '../workloads/workload-metadata';
-import { plainEnv, secretEnv } from './support';
+import { assertCredentialsRevision, plainEnv, secretEnv } from './support';
 
 /** JVM heap: one size for both -Xms and -Xmx, or the two separately (single-node clusters only). */
 export type ElasticsearchHeap = string | { readonly initial: string; readonly max: string };
@@ -142,6 +142,14 @@ export interface ElasticsearchProps {
    * @default [] (the node's own registry access)
    */
   readonly imagePullSecrets?: string[];
+  /**
+   * Revision of the passwords in the credentials Secret, for the clients that read one from it: a client such as
+   * ElasticsearchExporter carries it on its pod template, so a new value restarts it with the new password.
+   * Elasticsearch's own pods do not carry it (they read the `elastic` password only when the cluster is first
+   * created). EfkLogging sets its `credentialsRevision` here.
+   * @default - none: clients restart only when their own settings change
+   */
+  readonly credentialsRevision?: string;
 }
 
 /** Elasticsearch release used by default, matched by KIBANA_IMAGE. */
@@ -209,6 +217,8 @@ export class Elasticsearch extends Construct {
   public readonly image: string;
   /** Secrets the image is pulled with; other pods running the image (the bootstrap Job) use them too. */
   public readonly imagePullSecrets: readonly string[];
+  /** Revision of the passwords in the credentials Secret, which clients reading a password from it carry. */
+  public readonly credentialsRevision?: string;
   /** Host name of the client Service, e.g. `elasticsearch.logging.svc`. */
   public readonly host: string;
   public readonly port = ELASTICSEARCH_HTTP_PORT;
@@ -233,6 +243,7 @@ export class Elasticsearch extends Construct {
     this.namespace = assertDnsLabel(this, 'namespace', props.namespace ?? env.namespace);
     this.image = assertPinnedImage(this, 'image', props.image ?? ELASTICSEARCH_IMAGE, ELASTICSEARCH_IMAGE);
     this.imagePullSecrets = Object.freeze(checkImagePullSecrets(this, props.imagePullSecrets ?? []));
+    if (props.credentialsRevision !== undefined) this.credentialsRevision = assertCredentialsRevision(this, props.credentialsRevision);
     this.replicas = assertInteger(this, 'replicas', props.replicas ?? (env.replicas >= 3 ? 3 : 1), 1, 99);
     if (this.replicas > 1 && this.replicas % 2 === 0) {
       throw new ShipshapeError(this, {

@@ -98,7 +98,7 @@ export interface FluentdDaemonSetProps {
   /**
    * Revision of the Elasticsearch credentials Secret, written on the pod template so the pods restart with the
    * new password when it changes. EfkLogging passes its `credentialsRevision`.
-   * @default - none
+   * @default - the Elasticsearch cluster's `credentialsRevision`, or none
    */
   readonly credentialsRevision?: string;
   /**
@@ -188,7 +188,7 @@ export class FluentdDaemonSet extends Construct {
     const grace = durationSeconds(this, 'terminationGracePeriod', props.terminationGracePeriod ?? DEFAULT_GRACE_PERIOD, 10, 3600);
     const cpu = props.cpu ?? DEFAULT_CPU;
     cpuMillicores(this, 'cpu', cpu);
-    const revision = props.credentialsRevision === undefined ? undefined : assertCredentialsRevision(this, props.credentialsRevision);
+    const revision = props.credentialsRevision === undefined ? props.elasticsearch?.credentialsRevision : assertCredentialsRevision(this, props.credentialsRevision);
     const es = props.elasticsearch;
     if (es && es.namespace !== this.namespace) {
       throw new ShipshapeError(this, {

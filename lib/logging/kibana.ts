@@ -56,7 +56,7 @@ export interface KibanaProps {
   /**
    * Revision of the credentials Secret, written on the pod template so the pods restart (and read the new
    * values) when it changes. EfkLogging passes its `credentialsRevision`.
-   * @default - none
+   * @default - the Elasticsearch cluster's `credentialsRevision`, or none
    */
   readonly credentialsRevision?: string;
   /**
@@ -133,7 +133,7 @@ export class Kibana extends Construct {
       throw new ShipshapeError(this, { problem: 'publicBaseUrl must be an http(s) URL without a trailing slash', value: props.publicBaseUrl, fix: 'use e.g. "https://kibana.example.com"' });
     }
     const priorityClassName = props.priorityClassName === undefined ? undefined : assertDnsLabel(this, 'priorityClassName', props.priorityClassName);
-    const revision = props.credentialsRevision === undefined ? undefined : assertCredentialsRevision(this, props.credentialsRevision);
+    const revision = props.credentialsRevision === undefined ? es.credentialsRevision : assertCredentialsRevision(this, props.credentialsRevision);
     const pullSecrets = imagePullSecretRefs(checkImagePullSecrets(this, props.imagePullSecrets ?? []));
     this.selector = Object.freeze(selectorLabels(this.name, env));
     const labels = workloadLabels(this.name, env, 'dashboard');

@@ -17,6 +17,7 @@ import {
   EfkLoggingProps,
   EfkStack,
   Elasticsearch,
+  ElasticsearchExporter,
   FLUENTD_IMAGES,
   FLUENTD_SHUTDOWN_FLUSH_SECONDS,
   FluentdDaemonSet,
@@ -466,8 +467,12 @@ describe('host-path-volume policy rule', () => {
 });
 
 describe('retention and archive', () => {
-  it('re-runs the bootstrap Job and restarts Fluentd and Kibana when the credentials revision is bumped', () => {
-    const build = (credentialsRevision?: string) => efk(prodEnv(), credentialsRevision === undefined ? {} : { credentialsRevision }).result;
+  it('re-runs the bootstrap Job and restarts Fluentd, Kibana and the exporter when the credentials revision is bumped', () => {
+    const build = (credentialsRevision?: string) =>
+      synthStack((s) => {
+        const logging = new EfkLogging(s, 'logging', credentialsRevision === undefined ? {} : { credentialsRevision });
+        new ElasticsearchExporter(s, 'exporter', { elasticsearch: logging.elasticsearch });
+      }, prodEnv());
     const jobName = (r: SynthesizedStack) => objectsOfKind(r, 'Job')[0].metadata.name;
     const revisionOf = (r: SynthesizedStack, kind: string, name: string) => findObject(r, kind, name).spec.template.metadata.annotations?.[CREDENTIALS_REVISION_ANNOTATION];
     const first = build();
@@ -480,12 +485,24 @@ describe('retention and archive', () => {
     for (const [kind, name] of [
       ['DaemonSet', 'fluentd'],
       ['Deployment', 'kibana'],
+      ['Deployment', 'elasticsearch-exporter'],
     ]) {
       expect(revisionOf(first, kind, name)).toBe('1');
       expect(revisionOf(bumped, kind, name)).toBe('2');
     }
     // The script itself is unchanged: only the name moves.
     expect(objectsOfKind(bumped, 'Job')[0].spec.template.spec.containers[0].command).toEqual(objectsOfKind(first, 'Job')[0].spec.template.spec.containers[0].command);
+  });
+
+  it('names the bootstrap Job after its whole pod template: a new Elasticsearch image is a new Job, which the API server would refuse as a change', () => {
+    const jobOf = (image?: string) => objectsOfKind(efk(prodEnv(), image === undefined ? {} : { elasticsearch: { image } }).result, 'Job')[0];
+    const current = jobOf();
+    const upgraded = jobOf('docker.elastic.co/elasticsearch/elasticsearch:8.15.4');
+    expect(upgraded.spec.template.spec.containers[0].image).toBe('docker.elastic.co/elasticsearch/elasticsearch:8.15.4');
+    expect(upgraded.metadata.name).not.toBe(current.metadata.name);
+    expect(jobOf().metadata.name).toBe(current.metadata.name);
+    const pulled = objectsOfKind(efk(prodEnv(), { imagePullSecrets: ['mirror-pull'] }).result, 'Job')[0];
+    expect(pulled.metadata.name).not.toBe(current.metadata.name);
   });
 
   it('applies the hot-window ILM policy and index template with an idempotent, content-named Job', () => {
