@@ -17,6 +17,7 @@ import { AUTOSCALER_PROVIDERS, AutoscalerCloud, autoscalerProviderFor } from './
 import { AUTOSCALER_EXPANDERS, AutoscalerExpander, AutoscalerProvider, ScaledNodeGroup } from './autoscaler/provider';
 import { PRIORITY_EXPANDER_CONFIGMAP, clusterAutoscalerClusterRoleRules, clusterAutoscalerRoleRules } from './autoscaler/rbac';
 import { KUBE_SYSTEM, isFlagSafe } from './support';
+import { runsPublishedImages } from '../core/image-tests';
 
 export { AUTOSCALER_PROVIDERS, AutoscalerCloud } from './autoscaler/cloud';
 export type { AutoscalerProviderName } from './autoscaler/cloud';
@@ -254,6 +255,7 @@ export class ClusterAutoscaler extends Construct {
 
   constructor(scope: Construct, id: string, props: ClusterAutoscalerProps) {
     super(scope, id);
+    runsPublishedImages(this);
     const env = Stack.of(this).environment;
     const cloud = props.cloud;
     const provider = autoscalerProviderFor(this, cloud);

@@ -16,6 +16,7 @@ import { AlertRuleGroup, PrometheusOperatorOptions, alertRulesFile, prometheusOp
 import { EtcdVersion, assertIrsaAllowed, isManagedControlPlane, kubeadmEtcdTag, parseEtcdVersion } from './control-plane';
 import { formatDuration, longestScheduleGapSeconds } from './schedule-period';
 import { KUBE_SYSTEM } from './support';
+import { runsPublishedImages } from '../core/image-tests';
 
 const CRONJOB_NAME_MAX = 52;
 
@@ -232,6 +233,7 @@ export class EtcdBackup extends Construct {
 
   constructor(scope: Construct, id: string, props: EtcdBackupProps = {}) {
     super(scope, id);
+    runsPublishedImages(this);
     const env = Stack.of(this).environment;
     const name = assertDnsLabel(this, 'name', props.name ?? 'etcd-backup');
     // The CronJob controller appends an 11-character suffix (-<minutes since epoch>) to name its Jobs, so the API

@@ -11,6 +11,7 @@ import { Stack } from '../core/stack';
 import { ServiceMonitor, environmentPrometheusLabels } from '../workloads/service-monitor';
 import { checkImagePullSecrets, imagePullSecretRefs } from '../workloads/workload-metadata';
 import { KUBE_SYSTEM } from './support';
+import { runsPublishedImages } from '../core/image-tests';
 
 /** Properties of a {@link KubeStateMetrics}. */
 export interface KubeStateMetricsProps {
@@ -163,6 +164,7 @@ export class KubeStateMetrics extends Construct {
 
   constructor(scope: Construct, id: string, props: KubeStateMetricsProps = {}) {
     super(scope, id);
+    runsPublishedImages(this);
     const env = Stack.of(this).environment;
     const minor = env.kubernetesMinorFor(this);
     const defaultImage = kubeStateMetricsImage(minor);

@@ -10,6 +10,7 @@ import { hostnameAntiAffinity } from '../core/scheduling';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/security';
 import { Stack } from '../core/stack';
 import { KUBE_SYSTEM } from './support';
+import { runsPublishedImages } from '../core/image-tests';
 
 /** Properties of a {@link MetricsServer}. */
 export interface MetricsServerProps {
@@ -64,6 +65,7 @@ export class MetricsServer extends Construct {
 
   constructor(scope: Construct, id: string, props: MetricsServerProps = {}) {
     super(scope, id);
+    runsPublishedImages(this);
     const env = Stack.of(this).environment;
     const image = assertPinnedImage(this, 'image', props.image ?? METRICS_SERVER_IMAGE, METRICS_SERVER_IMAGE);
     const replicas = assertInteger(this, 'replicas', props.replicas ?? 2, 1, 10);

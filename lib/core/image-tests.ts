@@ -16,6 +16,10 @@ import { toYaml } from './yaml';
 //    an AntiAffinityDeployment given runAsUser) asserts nothing either.
 //  - metadataTest.exposedPorts: every containerPort / Swarm target port, merged over the uses. The tool compares
 //    port numbers only (it drops the protocol when it reads the image), so the protocol is not written.
+//  Neither is asserted for the images the platform's own constructs run as their publishers build them
+//  (Elasticsearch, Kibana, the exporters, Fluentd, the autoscaler; see runsPublishedImages): their USER and EXPOSE
+//  are the publisher's, which the pods override (runAsUser) or do not need (Kubernetes uses a containerPort whether
+//  or not the image exposes it), and asserting them would fail on the very images the constructs pin.
 //  - fileExistenceTests: absolute executables the runtime starts inside the container: exec probes, lifecycle
 //    hooks, a Kubernetes `command`, a Swarm entrypoint or `CMD` healthcheck, merged over the uses.
 // Not asserted, because the workload does not determine it: entrypoint and cmd (a workload that sets them
@@ -78,6 +82,12 @@ export interface ImageUse {
    * @default - the stated user is the image's own
    */
   readonly overriddenUser?: { readonly user: string; readonly group?: string };
+  /**
+   * Whether a platform construct runs the image as its publisher builds it: the image's USER and EXPOSE are the
+   * publisher's, so the use asserts neither (only the files it runs).
+   * @default false
+   */
+  readonly published?: boolean;
   readonly ports: readonly { readonly port: number; readonly protocol: string }[];
   readonly executables: readonly ImageExecutable[];
   /** Working directory the workload sets, which relative executables resolve against. */
@@ -157,13 +167,28 @@ function overridesImageUser(c: IConstruct): c is IOverridesImageUser {
   return (c as { overridesImageUser?: unknown }).overridesImageUser === true;
 }
 
-/** `uses` with the user of every use under an {@link IOverridesImageUser} construct moved to `overriddenUser`. */
+const PUBLISHED_IMAGE_RUNNERS = new WeakSet<IConstruct>();
+
+/**
+ * Marks a platform construct whose pods run images as their publishers build them (Elasticsearch, Kibana, …) and
+ * set their own user: the images' structure tests assert only the files the pods run, not USER or EXPOSE.
+ */
+export function runsPublishedImages(scope: IConstruct): void {
+  PUBLISHED_IMAGE_RUNNERS.add(scope);
+}
+
+/**
+ * `uses` with the facts of the constructs that run them: under an {@link IOverridesImageUser} construct the user
+ * moves to `overriddenUser`; under a construct given to {@link runsPublishedImages} the use is `published` too.
+ */
 export function withOverriddenUsers(uses: readonly ImageUse[], constructs: readonly IConstruct[]): ImageUse[] {
   const owners = constructs.filter(overridesImageUser).map((c) => `${c.node.path}/`);
+  const publishers = constructs.filter((c) => PUBLISHED_IMAGE_RUNNERS.has(c)).map((c) => `${c.node.path}/`);
   return uses.map((u) => {
-    if (u.user === undefined || !owners.some((o) => u.constructPath.startsWith(o))) return u;
+    const published = publishers.some((p) => u.constructPath.startsWith(p));
+    if (!published && (u.user === undefined || !owners.some((o) => u.constructPath.startsWith(o)))) return u;
     const { user, ...rest } = u;
-    return { ...rest, overriddenUser: user };
+    return { ...rest, ...(user !== undefined ? { overriddenUser: user } : {}), ...(published ? { published } : {}) };
   });
 }
 
@@ -223,9 +248,16 @@ function mergeUses(image: string, uses: readonly ImageUse[]): Merged {
     user = groups.length === 1 ? `${users[0]}:${groups[0]}` : users[0];
   }
   for (const u of uses.filter((x) => x.user !== undefined && isRoot(x.user.user))) notes.push(`${u.usedBy} runs it as root (its declared exemption), which asserts no user`);
-  for (const u of uses.filter((x) => x.overriddenUser !== undefined)) {
+  for (const u of uses.filter((x) => x.overriddenUser !== undefined && x.published !== true)) {
     const { user: uid, group } = u.overriddenUser!;
     notes.push(`${u.usedBy} runs it as ${quote(group !== undefined ? `${uid}:${group}` : uid)} (runAsUser) whatever USER the image declares, which asserts no user`);
+  }
+  for (const u of uses.filter((x) => x.published === true)) {
+    const own = [
+      ...(u.overriddenUser === undefined ? [] : [`user ${quote(u.overriddenUser.group !== undefined ? `${u.overriddenUser.user}:${u.overriddenUser.group}` : u.overriddenUser.user)}`]),
+      ...(u.ports.length === 0 ? [] : [`port${u.ports.length > 1 ? 's' : ''} ${u.ports.map((p) => p.port).join(', ')}`]),
+    ];
+    notes.push(`${u.usedBy} runs the publisher's image${own.length > 0 ? ` with ${own.join(' and ')} of its own` : ''}, whatever USER and EXPOSE it declares, which asserts neither`);
   }
   if (user === undefined) {
     for (const u of uses.filter((x) => x.requiresNonRoot)) {
@@ -234,7 +266,7 @@ function mergeUses(image: string, uses: readonly ImageUse[]): Merged {
   }
 
   const ports = new Map<number, Set<string>>();
-  for (const u of uses) for (const p of u.ports) ports.set(p.port, (ports.get(p.port) ?? new Set()).add(p.protocol));
+  for (const u of uses.filter((x) => x.published !== true)) for (const p of u.ports) ports.set(p.port, (ports.get(p.port) ?? new Set()).add(p.protocol));
 
   const files = new Map<string, string[]>();
   for (const u of uses) {

@@ -12,6 +12,7 @@ import { imagePullSecretRefs } from '../workloads/workload-metadata';
 import { ELASTICSEARCH_CREDENTIAL_KEYS, Elasticsearch } from './elasticsearch';
 import { INDEX_PREFIX } from './fluentd-config';
 import { assertCredentialsRevision, secretEnv } from './support';
+import { runsPublishedImages } from '../core/image-tests';
 
 // The Elasticsearch image's own user, which the Job runs as.
 const BOOTSTRAP_UID = 1000;
@@ -76,6 +77,7 @@ export class ElasticsearchBootstrap extends Construct {
 
   constructor(scope: Construct, id: string, props: ElasticsearchBootstrapProps) {
     super(scope, id);
+    runsPublishedImages(this);
     const env = Stack.of(this).environment;
     const es = props.elasticsearch;
     if (!INDEX_PREFIX.test(props.indexPrefix ?? '')) {

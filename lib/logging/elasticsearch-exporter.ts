@@ -14,6 +14,7 @@ import { ServiceMonitor, environmentPrometheusLabels } from '../workloads/servic
 import { checkImagePullSecrets, imagePullSecretRefs } from '../workloads/workload-metadata';
 import { CREDENTIALS_REVISION_ANNOTATION, ELASTICSEARCH_CREDENTIAL_KEYS, Elasticsearch } from './elasticsearch';
 import { assertCredentialsRevision, secretEnv } from './support';
+import { runsPublishedImages } from '../core/image-tests';
 
 /** Properties of an {@link ElasticsearchExporter}. */
 export interface ElasticsearchExporterProps {
@@ -83,6 +84,7 @@ export class ElasticsearchExporter extends Construct {
 
   constructor(scope: Construct, id: string, props: ElasticsearchExporterProps) {
     super(scope, id);
+    runsPublishedImages(this);
     const env = Stack.of(this).environment;
     const es = props.elasticsearch;
     const image = assertPinnedImage(this, 'image', props.image ?? ELASTICSEARCH_EXPORTER_IMAGE, ELASTICSEARCH_EXPORTER_IMAGE);

@@ -13,6 +13,7 @@ import { hostnameAntiAffinity, zoneSpread } from '../core/scheduling';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/security';
 import { checkImagePullSecrets, imagePullSecretRefs } from '../workloads/workload-metadata';
 import { assertCredentialsRevision, plainEnv, secretEnv } from './support';
+import { runsPublishedImages } from '../core/image-tests';
 
 /** JVM heap: one size for both -Xms and -Xmx, or the two separately (single-node clusters only). */
 export type ElasticsearchHeap = string | { readonly initial: string; readonly max: string };
@@ -238,6 +239,7 @@ export class Elasticsearch extends Construct {
 
   constructor(scope: Construct, id: string, props: ElasticsearchProps = {}) {
     super(scope, id);
+    runsPublishedImages(this);
     const env = Stack.of(this).environment;
     this.name = assertDnsLabel(this, 'name', props.name ?? 'elasticsearch');
     this.namespace = assertDnsLabel(this, 'namespace', props.namespace ?? env.namespace);

@@ -18,6 +18,7 @@ import { checkAnnotations, checkIdentity, checkImagePullSecrets, imagePullSecret
 import { CREDENTIALS_REVISION_ANNOTATION, ELASTICSEARCH_CREDENTIAL_KEYS, Elasticsearch } from './elasticsearch';
 import { FluentdBufferProps, FluentdConfig, FluentdS3OutputProps, FluentdTailProps } from './fluentd-config';
 import { assertCredentialsRevision, plainEnv, secretEnv } from './support';
+import { runsPublishedImages } from '../core/image-tests';
 
 /** The S3 archive of the collector. */
 export interface FluentdArchiveProps extends FluentdS3OutputProps {
@@ -180,6 +181,7 @@ export class FluentdDaemonSet extends Construct {
 
   constructor(scope: Construct, id: string, props: FluentdDaemonSetProps) {
     super(scope, id);
+    runsPublishedImages(this);
     const env = Stack.of(this).environment;
     this.name = assertDnsLabel(this, 'name', props.name ?? 'fluentd');
     this.namespace = assertDnsLabel(this, 'namespace', props.namespace ?? props.elasticsearch?.namespace ?? env.namespace);

@@ -13,6 +13,7 @@ import { hostnameAntiAffinity, zoneSpread } from '../core/scheduling';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/security';
 import { checkImagePullSecrets, imagePullSecretRefs } from '../workloads/workload-metadata';
 import { assertCredentialsRevision, plainEnv, secretEnv } from './support';
+import { runsPublishedImages } from '../core/image-tests';
 
 /** Properties of a {@link Kibana}. */
 export interface KibanaProps {
@@ -106,6 +107,7 @@ export class Kibana extends Construct {
 
   constructor(scope: Construct, id: string, props: KibanaProps) {
     super(scope, id);
+    runsPublishedImages(this);
     const env = Stack.of(this).environment;
     const es = props.elasticsearch;
     this.name = assertDnsLabel(this, 'name', props.name ?? 'kibana');

@@ -6,6 +6,7 @@ import { AntiAffinityDeployment, Manifest, OutputFile, SynthesizedStack, synthes
 import { ImageUse, environmentImageTests, imageStructureTests, imageTestFileName } from '../../lib/core/image-tests';
 import { scanFile, scanYamlDocuments } from '../../lib/core/policy/credentials';
 import { renderFiles } from '../../lib/core/writer';
+import { ELASTICSEARCH_IMAGE, Elasticsearch } from '../../lib/logging';
 import { SwarmProject, SwarmService } from '../../lib/swarm';
 import { buildApp } from '../../stacks/platform';
 import { swarmEnvironment, synthHost } from '../support/hosts';
@@ -13,7 +14,19 @@ import { structureTestConfigProblems } from '../support/structure-test';
 import { synthStack } from '../support/synth';
 
 const platform: SynthesizedStack[] = synthesizeApp(buildApp());
-const UNCHECKABLE = 'registry.k8s.io/etcd:3.5.15-0';
+// Images the platform's constructs run as their publishers build them, whose uses state nothing else a structure
+// test can check (the user and ports are the pods' own; the executables are looked up on PATH or use tcp probes).
+const UNCHECKABLE = new Set([
+  'registry.k8s.io/etcd:3.5.15-0',
+  'docker.elastic.co/elasticsearch/elasticsearch:8.15.3',
+  'docker.elastic.co/kibana/kibana:8.15.3',
+  'quay.io/prometheuscommunity/elasticsearch-exporter:v1.7.0',
+  'fluent/fluentd-kubernetes-daemonset:v1.17.1-debian-elasticsearch8-1.0',
+  'ghcr.io/acme/fluentd-efk:v1.17.1-1.0',
+  'registry.k8s.io/autoscaling/cluster-autoscaler:v1.29.5',
+  'registry.k8s.io/metrics-server/metrics-server:v0.7.2',
+  'registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.12.0',
+]);
 const env = (name: string) => platform.find((r) => r.environment.name === name)!;
 const configOf = (r: SynthesizedStack, image: string) => {
   const t = r.imageTests.find((x) => x.image === image);
@@ -57,8 +70,8 @@ describe('image structure tests of the reference platform', () => {
     for (const r of platform) {
       const images = workloadImages(r);
       expect(images.length).toBeGreaterThan(0);
-      // The etcd backup runs etcdctl (found on PATH) as root, with no port: nothing to check, so no file.
-      expect(r.imageTests.map((t) => t.image)).toEqual(images.filter((i) => i !== UNCHECKABLE));
+      // Nothing to check, so no file: see UNCHECKABLE.
+      expect(r.imageTests.map((t) => t.image)).toEqual(images.filter((i) => !UNCHECKABLE.has(i)));
       for (const t of r.imageTests) {
         expect(t.path).toMatch(/^images\/[A-Za-z0-9._-]+\.cst\.yaml$/);
         expect(structureTestConfigProblems(t.path, t.content)).toEqual([]);
@@ -71,15 +84,15 @@ describe('image structure tests of the reference platform', () => {
         checked++;
       }
     }
-    // dev 7, stage 10 (of 11), prod 9, swarm-edge 3 images.
-    expect(checked).toBe(29);
+    // dev 2, stage 4, prod 3, swarm-edge 3 images.
+    expect(checked).toBe(12);
   });
 
-  it('leaves out only the etcd snapshot image, whose one use states nothing a structure test can check', () => {
+  it('leaves out the etcd snapshot image, whose one use states nothing a structure test can check', () => {
     const stage = env('stage');
-    expect(workloadImages(stage)).toContain(UNCHECKABLE);
+    expect(workloadImages(stage)).toContain('registry.k8s.io/etcd:3.5.15-0');
     const cronJob = stage.objects.find((o) => o.manifest.kind === 'CronJob' && o.manifest.metadata.name === 'etcd-backup')!.manifest;
-    const snapshot = podSpec(cronJob).initContainers.find((c: any) => c.image === UNCHECKABLE);
+    const snapshot = podSpec(cronJob).initContainers.find((c: any) => c.image === 'registry.k8s.io/etcd:3.5.15-0');
     expect(snapshot.command[0]).toBe('etcdctl');
     expect(snapshot.ports).toBeUndefined();
     expect(snapshot.securityContext.runAsUser ?? podSpec(cronJob).securityContext?.runAsUser).toBe(0);
@@ -91,7 +104,7 @@ describe('image structure tests of the reference platform', () => {
     expect(prod).toContain('prod/images/fluentd/Dockerfile');
     expect(prod).toContain('prod/images/ghcr.io-acme-web-api-1.14.2.cst.yaml');
     expect(files.get('prod/images/ghcr.io-acme-web-api-1.14.2.cst.yaml')).toBe(configOf(env('prod'), 'ghcr.io/acme/web-api:1.14.2').content);
-    expect([...files.keys()].filter((f) => f.endsWith('.cst.yaml')).length).toBe(29);
+    expect([...files.keys()].filter((f) => f.endsWith('.cst.yaml')).length).toBe(12);
   });
 
   it('checks prod web-api for its port, and names what it cannot check: the runAsNonRoot uid and the PATH lookup of sleep', () => {
@@ -104,7 +117,7 @@ describe('image structure tests of the reference platform', () => {
     expect(t.content).toContain('container-structure-test test --image ghcr.io/acme/web-api:1.14.2 --config ghcr.io-acme-web-api-1.14.2.cst.yaml');
   });
 
-  it("checks the report worker's probe executable, and the users and ports of the Elasticsearch, Kibana and autoscaler images", () => {
+  it("checks the report worker's probe executable, and neither USER nor EXPOSE of the images the platform runs as their publishers build them", () => {
     expect(configOf(env('prod'), 'ghcr.io/acme/report-worker:3.2.0').doc.fileExistenceTests).toEqual([
       {
         name: expect.stringMatching(/^\/app\/healthcheck is an executable \(livenessProbe of Deployment prod\/report-worker.*readinessProbe/),
@@ -113,14 +126,33 @@ describe('image structure tests of the reference platform', () => {
         isExecutableBy: 'any',
       },
     ]);
-    // The sysctl init container runs the same image as root (an exemption): it asserts nothing, the 1000:1000 uses agree.
-    const es = configOf(env('prod'), 'docker.elastic.co/elasticsearch/elasticsearch:8.15.3');
-    expect(es.doc.metadataTest).toEqual({ user: '1000:1000', exposedPorts: ['8080', '9200', '9300'] });
-    expect(es.content).toContain('StatefulSet logging/elasticsearch, init container sysctl runs it as root');
-    expect(configOf(env('prod'), 'docker.elastic.co/kibana/kibana:8.15.3').doc.metadataTest).toEqual({ user: '1000:1000', exposedPorts: ['5601'] });
-    expect(configOf(env('prod'), 'registry.k8s.io/autoscaling/cluster-autoscaler:v1.29.5').doc.metadataTest).toEqual({ user: '65534:65534', exposedPorts: ['8085'] });
-    // Fluentd runs as root under its exemption: ports only.
-    expect(configOf(env('prod'), 'ghcr.io/acme/fluentd-efk:v1.17.1-1.0').doc.metadataTest).toEqual({ exposedPorts: ['24220', '24231'] });
+    // Elasticsearch's pods run as 1000:1000 and listen on readiness.port 8080, the autoscaler's as 65534 on 8085: the
+    // published images declare what their publishers chose, and nothing needs them to agree.
+    const prod = env('prod');
+    for (const image of ['docker.elastic.co/elasticsearch/elasticsearch:8.15.3', 'docker.elastic.co/kibana/kibana:8.15.3', 'registry.k8s.io/autoscaling/cluster-autoscaler:v1.29.5']) {
+      expect(workloadImages(prod)).toContain(image);
+      expect(prod.imageTests.map((t) => t.image)).not.toContain(image);
+    }
+    // The etcd backup's helpers: the /bin/sh its commands start is checked, the root user it sets is not demanded.
+    const helper = configOf(env('stage'), 'amazon/aws-cli:2.15.0');
+    expect(helper.doc).toEqual({
+      schemaVersion: '2.0.0',
+      fileExistenceTests: [{ name: '/bin/sh is an executable (command of CronJob kube-system/etcd-backup, container upload)', path: '/bin/sh', shouldExist: true, isExecutableBy: 'any' }],
+    });
+    expect(helper.content).toContain(
+      '#   - CronJob kube-system/etcd-backup, container upload runs the publisher\'s image with user "0:0" of its own, whatever USER and EXPOSE it declares, which asserts neither\n',
+    );
+  });
+
+  it('asserts the user and ports of an image that a platform construct and a workload of the team share only from the workload', () => {
+    const result = synthStack((s) => {
+      const es = new Elasticsearch(s, 'es');
+      new AntiAffinityDeployment(s, 'tool', { name: 'tool', image: es.image, ports: [{ port: 9200 }], runAsUser: 1000 });
+      new AntiAffinityDeployment(s, 'probe', { name: 'probe', image: es.image, ports: [{ port: 9201 }] });
+    });
+    const t = result.imageTests.find((x) => x.image === ELASTICSEARCH_IMAGE)!;
+    expect(parse(t.content).metadataTest).toEqual({ exposedPorts: ['9200', '9201'] });
+    expect(t.content).toMatch(/StatefulSet \S+\/elasticsearch, container elasticsearch runs the publisher's image with user "1000:1000" and ports 9200, 9300, 8080 of its own/);
   });
 
   it('reads Swarm services: target ports, an absolute entrypoint, and nothing from paths their mounts provide', () => {
