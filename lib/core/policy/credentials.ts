@@ -300,7 +300,8 @@ const KEY_VALUE_LINE = /^[ \t]*([A-Za-z_][\w.-]*)[ \t]+("[^"\n]*"|'[^'\n]*'|\S+)
 const MAY_HOLD_CREDENTIAL = /[=: \t]|gh[pousr]_|github_pat_|AKIA|ASIA|eyJ|xox|hooks\.slack\.com|[rs]k_(?:live|test)_|gl(?:pat|dt|rt|ptt|cbt)-|npm_|dckr_pat_|AIza|SG\./;
 
 function unquote(v: string): string {
-  return /^(["']).*\1$/s.test(v) ? v.slice(1, -1) : v;
+  const quote = v.charAt(0);
+  return v.length >= 2 && (quote === '"' || quote === "'") && v.endsWith(quote) ? v.slice(1, -1) : v;
 }
 
 /** Masks a secret for messages: its first characters and its length. */

@@ -57,6 +57,15 @@ describe('policy engine', () => {
       const clean = deployment({ replicas: 3, containers: [container({ args: ['a\nb', 'ü→✓'] })] });
       expect(run(clean, pdb({ maxUnavailable: 1 })).violations).toEqual([]);
     });
+    it('finds them in keys, and beside a value JSON cannot write (a BigInt from an escape hatch)', () => {
+      const keyed = deployment({ replicas: 3, annotations: { 'example.com/a\u2028b': 'x' } });
+      expect(run(keyed, pdb({ maxUnavailable: 1 })).violations.map((x) => x.ruleId)).toEqual(['yaml-line-separators']);
+      const big = deployment({ replicas: 3, containers: [container({ args: ['a\u2029b'] })] });
+      (big.spec as Record<string, unknown>).progressDeadlineSeconds = 600n;
+      expect(run(big, pdb({ maxUnavailable: 1 })).violations.map((x) => x.ruleId)).toEqual(['yaml-line-separators']);
+      (big.spec.template.spec.containers[0] as Record<string, unknown>).args = ['ab'];
+      expect(run(big, pdb({ maxUnavailable: 1 })).violations).toEqual([]);
+    });
   });
 
   describe('container-resources', () => {
