@@ -140,6 +140,33 @@ describe('reference platform', () => {
 });
 
 describe('cdk8s validation plugin', () => {
+  it("counts a clean platform's objects as synth's summary does, and the Argo CD Applications apart", async () => {
+    const manifests = fs
+      .readdirSync(out, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name))
+      .map((e) => path.join(e.parentPath, e.name));
+    let status = '';
+    let metadata: Record<string, string> = {};
+    await new ShipshapePolicyValidation().validate({
+      manifests,
+      report: {
+        addViolation: () => undefined,
+        submit: (s, m) => {
+          status = s;
+          metadata = m ?? {};
+        },
+      },
+    });
+    const applications = fs
+      .readdirSync(path.join(out, 'argocd'))
+      .flatMap((f) => parseAllDocuments(fs.readFileSync(path.join(out, 'argocd', f), 'utf8')))
+      .filter((d) => d.toJS()?.kind !== undefined).length;
+    expect(applications).toBeGreaterThan(0);
+    expect(status).toBe('success');
+    expect(metadata.objects).toBe(String(summaries.reduce((n, s) => n + s.objects, 0)));
+    expect(metadata['objects in argocd']).toBe(String(applications));
+  });
+
   it('reports the policy violations of manifests on disk and fails', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipshape-plugin-'));
     const file = path.join(dir, 'deployment.yaml');
