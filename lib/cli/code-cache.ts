@@ -68,7 +68,8 @@ const RUNTIME = `${process.version} ${process.arch} v8 ${process.versions.v8}`;
 
 /** Node's loader internals the replacement `_compile` works with (stable since Node 12; typed here as they are used). */
 interface Loader {
-  _compile(this: Module, content: string, filename: string): unknown;
+  /** `format` is 'module' for an ES module required from CommonJS (Node 20.19+), which Node loads its own way. */
+  _compile(this: Module, content: string, filename: string, format?: string): unknown;
 }
 interface ModuleStatics {
   wrap(content: string): string;
@@ -152,10 +153,10 @@ export function installCodeCache(cacheDir: string): CodeCache | undefined {
   const original = loader._compile;
   const statics = Module as unknown as ModuleStatics;
 
-  loader._compile = function compile(this: Module, content: string, filename: string): unknown {
+  loader._compile = function compile(this: Module, content: string, filename: string, format?: string): unknown {
     // A hashbang is valid only at the very start of a script, not inside the function wrapper; and Node 20 gives a
     // vm.Script the loader of import() only as an experimental feature, with a warning when it is used.
-    if (content.startsWith('#!') || mentionsDynamicImport(content)) return original.call(this, content, filename);
+    if (format === 'module' || content.startsWith('#!') || mentionsDynamicImport(content)) return original.call(this, content, filename, format);
     const source = createHash('sha256').update(content).digest('base64');
     const kept = stored.get(filename);
     const cachedData = kept?.source === source ? kept.code : undefined;
@@ -165,7 +166,7 @@ export function installCodeCache(cacheDir: string): CodeCache | undefined {
     } catch {
       // Not a CommonJS script (an ES module Node detects by its syntax, or a syntax error): Node's own path
       // handles it and reports its errors as it always does.
-      return original.call(this, content, filename);
+      return original.call(this, content, filename, format);
     }
     scripts.set(filename, { source, script, reused: cachedData !== undefined && !script.cachedDataRejected ? kept : undefined });
     const wrapper = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => unknown;

@@ -368,6 +368,7 @@ module.exports = async () => ({
   extensions: Object.keys(require.extensions),
   imported: (await require('./dynamic')()).default,
   hashbang: require('./tool'),
+  required: require('./esm/value.js').value,
   where: where(),
 });
 `,
@@ -375,6 +376,8 @@ module.exports = async () => ({
     'node_modules/probe/esm.mjs': `export default 'from an ES module';\n`,
     'node_modules/probe/tool.js': `#!/usr/bin/env node\nmodule.exports = 'hashbang';\n`,
     'node_modules/probe/dynamic.js': `module.exports = () => import('./esm.mjs');\n`,
+    'node_modules/probe/esm/package.json': JSON.stringify({ type: 'module' }),
+    'node_modules/probe/esm/value.js': `export const value = 'required ES module';\n`,
     'main.ts': `import { AntiAffinityDeployment, Environment, ShipshapeApp, Stack } from 'shipshape';
 void (async () => {
   console.log(\`probe \${JSON.stringify(await require('probe')())}\`);
@@ -404,7 +407,17 @@ void (async () => {
     // With source maps on, modules compile as Node compiles them: the reference the cached runs are held to.
     const uncached = probed(shipshape(dir, ['synth', '--out', 'uncached'], { NODE_OPTIONS: '--enable-source-maps' }));
     expect(fs.existsSync(path.join(dir, 'node_modules/.cache/shipshape/code'))).toBe(false);
-    expect(uncached).toMatchObject({ value: 'aaaa', self: true, files: ['index.js', 'probe'], resolved: 'value.js', paths: true, cached: true, imported: 'from an ES module', hashbang: 'hashbang' });
+    expect(uncached).toMatchObject({
+      value: 'aaaa',
+      self: true,
+      files: ['index.js', 'probe'],
+      resolved: 'value.js',
+      paths: true,
+      cached: true,
+      imported: 'from an ES module',
+      hashbang: 'hashbang',
+      required: 'required ES module',
+    });
     expect(uncached.extensions).toContain('.js');
     expect(uncached.where).toMatch(/^at where \(.*node_modules\/probe\/index\.js:5:10\)$/);
 
@@ -417,6 +430,8 @@ void (async () => {
     // A file with a hashbang or an import() compiles as Node compiles it.
     expect(modules).not.toContain(path.join(dir, 'node_modules/probe/tool.js'));
     expect(modules).not.toContain(path.join(dir, 'node_modules/probe/dynamic.js'));
+    // An ES module required from CommonJS is Node's to load.
+    expect(modules).not.toContain(path.join(dir, 'node_modules/probe/esm/value.js'));
 
     const written = fs.statSync(file);
     expect(probed(shipshape(dir, ['synth']))).toEqual(uncached);
