@@ -429,18 +429,20 @@ export function scanDocument(doc: unknown, skip: (path: string) => boolean = () 
         for (const f of scanArgs(node as string[])) found.push({ ...f, path });
         return;
       }
-      node.forEach((item, i) => visit(item, `${path}[${i}]`, undefined));
+      // Index loops and Object.keys rather than forEach and Object.entries: this walk visits every field of every object.
+      for (let i = 0; i < node.length; i++) visit(node[i], `${path}[${i}]`, undefined);
       return;
     }
     if (node && typeof node === 'object') {
       const o = node as Record<string, unknown>;
+      const keys = Object.keys(o);
       // An environment entry: { name: DB_PASSWORD, value: ... }.
       if (typeof o.name === 'string' && typeof o.value === 'string') {
         for (const f of scanVariable(o.name, o.value)) found.push({ ...f, path: `${path}.value` });
-        for (const [k, v] of Object.entries(o)) if (k !== 'value') visit(v, `${path}.${k}`, k);
+        for (const k of keys) if (k !== 'value') visit(o[k], `${path}.${k}`, k);
         return;
       }
-      for (const [k, v] of Object.entries(o)) visit(v, path ? `${path}.${k}` : k, k);
+      for (const k of keys) visit(o[k], path ? `${path}.${k}` : k, k);
     }
   };
   visit(doc, '', undefined);
