@@ -106,12 +106,14 @@ export function deferredFields(root: unknown): DeferredField[] {
     if (typeof node === 'string') {
       if (isDeferred(node)) found.push({ field: path, value: node });
     } else if (Array.isArray(node)) {
-      node.forEach((item, i) => walk(item, `${path}[${i}]`));
+      // Index loops and Object.keys: synth walks every field of every object.
+      for (let i = 0; i < node.length; i++) walk(node[i], `${path}[${i}]`);
     } else if (node !== null && typeof node === 'object') {
-      for (const [key, item] of Object.entries(node)) {
+      const o = node as Record<string, unknown>;
+      for (const key of Object.keys(o)) {
         const child = path === '' ? key : `${path}.${key}`;
         if (isDeferred(key)) found.push({ field: child, value: key });
-        walk(item, child);
+        walk(o[key], child);
       }
     }
   };
