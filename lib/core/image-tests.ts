@@ -16,12 +16,12 @@ import { toYaml } from './yaml';
 //    an AntiAffinityDeployment given runAsUser) asserts nothing either.
 //  - metadataTest.exposedPorts: every containerPort / Swarm target port, merged over the uses. The tool compares
 //    port numbers only (it drops the protocol when it reads the image), so the protocol is not written.
-//  Neither is asserted for the images the platform's own constructs run as their publishers build them
-//  (Elasticsearch, Kibana, the exporters, Fluentd, the autoscaler; see runsPublishedImages): their USER and EXPOSE
-//  are the publisher's, which the pods override (runAsUser) or do not need (Kubernetes uses a containerPort whether
-//  or not the image exposes it), and asserting them would fail on the very images the constructs pin.
 //  - fileExistenceTests: absolute executables the runtime starts inside the container: exec probes, lifecycle
 //    hooks, a Kubernetes `command`, a Swarm entrypoint or `CMD` healthcheck, merged over the uses.
+// User and ports are not asserted for the images the platform's own constructs run as their publishers build them
+// (Elasticsearch, Kibana, the exporters, Fluentd, the autoscaler; see runsPublishedImages): their USER and EXPOSE
+// are the publisher's, which the pods override (runAsUser) or do not need (Kubernetes uses a containerPort whether
+// or not the image exposes it), and asserting them would fail on the very images the constructs pin.
 // Not asserted, because the workload does not determine it: entrypoint and cmd (a workload that sets them
 // overrides the image's, one that does not relies on values it never states), executables looked up on the
 // image's PATH, and paths under the container's mounts (emptyDir, tmpfs, volumes, configs, secrets): the mount,
@@ -109,6 +109,8 @@ export interface ImageStructureTest {
 }
 
 const isRoot = (user: string) => /^(root|0+)$/.test(user.trim());
+/** `uid` or `uid:gid`, as a USER instruction and the tool write it. */
+const userText = (u: { readonly user: string; readonly group?: string }) => (u.group !== undefined ? `${u.user}:${u.group}` : u.user);
 
 function numberOrUndefined(v: unknown): string | undefined {
   return typeof v === 'number' && Number.isInteger(v) ? String(v) : undefined;
@@ -239,7 +241,7 @@ function mergeUses(image: string, uses: readonly ImageUse[]): Merged {
   const users = [...new Set(stated.map((u) => u.user!.user))];
   const groups = [...new Set(stated.flatMap((u) => (u.user!.group !== undefined ? [u.user!.group] : [])))];
   if (users.length > 1 || groups.length > 1) {
-    const listed = stated.map((u) => `${u.usedBy} runs it as ${quote(u.user!.group !== undefined ? `${u.user!.user}:${u.user!.group}` : u.user!.user)}`).join(', ');
+    const listed = stated.map((u) => `${u.usedBy} runs it as ${quote(userText(u.user!))}`).join(', ');
     problems.push(
       `${stated[0].constructPath}: the workloads running image ${image} state different users (${listed}), but an image declares one USER, which its structure test checks. ` +
         'Fix: run every workload of this image as the same user and group, or build one image per user (a distinct tag)',
@@ -249,12 +251,11 @@ function mergeUses(image: string, uses: readonly ImageUse[]): Merged {
   }
   for (const u of uses.filter((x) => x.user !== undefined && isRoot(x.user.user))) notes.push(`${u.usedBy} runs it as root (its declared exemption), which asserts no user`);
   for (const u of uses.filter((x) => x.overriddenUser !== undefined && x.published !== true)) {
-    const { user: uid, group } = u.overriddenUser!;
-    notes.push(`${u.usedBy} runs it as ${quote(group !== undefined ? `${uid}:${group}` : uid)} (runAsUser) whatever USER the image declares, which asserts no user`);
+    notes.push(`${u.usedBy} runs it as ${quote(userText(u.overriddenUser!))} (runAsUser) whatever USER the image declares, which asserts no user`);
   }
   for (const u of uses.filter((x) => x.published === true)) {
     const own = [
-      ...(u.overriddenUser === undefined ? [] : [`user ${quote(u.overriddenUser.group !== undefined ? `${u.overriddenUser.user}:${u.overriddenUser.group}` : u.overriddenUser.user)}`]),
+      ...(u.overriddenUser === undefined ? [] : [`user ${quote(userText(u.overriddenUser))}`]),
       ...(u.ports.length === 0 ? [] : [`port${u.ports.length > 1 ? 's' : ''} ${u.ports.map((p) => p.port).join(', ')}`]),
     ];
     notes.push(`${u.usedBy} runs the publisher's image${own.length > 0 ? ` with ${own.join(' and ')} of its own` : ''}, whatever USER and EXPOSE it declares, which asserts neither`);
