@@ -3,6 +3,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { Environment } from '../core/environment';
 import { ShipshapeError } from '../core/errors';
+import { runsPublishedImages } from '../core/image-tests';
 import { assertPinnedImage, imageTag } from '../core/images';
 import { selectorLabels, workloadLabels } from '../core/labels';
 import { assertInteger } from '../core/names';
@@ -17,7 +18,6 @@ import { AUTOSCALER_PROVIDERS, AutoscalerCloud, autoscalerProviderFor } from './
 import { AUTOSCALER_EXPANDERS, AutoscalerExpander, AutoscalerProvider, ScaledNodeGroup } from './autoscaler/provider';
 import { PRIORITY_EXPANDER_CONFIGMAP, clusterAutoscalerClusterRoleRules, clusterAutoscalerRoleRules } from './autoscaler/rbac';
 import { KUBE_SYSTEM, isFlagSafe } from './support';
-import { runsPublishedImages } from '../core/image-tests';
 
 export { AUTOSCALER_PROVIDERS, AutoscalerCloud } from './autoscaler/cloud';
 export type { AutoscalerProviderName } from './autoscaler/cloud';

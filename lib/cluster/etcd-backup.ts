@@ -3,6 +3,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { ControlPlane, ControlPlaneKind, Environment } from '../core/environment';
 import { ShipshapeError } from '../core/errors';
+import { runsPublishedImages } from '../core/image-tests';
 import { assertDnsLabel, assertInteger } from '../core/names';
 import { OutputFile } from '../core/output-file';
 import { exempt } from '../core/policy/exemptions';
@@ -16,7 +17,6 @@ import { AlertRuleGroup, PrometheusOperatorOptions, alertRulesFile, prometheusOp
 import { EtcdVersion, assertIrsaAllowed, isManagedControlPlane, kubeadmEtcdTag, parseEtcdVersion } from './control-plane';
 import { formatDuration, longestScheduleGapSeconds } from './schedule-period';
 import { KUBE_SYSTEM } from './support';
-import { runsPublishedImages } from '../core/image-tests';
 
 const CRONJOB_NAME_MAX = 52;
 

@@ -2,6 +2,7 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { ShipshapeError } from '../core/errors';
+import { runsPublishedImages } from '../core/image-tests';
 import { assertPinnedImage } from '../core/images';
 import { selectorLabels, workloadLabels } from '../core/labels';
 import { exempt } from '../core/policy/exemptions';
@@ -11,7 +12,6 @@ import { Stack } from '../core/stack';
 import { ServiceMonitor, environmentPrometheusLabels } from '../workloads/service-monitor';
 import { checkImagePullSecrets, imagePullSecretRefs } from '../workloads/workload-metadata';
 import { KUBE_SYSTEM } from './support';
-import { runsPublishedImages } from '../core/image-tests';
 
 /** Properties of a {@link KubeStateMetrics}. */
 export interface KubeStateMetricsProps {

@@ -1,6 +1,7 @@
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { runsPublishedImages } from '../core/image-tests';
 import { assertPinnedImage } from '../core/images';
 import { selectorLabels, workloadLabels } from '../core/labels';
 import { assertInteger } from '../core/names';
@@ -10,7 +11,6 @@ import { hostnameAntiAffinity } from '../core/scheduling';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/security';
 import { Stack } from '../core/stack';
 import { KUBE_SYSTEM } from './support';
-import { runsPublishedImages } from '../core/image-tests';
 
 /** Properties of a {@link MetricsServer}. */
 export interface MetricsServerProps {

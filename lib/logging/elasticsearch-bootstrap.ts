@@ -3,6 +3,7 @@ import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { ShipshapeError } from '../core/errors';
+import { runsPublishedImages } from '../core/image-tests';
 import { selectorLabels, workloadLabels } from '../core/labels';
 import { assertInteger } from '../core/names';
 import { resources } from '../core/resources';
@@ -12,7 +13,6 @@ import { imagePullSecretRefs } from '../workloads/workload-metadata';
 import { ELASTICSEARCH_CREDENTIAL_KEYS, Elasticsearch } from './elasticsearch';
 import { INDEX_PREFIX } from './fluentd-config';
 import { assertCredentialsRevision, secretEnv } from './support';
-import { runsPublishedImages } from '../core/image-tests';
 
 // The Elasticsearch image's own user, which the Job runs as.
 const BOOTSTRAP_UID = 1000;

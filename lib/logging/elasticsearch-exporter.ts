@@ -2,6 +2,7 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { ShipshapeError } from '../core/errors';
+import { runsPublishedImages } from '../core/image-tests';
 import { assertPinnedImage } from '../core/images';
 import { selectorLabels, workloadLabels } from '../core/labels';
 import { assertDnsLabel } from '../core/names';
@@ -14,7 +15,6 @@ import { ServiceMonitor, environmentPrometheusLabels } from '../workloads/servic
 import { checkImagePullSecrets, imagePullSecretRefs } from '../workloads/workload-metadata';
 import { CREDENTIALS_REVISION_ANNOTATION, ELASTICSEARCH_CREDENTIAL_KEYS, Elasticsearch } from './elasticsearch';
 import { assertCredentialsRevision, secretEnv } from './support';
-import { runsPublishedImages } from '../core/image-tests';
 
 /** Properties of an {@link ElasticsearchExporter}. */
 export interface ElasticsearchExporterProps {

@@ -4,6 +4,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { deferDerived, isDeferred } from '../core/deferred';
 import { ShipshapeError } from '../core/errors';
+import { runsPublishedImages } from '../core/image-tests';
 import { selectorLabels, workloadLabels } from '../core/labels';
 import { assertPinnedImage } from '../core/images';
 import { assertDnsLabel } from '../core/names';
@@ -18,7 +19,6 @@ import { checkAnnotations, checkIdentity, checkImagePullSecrets, imagePullSecret
 import { CREDENTIALS_REVISION_ANNOTATION, ELASTICSEARCH_CREDENTIAL_KEYS, Elasticsearch } from './elasticsearch';
 import { FluentdBufferProps, FluentdConfig, FluentdS3OutputProps, FluentdTailProps } from './fluentd-config';
 import { assertCredentialsRevision, plainEnv, secretEnv } from './support';
-import { runsPublishedImages } from '../core/image-tests';
 
 /** The S3 archive of the collector. */
 export interface FluentdArchiveProps extends FluentdS3OutputProps {

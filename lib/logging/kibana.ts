@@ -2,6 +2,7 @@ import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { ShipshapeError } from '../core/errors';
+import { runsPublishedImages } from '../core/image-tests';
 import { selectorLabels, workloadLabels } from '../core/labels';
 import { assertDnsLabel, assertInteger } from '../core/names';
 import { Stack } from '../core/stack';
@@ -13,7 +14,6 @@ import { hostnameAntiAffinity, zoneSpread } from '../core/scheduling';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../core/security';
 import { checkImagePullSecrets, imagePullSecretRefs } from '../workloads/workload-metadata';
 import { assertCredentialsRevision, plainEnv, secretEnv } from './support';
-import { runsPublishedImages } from '../core/image-tests';
 
 /** Properties of a {@link Kibana}. */
 export interface KibanaProps {
