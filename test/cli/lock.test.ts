@@ -1,21 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ShipshapeError } from '../../lib/core/errors';
 import { lockFile, withOutputLock } from '../../lib/cli/lock';
 import { readOutputTree } from '../../lib/cli/output-tree';
+import { temporaryDirectories } from '../support/temp';
 
-const dirs: string[] = [];
-function tmp(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipshape-lock-'));
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+const tmp = temporaryDirectories('shipshape-lock-');
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { inspect } from 'node:util';
 import { App, Chart } from 'cdk8s';
@@ -11,17 +10,12 @@ import { AntiAffinityDeployment, ShipshapeAggregateError, ShipshapeApp, Shipshap
 import { failureHeading } from '../../lib/core/output-state';
 import { shipshapeError } from '../support/errors';
 import { testEnvironment } from '../support/synth';
+import { temporaryDirectories } from '../support/temp';
 
-const tmpDirs: string[] = [];
-function tmp(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipshape-app-'));
-  tmpDirs.push(dir);
-  return dir;
-}
+const tmp = temporaryDirectories('shipshape-app-');
 afterEach(() => {
   vi.unstubAllEnvs();
   vi.restoreAllMocks();
-  for (const d of tmpDirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
 /** Every file under `dir` with its content. */

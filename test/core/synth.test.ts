@@ -1,25 +1,17 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { App } from 'cdk8s';
 import { Construct } from 'constructs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as kplus from 'cdk8s-plus-27';
 import { AntiAffinityDeployment, EnvironmentProps, OutputFile, ShipshapeError, Stack, formatSummary, synth, synthesizeApp } from '../../lib';
 import { crossEnvironmentProblems } from '../../lib/core/synth';
 import { OUTPUT_MARKER } from '../../lib/core/writer';
 import { testEnvironment } from '../support/synth';
+import { temporaryDirectories } from '../support/temp';
 
-const tmpDirs: string[] = [];
-function tmp(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipshape-synth-'));
-  tmpDirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const d of tmpDirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+const tmp = temporaryDirectories('shipshape-synth-');
 
 /** Every file under `dir` with its content, relative paths sorted. */
 function tree(dir: string): Record<string, string> {
