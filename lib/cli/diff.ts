@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { parseAllDocuments } from 'yaml';
+import { yaml } from './yaml';
 
 /** The differences of one environment (or of the shared folders). */
 export interface GroupDiff {
@@ -28,7 +28,7 @@ function objectsOf(files: ReadonlyMap<string, string>, prefix: string): { object
       rest.set(local, content);
       continue;
     }
-    const docs = parseAllDocuments(content);
+    const docs = yaml().parseAllDocuments(content);
     const values = Array.isArray(docs) ? docs.filter((d) => d.errors.length === 0).map((d) => d.toJS() as unknown) : [];
     const manifests = values.filter((v): v is { kind: string; metadata: { name: string; namespace?: string } } => {
       const m = v as { kind?: unknown; metadata?: { name?: unknown } } | null;

@@ -109,11 +109,12 @@ export async function main(argv: readonly string[], io: Output = PROCESS_OUTPUT)
       io.out(USAGE);
       return EXIT_OK;
     }
-    const project = findProject(cwd, options.app);
+    const cacheDir = cacheDirectory(cwd);
+    const project = findProject(cwd, cacheDir, options.app);
     // As under `cdk8s synth`: the program may read its output directory from CDK8S_OUTDIR.
     if (options.out !== undefined) process.env.CDK8S_OUTDIR = options.out;
     else if (process.env.CDK8S_OUTDIR === undefined && project.output !== undefined) process.env.CDK8S_OUTDIR = project.output;
-    const compiled = await compileApp(project.app, cwd, cacheDirectory(cwd));
+    const compiled = await compileApp(project.app, cwd, cacheDir);
     const request = await runApp(compiled.file, project.app);
     const outdir = options.out ?? request.outdir ?? process.env.CDK8S_OUTDIR ?? 'dist';
     return await run(options, request, outdir, io);

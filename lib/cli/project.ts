@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parse } from 'yaml';
 import { ShipshapeError } from '../core/errors';
+import { writeAtomically } from './compile';
+import { yaml } from './yaml';
 
 /** What the CLI reads from the project directory. */
 export interface Project {
@@ -20,22 +22,58 @@ const CDK8S_CONFIG = 'cdk8s.yaml';
 const DEFAULT_APP = 'main.ts';
 const SOURCE_FILE = /\.(?:[cm]?ts|tsx|[cm]?js|jsx)$/;
 
-function readConfig(dir: string): { app?: unknown; output?: unknown } {
+/** What the CLI takes from cdk8s.yaml. */
+interface Config {
+  readonly app?: unknown;
+  readonly output?: unknown;
+}
+
+/** cdk8s.yaml's settings as kept under the cache folder, with the hash of the text they were read from. */
+interface KeptConfig {
+  readonly source: string;
+  readonly app?: string;
+  readonly output?: string;
+}
+
+/**
+ * cdk8s.yaml's `app` and `output`. They are kept under the cache folder with the hash of the file, so that a run
+ * whose cdk8s.yaml did not change loads no YAML parser (the program's bundle brings its own).
+ */
+function readConfig(dir: string, cacheDir: string): Config {
   const file = path.join(dir, CDK8S_CONFIG);
   if (!fs.existsSync(file)) return {};
+  const text = fs.readFileSync(file, 'utf8');
+  const source = createHash('sha256').update(text).digest('hex');
+  const kept = path.join(cacheDir, `config-${createHash('sha256').update(dir).digest('hex').slice(0, 16)}.json`);
   try {
-    return (parse(fs.readFileSync(file, 'utf8')) as { app?: unknown; output?: unknown } | null) ?? {};
+    const config = JSON.parse(fs.readFileSync(kept, 'utf8')) as KeptConfig;
+    if (config.source === source) return config;
+  } catch {
+    // Not kept yet, or damaged: read the file.
+  }
+  let config: Config;
+  try {
+    config = (yaml().parse(text) as Config | null) ?? {};
   } catch (e) {
     throw new ShipshapeError(file, { problem: `is not valid YAML (${(e as Error).message.split('\n')[0]})`, fix: 'correct the file, or name the program with --app <file>' });
   }
+  const app = typeof config.app === 'string' ? config.app : undefined;
+  const output = typeof config.output === 'string' ? config.output : undefined;
+  try {
+    fs.mkdirSync(cacheDir, { recursive: true });
+    writeAtomically(kept, JSON.stringify({ source, app, output } satisfies KeptConfig));
+  } catch {
+    // The next run reads the file again.
+  }
+  return { app, output };
 }
 
 /**
  * Finds the program: `--app`, else the TypeScript or JavaScript file cdk8s.yaml's `app` command names
  * (`npx tsx stacks/main.ts` → stacks/main.ts), else main.ts; all relative to `dir`.
  */
-export function findProject(dir: string, given?: string): Project {
-  const config = readConfig(dir);
+export function findProject(dir: string, cacheDir: string, given?: string): Project {
+  const config = readConfig(dir, cacheDir);
   const output = typeof config.output === 'string' ? config.output : undefined;
   if (given !== undefined) {
     const app = path.resolve(dir, given);

@@ -102,6 +102,24 @@ function tree(dir: string): Record<string, string> {
   return files;
 }
 
+/** Records whether the CLI process loads a package by name (esbuild: a cache hit must not; yaml: nor a run whose cdk8s.yaml was read before). */
+function probe(dir: string, name = 'esbuild'): { env: NodeJS.ProcessEnv; loaded: () => boolean } {
+  const mark = path.join(dir, `${name}-loaded`);
+  const preload = path.join(dir, `probe-${name}.cjs`);
+  fs.writeFileSync(
+    preload,
+    `const Module = require('node:module');\nconst load = Module._load;\nModule._load = function (request, ...rest) {\n  if (request === ${JSON.stringify(name)}) require('node:fs').writeFileSync(${JSON.stringify(mark)}, '1');\n  return load.call(this, request, ...rest);\n};\n`,
+  );
+  return {
+    env: { NODE_OPTIONS: `--require ${preload}` },
+    loaded: () => {
+      const was = fs.existsSync(mark);
+      fs.rmSync(mark, { force: true });
+      return was;
+    },
+  };
+}
+
 const summaryLines = (stdout: string) => stdout.split('\n').filter((l) => /^\S+: \d+ objects?, /.test(l));
 
 beforeAll(async () => {
@@ -261,24 +279,6 @@ describe('shipshape validate', () => {
 });
 
 describe('compile cache', () => {
-  // Records whether esbuild is loaded in the CLI process (a cache hit must not load it).
-  function probe(dir: string): { env: NodeJS.ProcessEnv; loaded: () => boolean } {
-    const mark = path.join(dir, 'esbuild-loaded');
-    const preload = path.join(dir, 'probe.cjs');
-    fs.writeFileSync(
-      preload,
-      `const Module = require('node:module');\nconst load = Module._load;\nModule._load = function (request, ...rest) {\n  if (request === 'esbuild') require('node:fs').writeFileSync(${JSON.stringify(mark)}, '1');\n  return load.call(this, request, ...rest);\n};\n`,
-    );
-    return {
-      env: { NODE_OPTIONS: `--require ${preload}` },
-      loaded: () => {
-        const was = fs.existsSync(mark);
-        fs.rmSync(mark, { force: true });
-        return was;
-      },
-    };
-  }
-
   const bundles = (cache: string) => fs.readdirSync(cache).filter((f) => f.endsWith('.js'));
 
   it('compiles on the first run, reuses the bundle without loading esbuild, and rebuilds when an imported source changes', () => {
@@ -306,6 +306,39 @@ describe('compile cache', () => {
     fs.writeFileSync(path.join(dir, 'tsconfig.json'), fs.readFileSync(path.join(dir, 'tsconfig.json'), 'utf8').replace('"strict":true', '"strict":false'));
     expect(shipshape(dir, ['synth'], { ...env, EXTRA: 'dev' }).status).toBe(0);
     expect(loaded()).toBe(true);
+  });
+
+  it('reads again only inputs whose signature changed: inputs changed just before the record are recorded again once, and an edit keeping length and timestamp compiles again', async () => {
+    const dir = platform('cache-signatures');
+    // A timestamp in whole seconds, which utimes sets back exactly (nanoseconds would not survive the round trip).
+    const settings = path.join(dir, 'settings.ts');
+    const stamp = new Date('2026-01-01T00:00:00Z');
+    fs.utimesSync(settings, stamp, stamp);
+    const cache = path.join(dir, 'node_modules/.cache/shipshape');
+    const { env, loaded } = probe(dir);
+    const record = () =>
+      path.join(
+        cache,
+        fs.readdirSync(cache).find((f) => /^[0-9a-f]{16}\.json$/.test(f))!,
+      );
+    const worker = () => parse(fs.readFileSync(path.join(dir, 'dist/dev/kubernetes/deployment-worker.yaml'), 'utf8')).spec.template.spec.containers[0].image;
+    expect(shipshape(dir, ['synth'], { ...env, EXTRA: 'dev' }).status).toBe(0);
+    expect(loaded()).toBe(true);
+    // The sources were written just before the record: their signatures are not trusted yet.
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    const compiled = fs.statSync(record());
+    expect(shipshape(dir, ['synth'], { ...env, EXTRA: 'dev' }).status).toBe(0);
+    expect(loaded()).toBe(false);
+    const renewed = fs.statSync(record());
+    expect(renewed.mtimeMs).toBeGreaterThan(compiled.mtimeMs);
+    expect(shipshape(dir, ['synth'], { ...env, EXTRA: 'dev' }).status).toBe(0);
+    expect(fs.statSync(record())).toMatchObject({ ino: renewed.ino, mtimeMs: renewed.mtimeMs });
+
+    fs.writeFileSync(settings, `export const WORKER_TAG = '2.9.0';\n`);
+    fs.utimesSync(settings, stamp, stamp);
+    expect(shipshape(dir, ['synth'], { ...env, EXTRA: 'dev' }).status).toBe(0);
+    expect(loaded()).toBe(true);
+    expect(worker()).toBe('worker:2.9.0');
   });
 
   it('rebuilds when a config that tsconfig.json extends changes, and resolves packages from the project when the cache lies outside it', () => {
@@ -425,7 +458,8 @@ void (async () => {
     const file = cacheFile(dir);
     const modules = cachedModules(file);
     expect(modules).toEqual(expect.arrayContaining([path.join(dir, 'node_modules/probe/index.js'), path.join(dir, 'node_modules/probe/value.js')]));
-    expect(modules.some((m) => m.endsWith(path.join('cdk8s-plus-27', 'lib', 'index.js')))).toBe(true);
+    // cdk8s-plus-27 is in the bundle (see 'packages in the bundle'); the probe, which asks the loader where it is, is not.
+    expect(modules.some((m) => m.includes(`${path.sep}cdk8s-plus-27${path.sep}`))).toBe(false);
     expect(modules.some((m) => m.startsWith(path.join(dir, 'node_modules/.cache/shipshape')) && m.endsWith('.js'))).toBe(true);
     // A file with a hashbang or an import() compiles as Node compiles it.
     expect(modules).not.toContain(path.join(dir, 'node_modules/probe/tool.js'));
@@ -470,6 +504,80 @@ void (async () => {
     fs.truncateSync(file, fs.statSync(file).size - 100);
     expect(probed(shipshape(dir, ['synth'])).value).toBe('bbbb');
     expect(cachedModules(file)).toContain(value);
+  });
+});
+
+describe('packages in the bundle', () => {
+  const pkg = (name: string, version: string, index: string, extra: Record<string, string> = {}): Record<string, string> => ({
+    [`${name}/package.json`]: JSON.stringify({ name: path.basename(name), version, main: 'index.js' }),
+    [`${name}/index.js`]: index,
+    ...Object.fromEntries(Object.entries(extra).map(([f, c]) => [`${name}/${f}`, c])),
+  });
+  const main = (body: string) => `import { AntiAffinityDeployment, Environment, ShipshapeApp, Stack } from 'shipshape';
+${body}
+const app = new ShipshapeApp();
+const stack = new Stack(app, 'dev', { environment: ${ENVIRONMENT("'dev'")} });
+new AntiAffinityDeployment(stack, 'web', { name: 'web', image: 'web:1.0.0', ports: [{ port: 80 }] });
+app.synth();
+`;
+  const reported = (r: Result): unknown => {
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    return JSON.parse(/^report (.*)$/m.exec(r.stdout)![1]);
+  };
+
+  it('bundles packages with their own __dirname, and keeps in node_modules those that ask the loader, what they import, and native addons', () => {
+    const dir = project('bundled', {
+      // Reads a file beside itself: bundled, with its own folder.
+      ...pkg('node_modules/reader', '1.0.0', `const fs = require('node:fs');\nmodule.exports = fs.readFileSync(require('node:path').join(__dirname, 'data.txt'), 'utf8').trim();\n`, {
+        'data.txt': 'read beside reader\n',
+      }),
+      // Asks the loader where something is: required from node_modules, and so is the package it imports.
+      ...pkg('node_modules/asker', '1.0.0', `module.exports = { found: require.resolve('./index.js'), shared: require('shared') };\n`),
+      ...pkg('node_modules/shared', '1.0.0', `module.exports = { copies: (globalThis.sharedCopies = (globalThis.sharedCopies ?? 0) + 1) };\n`),
+      // Requires the package by the copy nested in its own node_modules, which asks the loader too.
+      ...pkg('node_modules/outer', '1.0.0', `module.exports = require('nested');\n`),
+      ...pkg('node_modules/outer/node_modules/nested', '2.0.0', `module.exports = { version: '2.0.0', at: require.resolve('./index.js') };\n`),
+      ...pkg('node_modules/nested', '1.0.0', `module.exports = { version: '1.0.0', at: require.resolve('./index.js') };\n`),
+      // Falls back when its native addon is missing, as packages with optional addons do.
+      ...pkg('node_modules/addon', '1.0.0', `let native;\ntry {\n  native = require('./build/addon.node');\n} catch {\n  native = 'fallback';\n}\nmodule.exports = native;\n`),
+      'src/local.ts': `export const here = __dirname;\n`,
+      'main.ts': main(`import reader from 'reader';
+import asker from 'asker';
+import shared from 'shared';
+import outer from 'outer';
+import nested from 'nested';
+import addon from 'addon';
+import { here } from './src/local';
+const inBundle = (name: string) => Object.keys(require.cache).some((f) => f.includes(\`/node_modules/\${name}/\`));
+console.log(\`report \${JSON.stringify({
+  reader,
+  here,
+  sameShared: asker.shared === shared,
+  copies: shared.copies,
+  asker: asker.found,
+  outer: [outer.version, outer.at],
+  nested: [nested.version, nested.at],
+  addon,
+  required: ['reader', 'asker', 'shared', 'nested', 'addon', 'cdk8s', 'cdk8s-plus-27', 'yaml'].filter(inBundle),
+})}\`);`),
+    });
+    const report = reported(shipshape(dir, ['synth']));
+    const at = (...parts: string[]) => path.join(dir, 'node_modules', ...parts);
+    expect(report).toEqual({
+      reader: 'read beside reader',
+      here: path.join(dir, 'src'),
+      sameShared: true,
+      copies: 1,
+      asker: at('asker', 'index.js'),
+      outer: ['2.0.0', at('outer', 'node_modules', 'nested', 'index.js')],
+      nested: ['1.0.0', at('nested', 'index.js')],
+      addon: 'fallback',
+      // Loaded by Node: the packages that ask the loader, the package one of them imports, and the one with an addon.
+      required: ['asker', 'shared', 'nested', 'addon'],
+    });
+    // The second run takes the bundle from the cache and gives the same answers.
+    expect(reported(shipshape(dir, ['synth']))).toEqual(report);
   });
 });
 
@@ -548,9 +656,17 @@ describe('finding the program', () => {
       'src/platform.ts': PROGRAM.replace("from './settings'", "from '../settings'"),
       'settings.ts': `export const WORKER_TAG = '2.0.0';\n`,
     });
-    const r = shipshape(dir, ['synth', '--env', 'prod']);
+    const { env, loaded } = probe(dir, 'yaml');
+    const r = shipshape(dir, ['synth', '--env', 'prod'], env);
     expect(r.stderr).toBe('');
     expect(summaryLines(r.stdout)).toEqual(['prod: 5 objects, 0 warnings, 0 exemptions → manifests/prod (images/, kubernetes/)']);
+    expect(loaded()).toBe(true);
+    // Kept with the hash of the file: the next run reads no YAML, until the file changes.
+    expect(shipshape(dir, ['synth', '--env', 'prod'], env).status).toBe(0);
+    expect(loaded()).toBe(false);
+    fs.writeFileSync(path.join(dir, 'cdk8s.yaml'), 'language: typescript\napp: npx tsx src/platform.ts\noutput: rendered\n');
+    expect(summaryLines(shipshape(dir, ['synth', '--env', 'prod'], env).stdout)).toEqual(['prod: 5 objects, 0 warnings, 0 exemptions → rendered/prod (images/, kubernetes/)']);
+    expect(loaded()).toBe(true);
   });
 
   it('explains a missing program, a missing --app file, a program that never synthesizes or throws, a missing --against and unknown options', () => {
