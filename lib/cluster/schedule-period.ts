@@ -27,8 +27,15 @@ const GO_UNITS: Readonly<Record<string, number>> = { ns: 1e-9, us: 1e-6, µs: 1e
 
 // Dates and weekdays repeat every 28 years between two century years that are not leap years; 2000-2027 is one
 // whole cycle, so every day-of-month/month/weekday combination a schedule can name occurs in it.
-const CYCLE_START = Date.UTC(2000, 0, 1);
-const CYCLE_DAYS = (Date.UTC(2028, 0, 1) - CYCLE_START) / 86_400_000;
+const CYCLE_START_YEAR = 2000;
+const CYCLE_DAYS = (Date.UTC(2028, 0, 1) - Date.UTC(CYCLE_START_YEAR, 0, 1)) / 86_400_000;
+// 1 January 2000 was a Saturday.
+const CYCLE_START_WEEKDAY = new Date(Date.UTC(CYCLE_START_YEAR, 0, 1)).getUTCDay();
+
+/** Days in `month` (1-12) of `year`. */
+function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
 
 interface Field {
   readonly values: ReadonlySet<number>;
@@ -86,13 +93,22 @@ export function longestScheduleGapSeconds(schedule: string): number | undefined 
   const [minute, hour, dom, month, dow] = fields.map((f, i) => parseField(f, FIELDS[i]));
   const times = [...hour.values].flatMap((h) => [...minute.values].map((m) => h * 60 + m)).sort((a, b) => a - b);
   if (times.length === 0) return undefined;
-  const dayMatches = (date: Date) => {
-    const domMatch = dom.values.has(date.getUTCDate());
-    const dowMatch = dow.values.has(date.getUTCDay());
-    return month.values.has(date.getUTCMonth() + 1) && (dom.star || dow.star ? domMatch && dowMatch : domMatch || dowMatch);
-  };
   const days: number[] = [];
-  for (let d = 0; d < CYCLE_DAYS; d++) if (dayMatches(new Date(CYCLE_START + d * 86_400_000))) days.push(d);
+  // The calendar of the cycle, counted day by day (a Date per day costs more than the rest of a synth's schedules).
+  let d = 0;
+  let weekday = CYCLE_START_WEEKDAY;
+  for (let year = CYCLE_START_YEAR; d < CYCLE_DAYS; year++) {
+    for (let m = 1; m <= 12; m++) {
+      const monthMatch = month.values.has(m);
+      const length = daysInMonth(year, m);
+      for (let day = 1; day <= length; day++, d++, weekday = (weekday + 1) % 7) {
+        if (!monthMatch) continue;
+        const domMatch = dom.values.has(day);
+        const dowMatch = dow.values.has(weekday);
+        if (dom.star || dow.star ? domMatch && dowMatch : domMatch || dowMatch) days.push(d);
+      }
+    }
+  }
   if (days.length === 0) return undefined;
   // Within a day the runs are the same every day; between days, from the last run of one to the first of the next.
   let longest = 0;

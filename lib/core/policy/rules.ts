@@ -106,10 +106,14 @@ function judgedElsewhere(m: Manifest, path: string): boolean {
 /** Whether any key or string under `value` holds U+0085, U+2028 or U+2029; checked before paths are built for a message. */
 function holdsLineSeparator(value: unknown): boolean {
   if (typeof value === 'string') return LINE_SEPARATORS.test(value);
-  if (Array.isArray(value)) return value.some(holdsLineSeparator);
-  if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) if (LINE_SEPARATORS.test(k) || holdsLineSeparator(v)) return true;
+  if (value === null || typeof value !== 'object') return false;
+  // Index loops: every object is walked on every synth, and Object.entries allocates a pair per field.
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (holdsLineSeparator(value[i])) return true;
+    return false;
   }
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) if (LINE_SEPARATORS.test(keys[i]) || holdsLineSeparator((value as Record<string, unknown>)[keys[i]])) return true;
   return false;
 }
 
