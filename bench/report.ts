@@ -42,7 +42,7 @@ export function renderTables(r: BenchResults): string {
   if (m['platform-floor'] || m['platform-tsx']) {
     lines.push('**(a) Reference platform, every environment (`stacks/main.ts`)**', '');
     lines.push('| run | wall | CPU | peak RSS | wall vs floor |', '| --- | --- | --- | --- | --- |');
-    for (const id of ['platform-tsx', 'platform-tsx-cjs', 'platform-npm', 'platform-js', 'platform-cli', 'platform-cli-cold', 'platform-floor']) {
+    for (const id of ['platform-tsx', 'platform-tsx-cjs', 'platform-npm', 'platform-js', 'platform-cli', 'platform-cli-edit', 'platform-cli-cold', 'platform-floor']) {
       if (!m[id]) continue;
       lines.push(`| ${m[id].label} | ${cell(m[id])} | ${cpu(m[id])} | ${rss(m[id])} | ${x(m['platform-floor'] ? Math.round((m[id].medianMs / m['platform-floor'].medianMs) * 100) / 100 : null)} |`);
     }

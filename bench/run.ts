@@ -153,12 +153,20 @@ function main(): void {
     } else {
       // The CLI as users run it: the compiled bin, compiling stacks/main.ts into a compile cache of its own.
       const cliCache = path.join(WORK, 'cli-cache');
-      const cli = (id: string): Command => ({
+      const cli = (id: string, app = 'stacks/main.ts', cache = cliCache): Command => ({
         command: NODE,
-        args: [js('lib/cli/bin.js'), 'synth', '--app', 'stacks/main.ts', '--out', out(id)],
+        args: [js('lib/cli/bin.js'), 'synth', '--app', app, '--out', out(id)],
         cwd: ROOT,
-        env: { SHIPSHAPE_CACHE_DIR: cliCache },
+        env: { SHIPSHAPE_CACHE_DIR: cache },
       });
+      // The loop of someone working on the platform: a program file changed since the last run. The entry imports
+      // the reference platform and is rewritten before each run, so the program's modules are bundled again while
+      // the packages bundle and its compiled code stay (in a cache of its own, which the cold runs do not empty).
+      const edited = path.join(WORK, 'edited', 'main.ts');
+      fs.mkdirSync(path.dirname(edited), { recursive: true });
+      let edits = 0;
+      const edit = (): void => fs.writeFileSync(edited, `import '${path.relative(path.dirname(edited), path.join(ROOT, 'stacks', 'main'))}';\n// edit ${++edits}\n`);
+      edit();
       // Compared with the floor, so timed in rounds with it.
       runInterleaved([
         { id: 'platform-tsx', label: 'synth via tsx (tsx stacks/main.ts)', cmd: { command: NODE, args: [TSX, 'stacks/main.ts'], cwd: ROOT, env: { CDK8S_OUTDIR: out('platform-tsx') } } },
@@ -177,9 +185,15 @@ function main(): void {
           cmd: cli('platform-cli-cold'),
           before: () => fs.rmSync(cliCache, { recursive: true, force: true }),
         },
+        {
+          id: 'platform-cli-edit',
+          label: 'shipshape synth after an edit of the program (packages bundle kept)',
+          cmd: cli('platform-cli-edit', path.relative(ROOT, edited), path.join(WORK, 'cli-cache-edited')),
+          before: edit,
+        },
         { id: 'platform-floor', label: 'floor: JSON dump → same files', cmd: { command: NODE, args: [path.join(BENCH, 'programs', 'floor.cjs'), dumpFile, out('platform-floor')], cwd: ROOT } },
       ]);
-      for (const variant of ['platform-tsx', 'platform-js', 'platform-cli', 'platform-cli-cold']) {
+      for (const variant of ['platform-tsx', 'platform-js', 'platform-cli', 'platform-cli-cold', 'platform-cli-edit']) {
         if (!fs.existsSync(out(variant)) || !fs.existsSync(out('platform-floor'))) continue;
         const diffs = treeDifferences(readTree(out(variant)), readTree(out('platform-floor')));
         checks.push({
@@ -327,6 +341,7 @@ function derive(results: BenchResults, sizes: number[]): BenchResults {
   d.platformJsOverFloor = ratio(ms('platform-js'), ms('platform-floor'));
   d.platformCliOverFloor = ratio(ms('platform-cli'), ms('platform-floor'));
   d.platformCliColdOverFloor = ratio(ms('platform-cli-cold'), ms('platform-floor'));
+  d.platformCliEditOverFloor = ratio(ms('platform-cli-edit'), ms('platform-floor'));
   for (const n of sizes) {
     d[`scale${n}ShipshapeOverRaw`] = ratio(ms(`scale-${n}-shipshape-js`), ms(`scale-${n}-raw-js`));
     // User CPU leaves out the kernel's time creating thousands of files, which dominates on a busy disk.
@@ -366,9 +381,9 @@ function derive(results: BenchResults, sizes: number[]): BenchResults {
   t.push({
     id: 'a.cli',
     target: 'CLI synth ≤ 2× the floor',
-    value: `warm cache ${fmt(d.platformCliOverFloor, '×')}, cold cache ${fmt(d.platformCliColdOverFloor, '×')}`,
+    value: `warm cache ${fmt(d.platformCliOverFloor, '×')}, after an edit ${fmt(d.platformCliEditOverFloor, '×')}, cold cache ${fmt(d.platformCliColdOverFloor, '×')}`,
     met: d.platformCliOverFloor === null ? null : d.platformCliOverFloor <= 2,
-    note: `warm ${fmt(ms('platform-cli'))}, cold ${fmt(ms('platform-cli-cold'))}; floor ${fmt(ms('platform-floor'))}`,
+    note: `warm ${fmt(ms('platform-cli'))}, after an edit ${fmt(ms('platform-cli-edit'))}, cold ${fmt(ms('platform-cli-cold'))}; floor ${fmt(ms('platform-floor'))}`,
   });
   for (const n of sizes) {
     const r = d[`scale${n}ShipshapeOverRaw`];

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ShipshapeError } from '../core/errors';
-import { writeAtomically } from './compile';
+import { writeAtomically } from './cache-record';
 import { yaml } from './yaml';
 
 /** What the CLI reads from the project directory. */

@@ -279,7 +279,7 @@ describe('shipshape validate', () => {
 });
 
 describe('compile cache', () => {
-  const bundles = (cache: string) => fs.readdirSync(cache).filter((f) => f.endsWith('.js'));
+  const bundles = (cache: string) => fs.readdirSync(cache).filter((f) => f.endsWith('.js') && !f.includes('.packages.'));
 
   it('compiles on the first run, reuses the bundle without loading esbuild, and rebuilds when an imported source changes', () => {
     const dir = platform('cache');
@@ -480,7 +480,9 @@ void (async () => {
     expect(shipshape(dir, ['synth', '--app', 'other.ts', '--out', 'other']).status).toBe(0);
     const file = cacheFile(dir);
     const bundles = cachedModules(file).filter((m) => m.startsWith(path.join(dir, 'node_modules/.cache/shipshape')));
-    expect(bundles).toHaveLength(2);
+    // Each program's bundle and the bundle of the packages it imports.
+    expect(bundles.filter((b) => !b.includes('.packages.'))).toHaveLength(2);
+    expect(bundles).toHaveLength(4);
     const written = fs.statSync(file);
     expect(shipshape(dir, ['synth']).status).toBe(0);
     expect(shipshape(dir, ['synth', '--app', 'other.ts', '--out', 'other']).status).toBe(0);
@@ -578,6 +580,35 @@ console.log(\`report \${JSON.stringify({
     });
     // The second run takes the bundle from the cache and gives the same answers.
     expect(reported(shipshape(dir, ['synth']))).toEqual(report);
+  });
+
+  it('bundles the packages once: an edit of the program keeps their bundle and its compiled code, a newly imported package module bundles them again', () => {
+    const dir = platform('packages-once');
+    const cache = path.join(dir, 'node_modules/.cache/shipshape');
+    const packagesBundles = () => fs.readdirSync(cache).filter((f) => f.includes('.packages.') && f.endsWith('.js'));
+    const compiledAt = (bundle: string): number => {
+      const header = JSON.parse(fs.readFileSync(path.join(cache, 'code/modules.bin'), 'utf8').split('\n')[0]) as { modules: [string, string, number, number][] };
+      return header.modules.find(([f]) => f === path.join(cache, bundle))![3];
+    };
+    expect(shipshape(dir, ['synth']).status).toBe(0);
+    const [served] = packagesBundles();
+    const written = fs.statSync(path.join(cache, served)).mtimeMs;
+    const compiled = compiledAt(served);
+
+    fs.writeFileSync(path.join(dir, 'settings.ts'), `export const WORKER_TAG = '3.0.0';\n`);
+    expect(shipshape(dir, ['synth'], { EXTRA: 'dev' }).status).toBe(0);
+    expect(parse(fs.readFileSync(path.join(dir, 'dist/dev/kubernetes/deployment-worker.yaml'), 'utf8')).spec.template.spec.containers[0].image).toBe('worker:3.0.0');
+    expect(packagesBundles()).toEqual([served]);
+    expect(fs.statSync(path.join(cache, served)).mtimeMs).toBe(written);
+    expect(compiledAt(served)).toBe(compiled);
+
+    fs.writeFileSync(
+      path.join(dir, 'settings.ts'),
+      `import { KubeNamespace } from 'cdk8s-plus-27/lib/imports/k8s';\nexport const WORKER_TAG = typeof KubeNamespace === 'function' ? '3.1.0' : 'none';\n`,
+    );
+    expect(shipshape(dir, ['synth'], { EXTRA: 'dev' }).status).toBe(0);
+    expect(parse(fs.readFileSync(path.join(dir, 'dist/dev/kubernetes/deployment-worker.yaml'), 'utf8')).spec.template.spec.containers[0].image).toBe('worker:3.1.0');
+    expect(packagesBundles()).toHaveLength(2);
   });
 });
 
