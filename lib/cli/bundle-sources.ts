@@ -29,11 +29,16 @@ export function packageFolder(file: string): string | undefined {
 // each package still loads once. `__dirname` and `__filename` alone do not count: bundled modules get their own.
 const LOCATION_DEPENDENT =
   /(?<![\w$.])(?:require\s*\.\s*(?:resolve|main|cache|extensions)\b|module\s*\.\s*(?:paths|parent|children|filename|require|id)\b|import\s*\.\s*meta\b|(?:require|import)\s*\((?!\s*(?:'[^'\\\n]*'|"[^"\\\n]*"|`[^`\\$\n]*`)\s*\))|require(?!\s*[(\w$])|eval\s*\()/;
+/** Whether a package module's code depends on where it was loaded from (see LOCATION_DEPENDENT): its package then runs from node_modules. */
+export function dependsOnLocation(text: string): boolean {
+  return LOCATION_DEPENDENT.test(text);
+}
+
 const MENTIONS_LOCATION = /__(?:dirname|filename)\b/;
 // A module declaring its own: another declaration in the same scope would not compile.
 const DECLARES_LOCATION = /\b(?:var|let|const|class|function)\s+__(?:dirname|filename)\b/;
-// A hashbang line, then comments, white space and a "use strict" directive: what must stay ahead of the declarations.
-const PROLOGUE = /^(?:#![^\n]*\n)?(?:\s+|\/\/[^\n]*|\/\*[\s\S]*?\*\/|(["'])use strict\1;?)*/;
+// A hashbang line, then comments, white space and directives ("use strict", "use client"): what must stay ahead of the declarations.
+const PROLOGUE = /^(?:#![^\n]*\n)?(?:\s+|\/\/[^\n]*|\/\*[\s\S]*?\*\/|(["'])use [\w ]+\1;?)*/;
 const SCRIPT = /\.(?:[cm]?[jt]s|[jt]sx)$/;
 const LOADERS: Readonly<Record<string, Loader>> = { '.js': 'js', '.cjs': 'js', '.mjs': 'js', '.jsx': 'jsx', '.ts': 'ts', '.cts': 'ts', '.mts': 'ts', '.tsx': 'tsx' };
 
@@ -73,7 +78,7 @@ function loadScripts(build: PluginBuild, found: Findings): void {
     const text = fs.readFileSync(args.path, 'utf8');
     found.observed.set(args.path, { hash: createHash('sha256').update(text).digest('hex'), signature: before });
     const owner = packageFolder(args.path);
-    if (owner !== undefined && LOCATION_DEPENDENT.test(text)) found.unbundled.add(owner);
+    if (owner !== undefined && dependsOnLocation(text)) found.unbundled.add(owner);
     const located = withOwnLocation(text, args.path);
     // Only a changed module goes back to esbuild: it reads the others itself, faster than they travel to it.
     return located === text ? undefined : { contents: located, loader: LOADERS[path.extname(args.path)] };

@@ -183,8 +183,8 @@ function pruneBundles(cacheDir: string, key: string, keep: readonly string[]): v
  * and the packages they import. Each is taken from the cache while its inputs are unchanged (checked by
  * signature, then hash; see isCurrent), with the tsconfig.json files (and those they extend), esbuild and the
  * options. A cache hit loads no esbuild; an edit of the program bundles the packages again only when it imports
- * another package module. Every file is written under a temporary name and renamed, so concurrent runs never see a
- * half-written bundle or record.
+ * another package module. Bundles have names of their own, and records are written under a temporary name and
+ * renamed once what they name is complete, so concurrent runs never see a half-written bundle or record.
  */
 export async function compileApp(entry: string, root: string, cacheDir: string): Promise<CompiledApp> {
   const key = createHash('sha256').update(entry).digest('hex').slice(0, 16);
