@@ -102,21 +102,31 @@ export interface DeferredField {
 /** Every string (or object key) in `root` that holds a deferred token, depth first. */
 export function deferredFields(root: unknown): DeferredField[] {
   const found: DeferredField[] = [];
-  const walk = (node: unknown, path: string): void => {
+  // Synth walks every field of every object: the path is kept as segments and written out only for a field
+  // that holds a token, and a string is matched only when it holds the token's prefix.
+  const segments: (string | number)[] = [];
+  const here = (): string => segments.reduce<string>((p, s) => (typeof s === 'number' ? `${p}[${s}]` : p === '' ? s : `${p}.${s}`), '');
+  const holds = (text: string): boolean => text.includes(TOKEN_PREFIX) && TOKEN.test(text);
+  const walk = (node: unknown): void => {
     if (typeof node === 'string') {
-      if (isDeferred(node)) found.push({ field: path, value: node });
+      if (holds(node)) found.push({ field: here(), value: node });
     } else if (Array.isArray(node)) {
-      // Index loops and Object.keys: synth walks every field of every object.
-      for (let i = 0; i < node.length; i++) walk(node[i], `${path}[${i}]`);
+      for (let i = 0; i < node.length; i++) {
+        segments.push(i);
+        walk(node[i]);
+        segments.pop();
+      }
     } else if (node !== null && typeof node === 'object') {
       const o = node as Record<string, unknown>;
-      for (const key of Object.keys(o)) {
-        const child = path === '' ? key : `${path}.${key}`;
-        if (isDeferred(key)) found.push({ field: child, value: key });
-        walk(o[key], child);
+      const keys = Object.keys(o);
+      for (let k = 0; k < keys.length; k++) {
+        segments.push(keys[k]);
+        if (holds(keys[k])) found.push({ field: here(), value: keys[k] });
+        walk(o[keys[k]]);
+        segments.pop();
       }
     }
   };
-  walk(root, '');
+  walk(root);
   return found;
 }

@@ -40,4 +40,41 @@ describe('deferred values', () => {
       { field: `data.${token}`, value: token },
     ]);
   });
+
+  it('names every field holding a token, nested in arrays and objects, as a path walked string by string would (property)', () => {
+    const token = deferValue('y');
+    // The reference: every string and key checked, its path written out as the walk goes.
+    const reference = (root: unknown): { field: string; value: string }[] => {
+      const found: { field: string; value: string }[] = [];
+      const walk = (node: unknown, at: string): void => {
+        if (typeof node === 'string') {
+          if (isDeferred(node)) found.push({ field: at, value: node });
+        } else if (Array.isArray(node)) {
+          node.forEach((item, i) => walk(item, `${at}[${i}]`));
+        } else if (node !== null && typeof node === 'object') {
+          for (const [key, value] of Object.entries(node)) {
+            const child = at === '' ? key : `${at}.${key}`;
+            if (isDeferred(key)) found.push({ field: child, value: key });
+            walk(value, child);
+          }
+        }
+      };
+      walk(root, '');
+      return found;
+    };
+    const text = fc.oneof(
+      fc.string({ maxLength: 6 }),
+      fc.constant(token),
+      fc.string({ maxLength: 4 }).map((s) => `${s}${token}`),
+      fc.constant('${shipshape:deferred:'),
+    );
+    const tree = fc.letrec<{ node: unknown }>((tie) => ({
+      node: fc.oneof({ depthSize: 'small' }, text, fc.integer(), fc.constant(null), fc.array(tie('node'), { maxLength: 3 }), fc.dictionary(text, tie('node'), { maxKeys: 3 })),
+    })).node;
+    fc.assert(
+      fc.property(tree, (root) => {
+        expect(deferredFields(root)).toEqual(reference(root));
+      }),
+    );
+  });
 });
