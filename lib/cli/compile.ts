@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import type { BuildOptions, Metafile, OutputFile, Plugin } from 'esbuild';
+import type { BuildOptions, Metafile, Plugin } from 'esbuild';
 import { ShipshapeError } from '../core/errors';
 import { CacheRecord, ObservedInput, isCurrent, observeFile, readRecord, recordInputs, writeAtomically } from './cache-record';
 import { Findings, PACKAGES_VARIABLE, closeOver, findings, nodeModulePaths, packagesPlugin, programPlugin } from './bundle-sources';
@@ -36,7 +36,7 @@ const STALE_BUNDLE_MS = 10 * 60 * 1000;
 const PACKAGES_PLACEHOLDER = '__SHIPSHAPE_PACKAGES_BUNDLE__';
 
 /** esbuild's options for either bundle. Modules required at run time resolve from the program's folder, wherever the cache is. */
-function bundleOptions(root: string, entry: string, outfile: string, plugin: Plugin, banner = ''): BuildOptions & { metafile: true; write: false } {
+function bundleOptions(root: string, entry: string, outfile: string, plugin: Plugin, banner = ''): BuildOptions & { metafile: true } {
   return {
     // Strict mode first: esbuild puts the banner above the bundle's own "use strict".
     banner: { js: `'use strict';\nmodule.paths.unshift(...${JSON.stringify(nodeModulePaths(path.dirname(entry)))});${banner}` },
@@ -50,7 +50,8 @@ function bundleOptions(root: string, entry: string, outfile: string, plugin: Plu
     sourcemap: 'linked',
     sourcesContent: false,
     metafile: true,
-    write: false,
+    // esbuild writes the files itself: each bundle has a name of its own, and no record names it before it is complete.
+    write: true,
     logLevel: 'error',
     plugins: [plugin],
   };
@@ -67,13 +68,6 @@ function observedInputs(root: string, metafile: Metafile, found: Findings): Map<
   return observed;
 }
 
-function writeOutputs(outputs: readonly OutputFile[], transform: (text: string) => string = (t) => t): void {
-  // The map first: a reader that finds the bundle finds its map.
-  for (const output of [...outputs].sort((a, b) => Number(a.path.endsWith('.js')) - Number(b.path.endsWith('.js')))) {
-    writeAtomically(output.path, output.path.endsWith('.js') ? transform(output.text) : output.contents);
-  }
-}
-
 /**
  * Bundles the package modules the program imports, with the packages they import, into one script that serves
  * each by its path. Packages whose code depends on where it is loaded from stay in node_modules, with what they
@@ -84,8 +78,7 @@ async function bundlePackages(esbuild: typeof import('esbuild'), root: string, e
   const stdin = { contents: `const modules = {\n${table}\n};\nmodule.exports = (file) => modules[file]();\n`, resolveDir: root, sourcefile: 'shipshape-packages.js', loader: 'js' as const };
   const build = async (external: ReadonlySet<string>) => {
     const found = findings();
-    // Written by esbuild: the file has a name of its own, and no record names it before it is complete.
-    const result = await esbuild.build({ ...bundleOptions(root, entry, outfile, packagesPlugin(found, external)), stdin, logLevel: 'silent', write: true });
+    const result = await esbuild.build({ ...bundleOptions(root, entry, outfile, packagesPlugin(found, external)), stdin, logLevel: 'silent' });
     return { result, found };
   };
   try {
@@ -232,7 +225,8 @@ export async function compileApp(entry: string, root: string, cacheDir: string):
   const observed = observedInputs(root, result.metafile, found);
   for (const file of tsconfigCandidates([entry, ...observed.keys()])) observed.set(file, observeFile(file));
   const call = served === null ? 'null' : `require(${JSON.stringify(`./${served}`)})`;
-  writeOutputs(result.outputFiles, (text) => text.replace(PACKAGES_PLACEHOLDER, call));
+  const script = path.join(cacheDir, bundle);
+  fs.writeFileSync(script, fs.readFileSync(script, 'utf8').replace(PACKAGES_PLACEHOLDER, call));
   // The record last: a reader that finds it finds everything it names.
   writeAtomically(programFile, JSON.stringify({ fingerprint, bundle, ...recordInputs(observed), written: Date.now(), packages: served } satisfies ProgramRecord));
   pruneBundles(cacheDir, key, served === null ? [bundle] : [bundle, served]);
