@@ -85,11 +85,25 @@ function loadScripts(build: PluginBuild, found: Findings): void {
   });
 }
 
-/** The file a bare specifier names, resolved as `require` resolves it (the CommonJS entry of a package that has both). */
-async function resolvePackage(build: PluginBuild, args: { path: string; importer: string; resolveDir: string; pluginData?: unknown }): Promise<string | undefined> {
-  if (args.pluginData === SELF || isBuiltin(args.path)) return undefined;
-  const resolved = await build.resolve(args.path, { kind: 'require-call', importer: args.importer, resolveDir: args.resolveDir, pluginData: SELF });
-  return resolved.errors.length === 0 && packageFolder(resolved.path) !== undefined ? resolved.path : undefined;
+/**
+ * Resolves bare specifiers to the package file they name, as `require` resolves them (the CommonJS entry of a
+ * package that has both); undefined for a built-in module or a specifier that names no installed package file.
+ * Each specifier is resolved once per folder: the files of a folder import the same packages.
+ */
+function packageResolver(build: PluginBuild): (args: { path: string; importer: string; resolveDir: string; pluginData?: unknown }) => Promise<string | undefined> {
+  const resolved = new Map<string, Promise<string | undefined>>();
+  return (args) => {
+    if (args.pluginData === SELF || isBuiltin(args.path)) return Promise.resolve(undefined);
+    const key = `${args.resolveDir}\0${args.path}`;
+    let file = resolved.get(key);
+    if (file === undefined) {
+      file = build
+        .resolve(args.path, { kind: 'require-call', importer: args.importer, resolveDir: args.resolveDir, pluginData: SELF })
+        .then((r) => (r.errors.length === 0 && packageFolder(r.path) !== undefined ? r.path : undefined));
+      resolved.set(key, file);
+    }
+    return file;
+  };
 }
 
 /**
@@ -101,8 +115,9 @@ export function programPlugin(found: Findings, modules: Set<string>): Plugin {
   return {
     name: 'shipshape-program',
     setup(build) {
+      const resolvePackage = packageResolver(build);
       build.onResolve({ filter: /^[^./]/ }, async (args) => {
-        const file = await resolvePackage(build, args);
+        const file = await resolvePackage(args);
         if (file === undefined) return undefined;
         modules.add(file);
         return { path: file, namespace: PACKAGE_NAMESPACE };
@@ -131,8 +146,9 @@ export function packagesPlugin(found: Findings, external: ReadonlySet<string>): 
       if (external.size > 0) {
         // The served modules, named by path.
         build.onResolve({ filter: /^\// }, (args) => (external.has(packageFolder(args.path) ?? '') ? { path: args.path, external: true } : undefined));
+        const resolvePackage = packageResolver(build);
         build.onResolve({ filter: /^[^./]/ }, async (args) => {
-          const file = await resolvePackage(build, args);
+          const file = await resolvePackage(args);
           if (file === undefined || !external.has(packageFolder(file)!)) return undefined;
           try {
             return { path: createRequire(args.importer).resolve(args.path), external: true };
