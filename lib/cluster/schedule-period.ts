@@ -94,7 +94,7 @@ export function longestScheduleGapSeconds(schedule: string): number | undefined 
   const times = [...hour.values].flatMap((h) => [...minute.values].map((m) => h * 60 + m)).sort((a, b) => a - b);
   if (times.length === 0) return undefined;
   const days: number[] = [];
-  // The calendar of the cycle, counted day by day (a Date per day costs more than the rest of a synth's schedules).
+  // The cycle's calendar, counted without a Date per day: 10,227 Dates cost milliseconds per schedule.
   let d = 0;
   let weekday = CYCLE_START_WEEKDAY;
   for (let year = CYCLE_START_YEAR; d < CYCLE_DAYS; year++) {

@@ -681,7 +681,7 @@ app.synth();
 });
 
 describe('finding the program', () => {
-  it("runs the file cdk8s.yaml's app command names, and writes to its output folder", () => {
+  it("runs the file cdk8s.yaml's app command names, writes to its output folder, and reads cdk8s.yaml again only when it changes", () => {
     const dir = project('cdk8s-yaml', {
       'cdk8s.yaml': 'language: typescript\napp: npx tsx src/platform.ts\noutput: manifests\n',
       'src/platform.ts': PROGRAM.replace("from './settings'", "from '../settings'"),
