@@ -21,7 +21,7 @@ export interface CacheRecord {
 const SETTLE_MS = 2000;
 
 /** The SHA-256 of a file's content, or null when it cannot be read. */
-export function hashFile(file: string): string | null {
+function hashFile(file: string): string | null {
   try {
     return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
   } catch {
