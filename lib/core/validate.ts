@@ -1,3 +1,4 @@
+import { parseCronSchedule } from './cron';
 import { ErrorScope, ShipshapeError } from './errors';
 
 // The rules the API server, the container runtime and the CronJob controller apply, so that a value refused
@@ -200,61 +201,15 @@ export function assertAwsRegion(scope: ErrorScope, field: string, value: unknown
   return value;
 }
 
-// robfig/cron's standard parser, which the CronJob controller and the API server's validation use.
-const CRON_FIELDS = [
-  { name: 'minute', min: 0, max: 59 },
-  { name: 'hour', min: 0, max: 23 },
-  { name: 'day of month', min: 1, max: 31 },
-  { name: 'month', min: 1, max: 12, names: ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'], offset: 1 },
-  { name: 'day of week', min: 0, max: 6, names: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'], offset: 0 },
-] as const;
-const CRON_MACROS = new Set(['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly']);
 /** Go time.Duration strings, as Docker, compose, the registry and Kubernetes components parse them ("10s", "1m30s"). */
 export const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
-
-function cronValue(text: string, field: (typeof CRON_FIELDS)[number]): number | undefined {
-  if (/^\d+$/.test(text)) return Number(text);
-  const index = 'names' in field ? (field.names as readonly string[]).indexOf(text.toLowerCase()) : -1;
-  return index >= 0 ? index + ('offset' in field ? field.offset : 0) : undefined;
-}
-
-function cronFieldProblem(expr: string, field: (typeof CRON_FIELDS)[number]): string | undefined {
-  // Empty list items are skipped, as robfig/cron's strings.FieldsFunc does ("1,,2" is "1,2").
-  for (const part of expr.split(',').filter((p) => p !== '')) {
-    const [range, step, extra] = part.split('/');
-    if (extra !== undefined) return `"${part}" has more than one "/"`;
-    if (step !== undefined && (!/^\d+$/.test(step) || Number(step) === 0)) return `the step in "${part}" must be a positive number`;
-    if (range === '*' || range === '?') continue;
-    const bounds = range.split('-');
-    if (bounds.length > 2) return `"${range}" is not a value or a range`;
-    const values = bounds.map((b) => cronValue(b, field));
-    if (values.some((v) => v === undefined))
-      return `"${range}" is not a ${field.name} (${field.min}-${field.max}${'names' in field ? ` or ${field.names[0].toUpperCase()}-${field.names[field.names.length - 1].toUpperCase()}` : ''})`;
-    const [start, end = start] = values as number[];
-    if (start < field.min || end > field.max) return `${field.name} "${range}" is outside ${field.min}-${field.max}`;
-    if (start > end) return `the range "${range}" starts after it ends`;
-  }
-  return undefined;
-}
 
 /** Why `schedule` is not a schedule a CronJob accepts, or undefined. */
 export function cronScheduleProblem(schedule: unknown): string | undefined {
   if (typeof schedule !== 'string') return 'a schedule must be a string';
-  const trimmed = schedule.trim();
-  if (/^(CRON_)?TZ=/.test(trimmed)) return 'a time zone in the schedule is refused by the API server; CronJobs take it in spec.timeZone';
-  if (trimmed.startsWith('@')) {
-    if (CRON_MACROS.has(trimmed)) return undefined;
-    const every = /^@every\s+(\S+)$/.exec(trimmed);
-    if (every && GO_DURATION.test(every[1])) return undefined;
-    return `unknown macro "${trimmed}" (use ${[...CRON_MACROS].join(', ')} or "@every <duration>")`;
-  }
-  const fields = trimmed.split(/\s+/);
-  if (fields.length !== CRON_FIELDS.length) return `a schedule has 5 fields (minute hour day-of-month month day-of-week), not ${fields.length}`;
-  for (const [i, field] of CRON_FIELDS.entries()) {
-    const problem = cronFieldProblem(fields[i], field);
-    if (problem) return problem;
-  }
-  return undefined;
+  // The API server refuses "TZ" anywhere in a new CronJob's schedule (robfig/cron would take a TZ= prefix).
+  if (schedule.includes('TZ')) return 'a time zone in the schedule is refused by the API server; CronJobs take it in spec.timeZone';
+  return parseCronSchedule(schedule).problem;
 }
 
 /** Throws unless `schedule` is a cron schedule the CronJob controller accepts; returns it. */
@@ -264,7 +219,16 @@ export function assertCronSchedule(scope: ErrorScope, field: string, schedule: u
     throw new ShipshapeError(scope, {
       problem: `${field} is not a valid cron schedule: ${problem}`,
       value: schedule,
-      fix: 'use five fields such as "0 3 * * MON" or "*/15 * * * *", or a macro such as "@daily"',
+      fix: 'use five fields such as "0 3 * * MON" or "*/15 * * * *", or a descriptor such as "@daily"',
+    });
+  const parsed = parseCronSchedule(schedule as string).schedule;
+  // The API server takes any Go duration after @every, but the controller runs it at whole seconds, at least one:
+  // "@every -1h", "@every 0" and "@every 500ms" all run every second, and "@every 1.5s" every second too.
+  if (parsed?.kind === 'every' && parsed.nanoseconds !== BigInt(parsed.seconds) * 1_000_000_000n)
+    throw new ShipshapeError(scope, {
+      problem: `${field} would not run as written: the CronJob controller runs "@every" schedules in whole seconds, at least one, so this one runs every ${parsed.seconds}s`,
+      value: schedule,
+      fix: `write the interval the controller keeps, e.g. "@every ${parsed.seconds}s", or a five-field schedule`,
     });
   return schedule as string;
 }

@@ -379,3 +379,36 @@ describe('schedule periods with empty list items (robfig/cron drops them)', () =
     expect(shipshapeError(() => backup({ schedule: '0 , * * *' })).message).toMatch(/no backup would ever run/);
   });
 });
+
+describe("schedule periods read with robfig/cron's other quirks", () => {
+  it('reads "*-N" as "*", a "+" sign as no sign, "İ" in a name as "i" and separators Go splits on', () => {
+    expect(longestScheduleGapSeconds('0 0 * * *-3')).toBe(86_400);
+    // "*-3/2" is every other weekday from Sunday: the star bit goes with the step, so both day fields count.
+    expect(longestScheduleGapSeconds('0 0 1 * *-3/2')).toBe(longestScheduleGapSeconds('0 0 1 * 0-6/2'));
+    expect(longestScheduleGapSeconds('+30 */+6 * * *')).toBe(6 * 3600);
+    expect(longestScheduleGapSeconds('0 0 * * FRİ')).toBe(7 * 86_400);
+    expect(longestScheduleGapSeconds('0\u00850 * * *')).toBe(86_400);
+    expect(() => longestScheduleGapSeconds('0\ufeff0 * * *')).toThrow(/5 fields/);
+  });
+
+  it('reads @every as the controller runs it: whole seconds, at least one', () => {
+    expect(longestScheduleGapSeconds('@every 1h30m')).toBe(5400);
+    expect(longestScheduleGapSeconds('@every 1.5s')).toBe(1);
+    expect(longestScheduleGapSeconds('@every 90.9s')).toBe(90);
+    expect(longestScheduleGapSeconds('@every -1h')).toBe(1);
+    expect(longestScheduleGapSeconds('@every 0')).toBe(1);
+    expect(() => longestScheduleGapSeconds('@every  1h')).toThrow(/Go duration/);
+  });
+
+  it('refuses at the construct an @every the controller would not run as written, and accepts whole seconds', () => {
+    for (const schedule of ['@every -1h', '@every 0', '@every 500ms', '@every 90.5s']) {
+      const e = shipshapeError(() => backup({ schedule }));
+      expect(e.path).toBe('test/etcd');
+      expect(e.value).toBe(schedule);
+      expect(e.message).toMatch(/whole seconds, at least one/);
+      expect(e.fix).toMatch(/@every \d+s/);
+    }
+    expect(findObject(backup({ schedule: '@every 6h' }), 'CronJob', 'etcd-backup').spec.schedule).toBe('@every 6h');
+    expect(findObject(backup({ schedule: '@every 1.5h' }), 'CronJob', 'etcd-backup').spec.schedule).toBe('@every 1.5h');
+  });
+});
