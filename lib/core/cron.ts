@@ -123,7 +123,17 @@ function field(text: string, bounds: Bounds): CronField | string {
   return { values, star };
 }
 
-const GO_UNITS: Readonly<Record<string, bigint>> = { ns: 1n, us: 1_000n, µs: 1_000n, μs: 1_000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n };
+// Go's time unitMap (a Map, so that a unit such as "constructor" finds nothing).
+const GO_UNITS: ReadonlyMap<string, bigint> = new Map([
+  ['ns', 1n],
+  ['us', 1_000n],
+  ['µs', 1_000n],
+  ['μs', 1_000n],
+  ['ms', 1_000_000n],
+  ['s', 1_000_000_000n],
+  ['m', 60_000_000_000n],
+  ['h', 3_600_000_000_000n],
+]);
 
 /** Go's time.ParseDuration, in nanoseconds, or undefined where Go returns an error. */
 export function parseGoDuration(text: string): bigint | undefined {
@@ -137,7 +147,7 @@ export function parseGoDuration(text: string): bigint | undefined {
   for (const [whole, int, fraction, unit] of s.matchAll(/(\d*)(?:\.(\d*))?([^.\d]*)/g)) {
     if (whole === '') continue;
     if (int === '' && !fraction) return undefined;
-    const scale = GO_UNITS[unit];
+    const scale = GO_UNITS.get(unit);
     if (scale === undefined) return undefined;
     // leadingInt refuses more than 2^63; the unit's multiple may not pass it either.
     const v = BigInt(int || '0');
@@ -173,7 +183,7 @@ export function parseCronSchedule(spec: string): CronParse {
       const seconds = nanoseconds < 1_000_000_000n ? 1 : Number(nanoseconds / 1_000_000_000n);
       return { schedule: { kind: 'every', nanoseconds, seconds } };
     }
-    if (!(spec in DESCRIPTORS)) return { problem: `unknown descriptor "${spec}" (use ${CRON_DESCRIPTORS.join(', ')} or "@every <duration>", with no space around it)` };
+    if (!Object.hasOwn(DESCRIPTORS, spec)) return { problem: `unknown descriptor "${spec}" (use ${CRON_DESCRIPTORS.join(', ')} or "@every <duration>", with no space around it)` };
     return parseCronSchedule(DESCRIPTORS[spec]);
   }
   const texts = spec.split(GO_SPACES).filter((t) => t !== '');

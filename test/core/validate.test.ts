@@ -10,6 +10,7 @@ import { SwarmService } from '../../lib/swarm';
 import { assertPinnedImage, imageReferenceProblem, parseImageReference } from '../../lib/core/images';
 import {
   assertAnnotations,
+  assertCronSchedule,
   assertLabels,
   cronScheduleProblem,
   isDns1035Label,
@@ -85,6 +86,34 @@ describe('Kubernetes name, label and reference rules', () => {
     for (const v of CRON_CASES.invalid) expect(cronScheduleProblem(v), v).toBeDefined();
     expect(cronScheduleProblem('*/0 * * * *')).toMatch(/positive/);
     expect(cronScheduleProblem('99 99 99 99 99')).toMatch(/outside 0-59/);
+  });
+
+  it('either accepts an arbitrary string as a schedule or refuses it with a ShipshapeError, never another error (property)', () => {
+    let accepted = 0;
+    let refused = 0;
+    const token = fc.constantFrom('*', '?', '0', '1', '7', '+', '-', '/', ',', ' ', '\t', '\u0085', 'MON', 'İ', '@', '@every ', '.', 'h', 'µs', 'constructor', '__proto__', 'toString');
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.array(token, { maxLength: 12 }).map((t) => t.join('')),
+          fc.constantFrom(...CRON_CASES.valid, ...CRON_CASES.invalid),
+        ),
+        (schedule) => {
+          try {
+            assertCronSchedule('p', 'schedule', schedule);
+            accepted++;
+            expect(cronScheduleProblem(schedule)).toBeUndefined();
+          } catch (e) {
+            expect(e).toBeInstanceOf(ShipshapeError);
+            refused++;
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    expect(accepted).toBeGreaterThan(20);
+    expect(refused).toBeGreaterThan(200);
   });
 });
 

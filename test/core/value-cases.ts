@@ -203,6 +203,9 @@ export const CRON_CASES = {
     '@every\t1h',
     '@every 2562048h',
     '@every 1H',
+    '@every 1constructor',
+    '@every 1__proto__',
+    '@toString',
     '0\ufeff * * * *',
   ],
 };
