@@ -9,6 +9,8 @@ export interface CronField {
   readonly values: ReadonlySet<number>;
   /** `*` or `?` with step 1 somewhere in the field. A day matches on day-of-month AND day-of-week when either has it, OR otherwise. */
   readonly star: boolean;
+  /** The first list item whose step is longer than the whole field (a step of 90 in minutes), so that it matches one value. */
+  readonly stepBeyondField?: string;
 }
 
 /** A schedule as the CronJob controller runs it. */
@@ -27,6 +29,8 @@ export type CronParse = { readonly schedule: CronSchedule; readonly problem?: un
 
 interface Bounds {
   readonly name: string;
+  /** What the field counts within, where a step starts over. */
+  readonly cycle: string;
   readonly min: number;
   readonly max: number;
   readonly names?: readonly string[];
@@ -35,11 +39,11 @@ interface Bounds {
 
 // robfig/cron's `bounds` for the five standard fields, in order.
 const FIELDS: readonly Bounds[] = [
-  { name: 'minute', min: 0, max: 59 },
-  { name: 'hour', min: 0, max: 23 },
-  { name: 'day of month', min: 1, max: 31 },
-  { name: 'month', min: 1, max: 12, names: ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'], first: 1 },
-  { name: 'day of week', min: 0, max: 6, names: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'], first: 0 },
+  { name: 'minute', cycle: 'hour', min: 0, max: 59 },
+  { name: 'hour', cycle: 'day', min: 0, max: 23 },
+  { name: 'day of month', cycle: 'month', min: 1, max: 31 },
+  { name: 'month', cycle: 'year', min: 1, max: 12, names: ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'], first: 1 },
+  { name: 'day of week', cycle: 'week', min: 0, max: 6, names: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'], first: 0 },
 ];
 
 // robfig/cron's descriptors, as the five fields they set.
@@ -79,7 +83,7 @@ function intOrName(text: string, bounds: Bounds): number | string {
 }
 
 /** robfig/cron's getRange: one list item of a field. */
-function range(expr: string, bounds: Bounds, values: Set<number>): { star: boolean } | string {
+function range(expr: string, bounds: Bounds, values: Set<number>): { star: boolean; step: number } | string {
   const rangeAndStep = expr.split('/');
   const lowAndHigh = rangeAndStep[0].split('-');
   let start: number | string;
@@ -107,20 +111,22 @@ function range(expr: string, bounds: Bounds, values: Set<number>): { star: boole
   if (start > end) return `the range "${rangeAndStep[0]}" starts after it ends`;
   if (step === 0) return `the step in "${expr}" must be a positive number`;
   for (let v = start; v <= end; v += step) values.add(v);
-  return { star };
+  return { star, step };
 }
 
 /** robfig/cron's getField: a comma-separated list, empty items dropped as strings.FieldsFunc drops them. */
 function field(text: string, bounds: Bounds): CronField | string {
   const values = new Set<number>();
   let star = false;
+  let stepBeyondField: string | undefined;
   for (const expr of text.split(',')) {
     if (expr === '') continue;
     const r = range(expr, bounds, values);
     if (typeof r === 'string') return r;
     star ||= r.star;
+    if (r.step > bounds.max - bounds.min + 1) stepBeyondField ??= expr;
   }
-  return { values, star };
+  return { values, star, stepBeyondField };
 }
 
 // Go's time unitMap (a Map, so that a unit such as "constructor" finds nothing).
@@ -196,4 +202,31 @@ export function parseCronSchedule(spec: string): CronParse {
   }
   const [minute, hour, dayOfMonth, month, dayOfWeek] = fields;
   return { schedule: { kind: 'fields', minute, hour, dayOfMonth, month, dayOfWeek } };
+}
+
+/**
+ * Why a schedule the controller accepts would not run as written, or undefined. Two forms the API server takes
+ * and the controller quietly runs at another interval: an `@every` that is not whole seconds (`@every 500ms`,
+ * `@every 1.5s`, `@every -1h` and `@every 0` run every second or at the whole second below), and a step longer
+ * than its field (a step of 90 in the minute field runs once an hour, at minute 0: a step does not carry over
+ * into the next hour).
+ */
+export function cronScheduleSurprise(schedule: CronSchedule): { problem: string; fix: string } | undefined {
+  if (schedule.kind === 'every') {
+    if (schedule.nanoseconds === BigInt(schedule.seconds) * 1_000_000_000n) return undefined;
+    return {
+      problem: `the CronJob controller runs "@every" schedules in whole seconds, at least one, so this one runs every ${schedule.seconds}s`,
+      fix: `write the interval the controller keeps, e.g. "@every ${schedule.seconds}s", or a five-field schedule`,
+    };
+  }
+  const fields = [schedule.minute, schedule.hour, schedule.dayOfMonth, schedule.month, schedule.dayOfWeek];
+  for (const [i, f] of fields.entries()) {
+    if (f.stepBeyondField === undefined) continue;
+    const bounds = FIELDS[i];
+    return {
+      problem: `the step in "${f.stepBeyondField}" is longer than the ${bounds.name} field (${bounds.min}-${bounds.max}), so it matches only its first value: a step starts over every ${bounds.cycle}`,
+      fix: `step at most ${bounds.max - bounds.min + 1} in the ${bounds.name} field, step a larger field (e.g. "0 */2 * * *" for every two hours), or use "@every <duration>"`,
+    };
+  }
+  return undefined;
 }

@@ -1,4 +1,4 @@
-import { parseCronSchedule } from './cron';
+import { cronScheduleSurprise, parseCronSchedule } from './cron';
 import { ErrorScope, ShipshapeError } from './errors';
 
 // The rules the API server, the container runtime and the CronJob controller apply, so that a value refused
@@ -221,15 +221,8 @@ export function assertCronSchedule(scope: ErrorScope, field: string, schedule: u
       value: schedule,
       fix: 'use five fields such as "0 3 * * MON" or "*/15 * * * *", or a descriptor such as "@daily"',
     });
-  const parsed = parseCronSchedule(schedule as string).schedule;
-  // The API server takes any Go duration after @every, but the controller runs it at whole seconds, at least one:
-  // "@every -1h", "@every 0" and "@every 500ms" all run every second, and "@every 1.5s" every second too.
-  if (parsed?.kind === 'every' && parsed.nanoseconds !== BigInt(parsed.seconds) * 1_000_000_000n)
-    throw new ShipshapeError(scope, {
-      problem: `${field} would not run as written: the CronJob controller runs "@every" schedules in whole seconds, at least one, so this one runs every ${parsed.seconds}s`,
-      value: schedule,
-      fix: `write the interval the controller keeps, e.g. "@every ${parsed.seconds}s", or a five-field schedule`,
-    });
+  const surprise = cronScheduleSurprise(parseCronSchedule(schedule as string).schedule!);
+  if (surprise) throw new ShipshapeError(scope, { problem: `${field} would not run as written: ${surprise.problem}`, value: schedule, fix: surprise.fix });
   return schedule as string;
 }
 

@@ -400,6 +400,26 @@ describe("schedule periods read with robfig/cron's other quirks", () => {
     expect(() => longestScheduleGapSeconds('@every  1h')).toThrow(/Go duration/);
   });
 
+  it('refuses at the construct a step longer than its field, which matches one value, and accepts one as long as the field', () => {
+    // "*/90" in minutes runs at minute 0 of every hour, not every 90 minutes.
+    for (const [schedule, item, field, cycle] of [
+      ['*/90 * * * *', '*/90', 'minute', 'hour'],
+      ['0 5/30 * * *', '5/30', 'hour', 'day'],
+      ['0 0 1,*/40 * *', '*/40', 'day of month', 'month'],
+      ['0 0 1 */13 *', '*/13', 'month', 'year'],
+    ]) {
+      const e = shipshapeError(() => backup({ schedule }));
+      expect(e.path).toBe('test/etcd');
+      expect(e.value).toBe(schedule);
+      expect(e.message).toContain(`the step in "${item}" is longer than the ${field} field`);
+      expect(e.message).toContain(`starts over every ${cycle}`);
+      expect(e.fix).toMatch(/step at most \d+/);
+    }
+    for (const schedule of ['*/60 * * * *', '0 */24 * * *', '0 0 */31 * *', '0 0 1 */12 *']) {
+      expect(findObject(backup({ schedule }), 'CronJob', 'etcd-backup').spec.schedule).toBe(schedule);
+    }
+  });
+
   it('refuses at the construct an @every the controller would not run as written, and accepts whole seconds', () => {
     for (const schedule of ['@every -1h', '@every 0', '@every 500ms', '@every 90.5s']) {
       const e = shipshapeError(() => backup({ schedule }));
