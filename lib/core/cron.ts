@@ -57,7 +57,7 @@ const DESCRIPTORS: Readonly<Record<string, string>> = {
   '@hourly': '0 * * * *',
 };
 /** The descriptors the CronJob controller accepts besides `@every <duration>`. */
-export const CRON_DESCRIPTORS: readonly string[] = Object.keys(DESCRIPTORS);
+const CRON_DESCRIPTORS: readonly string[] = Object.keys(DESCRIPTORS);
 const EVERY = '@every ';
 
 // Go's unicode.IsSpace, which strings.Fields splits on: JavaScript's \s adds U+FEFF and lacks U+0085.
@@ -142,7 +142,7 @@ const GO_UNITS: ReadonlyMap<string, bigint> = new Map([
 ]);
 
 /** Go's time.ParseDuration, in nanoseconds, or undefined where Go returns an error. */
-export function parseGoDuration(text: string): bigint | undefined {
+function parseGoDuration(text: string): bigint | undefined {
   let s = text;
   const negative = s.startsWith('-');
   if (negative || s.startsWith('+')) s = s.slice(1);
@@ -155,9 +155,9 @@ export function parseGoDuration(text: string): bigint | undefined {
     if (int === '' && !fraction) return undefined;
     const scale = GO_UNITS.get(unit);
     if (scale === undefined) return undefined;
-    // leadingInt refuses more than 2^63; the unit's multiple may not pass it either.
+    // Go refuses a whole part whose multiple of the unit passes 2^63.
     const v = BigInt(int || '0');
-    if (v > LIMIT || v > LIMIT / scale) return undefined;
+    if (v > LIMIT / scale) return undefined;
     let ns = v * scale;
     if (fraction) {
       // leadingFraction stops taking digits once they would pass 2^63; Go then scales in float64.
