@@ -8,7 +8,7 @@ import { EfkLogging } from '../../lib/logging';
 import { environments } from '../../stacks/environments';
 import { buildApp } from '../../stacks/platform';
 import { conformanceSuite } from '../support/conformance';
-import { ContainerEnvVar, FluentdProcess, NodeFilesystem, WrittenLine, containerEnvironment, dryRun, parameterLines, runFluentd, stopAllFluentd } from '../support/fluentd';
+import { ContainerEnvVar, FluentdProcess, NodeFilesystem, WrittenLine, containerEnvironment, dryRun, parameterLines, runFluentd, stopAllFluentd, withoutStopRace } from '../support/fluentd';
 import { ElasticsearchStandIn } from '../support/stand-ins/elasticsearch';
 import { KubernetesApiStandIn } from '../support/stand-ins/kubernetes-api';
 import { S3StandIn } from '../support/stand-ins/s3';
@@ -301,9 +301,10 @@ conformanceSuite('fluentd: prod collector end to end (stand-in Elasticsearch, S3
     ).toEqual([...first, ...late].map(expectedMessage).sort());
     expect(s3.overwrites()).toBe(0);
 
-    // Neither run logged a warning or error beyond what --dry-run already reports for the config.
+    // Neither run logged a warning or error beyond what --dry-run already reports for the config (and Fluentd's
+    // own thread race at stop, which loses nothing).
     const known = new Set(messages(dry.warnings));
-    expect(messages([fluentd, restarted].flatMap((f) => [...f.lines('warn'), ...f.lines('error')])).filter((m) => !known.has(m))).toEqual([]);
+    expect(messages(withoutStopRace([fluentd, restarted].flatMap((f) => [...f.lines('warn'), ...f.lines('error')]))).filter((m) => !known.has(m))).toEqual([]);
     console.log(
       `end to end: ${first.length + late.length} lines; Elasticsearch had the first ${first.length} ${esSeconds.toFixed(1)} s after start (${es.bulkRequests().length} bulk requests in all); S3 ${s3.puts().length} objects (${s3
         .puts()

@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { NodeFilesystem, containerEnvironment, parameterLines, rewriteConfig } from './fluentd';
+import { NodeFilesystem, containerEnvironment, parameterLines, rewriteConfig, withoutStopRace } from './fluentd';
 import { ElasticsearchStandIn } from './stand-ins/elasticsearch';
 import { S3StandIn } from './stand-ins/s3';
 
@@ -226,5 +226,29 @@ describe('the Fluentd harness', () => {
       ),
     ).toEqual({ K8S_NODE_NAME: 'node-b', FLUENT_ELASTICSEARCH_USER: 'fluentd', FLUENT_ELASTICSEARCH_PASSWORD: 'dummy-es-pw' });
     expect(() => containerEnvironment([{ name: 'X', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }], 'n')).toThrow(/cannot supply env X/);
+  });
+});
+
+describe('withoutStopRace', () => {
+  const at = '2026-12-01 16:40:33 +0000';
+  const race = `${at} [warn]: #0 unexpected error while calling stop on input plugin plugin=Fluent::Plugin::PrometheusInput plugin_id="in_prometheus" error_class=ThreadError error="killed thread"`;
+  const backtrace = [
+    `  ${at} [warn]: #0 /opt/fluentd/lib/fluent/plugin_helper/thread.rb:135:in \`wakeup'`,
+    `  ${at} [warn]: #0 /opt/fluentd/lib/fluent/plugin_helper/http_server.rb:112:in \`stop'`,
+    `  ${at} [warn]: #0 <internal:/usr/lib/ruby/vendor_ruby/rubygems/core_ext/kernel_require.rb>:85:in \`require'`,
+  ];
+  const other = `${at} [warn]: #0 failed to flush the buffer. retry_times=0 error_class=Errno::ECONNREFUSED`;
+
+  it('drops the thread-wakeup race at stop with its backtrace, as logged by Fluentd 1.17', () => {
+    expect(withoutStopRace([race, ...backtrace])).toEqual([]);
+  });
+
+  it('keeps every other warning, and a backtrace that follows one', () => {
+    expect(withoutStopRace([other, ...backtrace])).toEqual([other, ...backtrace]);
+    expect(withoutStopRace([race, ...backtrace, other, ...backtrace])).toEqual([other, ...backtrace]);
+    const elsewhere = race.replace('calling stop', 'calling shutdown');
+    expect(withoutStopRace([elsewhere])).toEqual([elsewhere]);
+    const otherError = race.replace('error_class=ThreadError error="killed thread"', 'error_class=IOError error="closed stream"');
+    expect(withoutStopRace([otherError])).toEqual([otherError]);
   });
 });
