@@ -64,9 +64,9 @@ const EVERY = '@every ';
 const GO_SPACES = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/;
 const INT64_MAX = 2n ** 63n - 1n;
 
-/** Go's strconv.Atoi followed by robfig/cron's refusal of negative numbers. */
-function nonNegativeInt(text: string): number | string {
-  if (!/^[+-]?\d+$/.test(text)) return `"${text}" is not a number`;
+/** Go's strconv.Atoi followed by robfig/cron's refusal of negative numbers; undefined when `text` is no number at all. */
+function nonNegativeInt(text: string): number | string | undefined {
+  if (!/^[+-]?\d+$/.test(text)) return undefined;
   const n = BigInt(text);
   if (n > INT64_MAX || n < -INT64_MAX - 1n) return `"${text}" is out of range`;
   if (n < 0n) return `"${text}" is negative`;
@@ -78,8 +78,10 @@ function intOrName(text: string, bounds: Bounds): number | string {
   // Go's strings.ToLower maps U+0130 (İ) to a plain "i", where JavaScript gives "i" and a combining dot.
   const name = bounds.names?.indexOf(text.replace(/\u0130/g, 'i').toLowerCase()) ?? -1;
   if (name >= 0) return name + (bounds.first ?? 0);
-  if (/^[+-]?\d+$/.test(text)) return nonNegativeInt(text);
-  return `"${text}" is not a ${bounds.name} (${bounds.min}-${bounds.max}${bounds.names ? ` or ${bounds.names[0].toUpperCase()}-${bounds.names[bounds.names.length - 1].toUpperCase()}` : ''})`;
+  return (
+    nonNegativeInt(text) ??
+    `"${text}" is not a ${bounds.name} (${bounds.min}-${bounds.max}${bounds.names ? ` or ${bounds.names[0].toUpperCase()}-${bounds.names[bounds.names.length - 1].toUpperCase()}` : ''})`
+  );
 }
 
 /** robfig/cron's getRange: one list item of a field. */
@@ -101,7 +103,7 @@ function range(expr: string, bounds: Bounds, values: Set<number>): { star: boole
   let step = 1;
   if (rangeAndStep.length > 2) return `"${expr}" has more than one "/"`;
   if (rangeAndStep.length === 2) {
-    const parsed = nonNegativeInt(rangeAndStep[1]);
+    const parsed = nonNegativeInt(rangeAndStep[1]) ?? `"${rangeAndStep[1]}" is not a number`;
     if (typeof parsed === 'string') return `the step in "${expr}" must be a positive number (${parsed})`;
     step = parsed;
     if (lowAndHigh.length === 1) end = bounds.max;

@@ -1,4 +1,4 @@
-import { cronScheduleSurprise, parseCronSchedule } from './cron';
+import { CronParse, cronScheduleSurprise, parseCronSchedule } from './cron';
 import { ErrorScope, ShipshapeError } from './errors';
 
 // The rules the API server, the container runtime and the CronJob controller apply, so that a value refused
@@ -204,24 +204,29 @@ export function assertAwsRegion(scope: ErrorScope, field: string, value: unknown
 /** Go time.Duration strings, as Docker, compose, the registry and Kubernetes components parse them ("10s", "1m30s"). */
 export const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
 
-/** Why `schedule` is not a schedule a CronJob accepts, or undefined. */
-export function cronScheduleProblem(schedule: unknown): string | undefined {
-  if (typeof schedule !== 'string') return 'a schedule must be a string';
+/** `schedule` read as the API server reads a new CronJob's: robfig/cron, and no "TZ" anywhere. */
+function parseCronJobSchedule(schedule: unknown): CronParse {
+  if (typeof schedule !== 'string') return { problem: 'a schedule must be a string' };
   // The API server refuses "TZ" anywhere in a new CronJob's schedule (robfig/cron would take a TZ= prefix).
-  if (schedule.includes('TZ')) return 'a time zone in the schedule is refused by the API server; CronJobs take it in spec.timeZone';
-  return parseCronSchedule(schedule).problem;
+  if (schedule.includes('TZ')) return { problem: 'a time zone in the schedule is refused by the API server; CronJobs take it in spec.timeZone' };
+  return parseCronSchedule(schedule);
 }
 
-/** Throws unless `schedule` is a cron schedule the CronJob controller accepts; returns it. */
+/** Why `schedule` is not a schedule a CronJob accepts, or undefined. */
+export function cronScheduleProblem(schedule: unknown): string | undefined {
+  return parseCronJobSchedule(schedule).problem;
+}
+
+/** Throws unless `schedule` is a cron schedule the CronJob controller accepts and runs as written; returns it. */
 export function assertCronSchedule(scope: ErrorScope, field: string, schedule: unknown): string {
-  const problem = cronScheduleProblem(schedule);
-  if (problem)
+  const parsed = parseCronJobSchedule(schedule);
+  if (!parsed.schedule)
     throw new ShipshapeError(scope, {
-      problem: `${field} is not a valid cron schedule: ${problem}`,
+      problem: `${field} is not a valid cron schedule: ${parsed.problem}`,
       value: schedule,
       fix: 'use five fields such as "0 3 * * MON" or "*/15 * * * *", or a descriptor such as "@daily"',
     });
-  const surprise = cronScheduleSurprise(parseCronSchedule(schedule as string).schedule!);
+  const surprise = cronScheduleSurprise(parsed.schedule);
   if (surprise) throw new ShipshapeError(scope, { problem: `${field} would not run as written: ${surprise.problem}`, value: schedule, fix: surprise.fix });
   return schedule as string;
 }
